@@ -1,0 +1,183 @@
+"""What every convention module shares: the record a reader fills, and small helpers.
+
+A convention module (one per producer: gen_ai, openinference, traceloop, ...) exposes:
+
+- `NAMESPACES`: the first dotted segments of the attribute keys (and event names) it
+  reads; `convert` calls its reader only when a span has one of them.
+- `read(x: Extraction) -> None`: fills the fields of `x` that are still empty, taking
+  attributes with `x.take(...)` so that what it maps is not kept twice.
+- where the project emits the convention, `write(run, out: dict) -> None`.
+
+Classification (which observation type a span is) is not done by readers: it is one
+table in `otel_llm.convert`, built from each module's `KINDS` table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from otel_llm.model import Attributes, ObservationType, SpanRecord
+
+# Values at or above this size that fail to parse are reported by size, not echoed.
+_ECHO_LIMIT = 200
+
+
+@dataclass(slots=True)
+class Extraction:
+    """What the readers learn about one span.
+
+    Every field starts empty; readers run in precedence order and each sets only what
+    is still empty, so the first reader that knows a fact wins. `consumed` names the
+    attributes that were mapped onto run fields; everything else is kept verbatim in
+    `run.extra["otel"]["attributes"]`.
+    """
+
+    span: SpanRecord
+    observation: ObservationType | None = None
+    run_type: str | None = None
+    # Set when the span carries the project's exact run fields (otel_llm.run.*); derived
+    # facts then never add to those fields.
+    exact_extra: bool = False
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    model: str | None = None
+    response_model: str | None = None
+    provider: str | None = None
+    invocation_params: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] | None = None  # exact `run.extra` (without "otel") when known
+    tags: list[str] | None = None
+    run_id: uuid.UUID | None = None
+    trace_id: uuid.UUID | None = None
+    parent_run_id: uuid.UUID | None = None
+    dotted_order: str | None = None
+    session_name: str | None = None
+    session_id: uuid.UUID | None = None
+    reference_example_id: uuid.UUID | None = None
+    serialized: dict[str, Any] | None = None
+    error: str | None = None
+    first_token_time_ns: int | None = None
+    skip: bool = False  # e.g. Logfire pending spans, which duplicate a real span
+    consumed: set[str] = field(default_factory=set)
+    consumed_events: set[int] = field(default_factory=set)  # indexes into span.events
+    run_events: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def attrs(self) -> Attributes:
+        return self.span.attributes
+
+    def take(self, key: str) -> Any:
+        """The attribute's value (None when absent), marked as mapped."""
+        value = self.span.attributes.get(key)
+        if value is not None:
+            self.consumed.add(key)
+        return value
+
+    def take_json(self, key: str) -> Any:
+        """An attribute that holds JSON text (or an already structured value).
+
+        A value that does not parse is NOT consumed: it stays, raw, in the run's
+        `extra.otel.attributes`, and the problem is noted in the run's metadata.
+        """
+        value = self.span.attributes.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, (str, bytes)):
+            self.consumed.add(key)
+            return value
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            self.problem(key, f"is not valid JSON ({exc})", value)
+            return None
+        self.consumed.add(key)
+        return parsed
+
+    def problem(self, key: str, what: str, value: Any = None) -> None:
+        """Record a malformed value; the conversion goes on."""
+        if value is not None:
+            text = repr(value)
+            shown = text if len(text) <= _ECHO_LIMIT else f"<{len(text)} chars>"
+            self.problems.append(f"{key} {what}: {shown}")
+        else:
+            self.problems.append(f"{key} {what}")
+
+    def set_inputs(self, value: Any) -> None:
+        if self.inputs is None and value is not None:
+            self.inputs = as_dict(value, "input")
+
+    def set_outputs(self, value: Any) -> None:
+        if self.outputs is None and value is not None:
+            self.outputs = as_dict(value, "output")
+
+    def set_metadata(self, key: str, value: Any) -> None:
+        if value is not None:
+            self.metadata.setdefault(key, value)
+
+    def set_usage(self, key: str, value: Any) -> None:
+        """Set one usage_metadata number (`input_tokens`, ...) if not yet known."""
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                self.problem(f"usage.{key}", "is not a number", value)
+                return
+        self.usage.setdefault(key, value)
+
+    def set_usage_detail(self, group: str, key: str, value: Any) -> None:
+        """Set `input_token_details[key]` / `output_token_details[key]` if not yet known."""
+        if value is None:
+            return
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.problem(f"usage.{group}.{key}", "is not a number", value)
+            return
+        self.usage.setdefault(group, {}).setdefault(key, number)
+
+
+def as_dict(value: Any, key: str) -> dict[str, Any]:
+    """Runs carry dicts: wrap anything else as `{key: value}`, as the SDK does."""
+    if isinstance(value, dict):
+        return value
+    return {key: value}
+
+
+def loads_maybe(value: Any) -> Any:
+    """Parse JSON text if it is JSON, else return the value unchanged (never raises)."""
+    if isinstance(value, str) and value[:1] in ("{", "[", '"'):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text, as the project writes every JSON-valued attribute."""
+    return orjson.dumps(value, default=str).decode()
+
+
+def indexed(attrs: Attributes, prefix: str) -> dict[int, dict[str, Any]]:
+    """Re-nest flattened list attributes: `prefix.{i}.rest` -> {i: {rest: value}}.
+
+    Keys are returned as found (`rest` may itself contain further `.{j}.` levels).
+    """
+    out: dict[int, dict[str, Any]] = {}
+    n = len(prefix)
+    for key, value in attrs.items():
+        if not key.startswith(prefix):
+            continue
+        idx, _, rest = key[n:].partition(".")
+        if not idx.isdigit():
+            continue
+        out.setdefault(int(idx), {})[rest] = value
+    return out

@@ -1,0 +1,69 @@
+"""OTel ids <-> run UUIDs, and dotted order.
+
+Two rules meet here (see the README's "Ids" section):
+
+- span -> run (LangSmith's server rule): the 8-byte span id right-aligned in a
+  zero-padded 16-byte UUID.
+- run -> span (LangSmith's SDK rule): the span id is the FIRST 8 bytes of the run UUID,
+  so OTel spans an app starts inside a `@traceable` function attach to the right parent.
+
+A run UUID whose first 8 bytes are zero was born from a span, so its span id is its last
+8 bytes: the two rules invert each other without any lookup.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+_ZERO8 = bytes(8)
+
+
+def run_id_from_span_id(span_id: bytes) -> uuid.UUID:
+    """The run UUID for an OTel span id (zero-padded, right-aligned)."""
+    return uuid.UUID(bytes=_ZERO8 + span_id)
+
+
+def span_id_from_run_id(run_id: uuid.UUID) -> bytes:
+    """The OTel span id for a run UUID; inverse of `run_id_from_span_id`."""
+    b = run_id.bytes
+    return b[8:] if b[:8] == _ZERO8 else b[:8]
+
+
+def trace_bytes_from_run_trace_id(trace_id: uuid.UUID) -> bytes:
+    """The OTel trace id for a run trace: the UUID's 16 bytes."""
+    return trace_id.bytes
+
+
+def dotted_segment(start_time_ns: int, run_id: uuid.UUID) -> str:
+    """One dotted-order segment: `%Y%m%dT%H%M%S%fZ` of the start time + the run UUID."""
+    secs, rem = divmod(start_time_ns, 1_000_000_000)
+    dt = datetime.fromtimestamp(secs, tz=timezone.utc)
+    return f"{dt:%Y%m%dT%H%M%S}{rem // 1000:06d}Z{run_id}"
+
+
+def dotted_order(parent_dotted_order: str | None, start_time_ns: int, run_id: uuid.UUID) -> str:
+    """A run's dotted order: its parent's, a dot, then its own segment."""
+    seg = dotted_segment(start_time_ns, run_id)
+    return f"{parent_dotted_order}.{seg}" if parent_dotted_order else seg
+
+
+def parse_dotted_order(value: str) -> list[tuple[str, uuid.UUID]]:
+    """Split a dotted order into (timestamp, run UUID) pairs, root first.
+
+    Raises:
+        ValueError: when a segment is not `<22-char timestamp><36-char UUID>`.
+    """
+    out: list[tuple[str, uuid.UUID]] = []
+    for seg in value.split("."):
+        if len(seg) < 37 or seg[-37] != "Z":
+            raise ValueError(f"bad dotted-order segment {seg!r}")
+        out.append((seg[:-36], uuid.UUID(seg[-36:])))
+    return out
+
+
+def ids_from_dotted_order(value: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID | None]:
+    """(run id, trace id, parent run id) implied by a dotted order."""
+    segs = parse_dotted_order(value)
+    parent = segs[-2][1] if len(segs) > 1 else None
+    return segs[-1][1], segs[0][1], parent

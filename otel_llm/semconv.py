@@ -1,0 +1,21 @@
+"""Attribute keys of the otel-llm conventions (hand-seeded; to be generated from semconv/)."""
+
+from typing import Final
+
+OTEL_LLM_OBSERVATION_TYPE: Final = "otel_llm.observation.type"
+OTEL_LLM_RUN_TYPE: Final = "otel_llm.run.type"
+OTEL_LLM_RUN_ID: Final = "otel_llm.run.id"
+OTEL_LLM_RUN_TRACE_ID: Final = "otel_llm.run.trace_id"
+OTEL_LLM_RUN_PARENT_ID: Final = "otel_llm.run.parent_id"
+OTEL_LLM_RUN_DOTTED_ORDER: Final = "otel_llm.run.dotted_order"
+OTEL_LLM_RUN_NAME: Final = "otel_llm.run.name"
+OTEL_LLM_RUN_TAGS: Final = "otel_llm.run.tags"
+OTEL_LLM_RUN_EXTRA: Final = "otel_llm.run.extra"
+OTEL_LLM_RUN_SESSION_NAME: Final = "otel_llm.run.session_name"
+OTEL_LLM_RUN_SESSION_ID: Final = "otel_llm.run.session_id"
+OTEL_LLM_RUN_REFERENCE_EXAMPLE_ID: Final = "otel_llm.run.reference_example_id"
+OTEL_LLM_RUN_SERIALIZED: Final = "otel_llm.run.serialized"
+OTEL_LLM_RUN_ATTACHMENTS: Final = "otel_llm.run.attachments"
+OTEL_LLM_RUN_UNFINISHED: Final = "otel_llm.run.unfinished"
+OTEL_LLM_IO_VERBATIM: Final = "otel_llm.io.verbatim"
+OTEL_LLM_EVENT_KWARGS: Final = "otel_llm.event.kwargs"
