@@ -1,0 +1,19 @@
+"""`otel-llm`: the command line. Each command lives in its own module of this package."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="otel-llm")
+def main() -> None:
+    """otel-llm: a two-way bridge between OpenTelemetry LLM spans and LangSmith-style runs."""
+
+
+def _register() -> None:
+    # Commands are added here, one import per module, so `otel-llm --help` lists them all.
+    pass
+
+
+_register()
