@@ -60,6 +60,9 @@ class Extraction:
     session_id: uuid.UUID | None = None
     reference_example_id: uuid.UUID | None = None
     serialized: dict[str, Any] | None = None
+    attachments: dict[str, Any] | None = None
+    name: str | None = None  # the run's name when it differs from the span's
+    unfinished: bool = False  # the run had no end time
     error: str | None = None
     first_token_time_ns: int | None = None
     skip: bool = False  # e.g. Logfire pending spans, which duplicate a real span
@@ -98,6 +101,16 @@ class Extraction:
             return None
         self.consumed.add(key)
         return parsed
+
+    def take_indexed(self, prefix: str) -> dict[int, dict[str, Any]]:
+        """Flattened list attributes `prefix{i}.rest`, re-nested and marked as mapped."""
+        found = indexed(self.span.attributes, prefix)
+        if found:
+            n = len(prefix)
+            for key in self.span.attributes:
+                if key.startswith(prefix) and key[n : n + 1].isdigit():
+                    self.consumed.add(key)
+        return found
 
     def problem(self, key: str, what: str, value: Any = None) -> None:
         """Record a malformed value; the conversion goes on."""
@@ -181,3 +194,20 @@ def indexed(attrs: Attributes, prefix: str) -> dict[int, dict[str, Any]]:
             continue
         out.setdefault(int(idx), {})[rest] = value
     return out
+
+
+@dataclass(slots=True)
+class RunFacts:
+    """What the writers need to know about a run, worked out once per run."""
+
+    observation: ObservationType
+    model: str | None = None
+    provider: str | None = None
+    invocation_params: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] | None = None
+    input_messages: list[dict[str, Any]] | None = None  # official {role, parts}
+    output_messages: list[dict[str, Any]] | None = None
+    tool_arguments: str | None = None
+    tool_result: str | None = None
+    retrieval_query: str | None = None
+    retrieval_documents: list[Any] | None = None

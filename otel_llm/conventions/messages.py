@@ -1,0 +1,163 @@
+"""Chat messages: the one shape runs carry, and the official GenAI parts shape.
+
+Runs carry messages the way LangSmith shows them (OpenAI chat style):
+
+    {"role": "assistant", "content": "text" | [part, ...] | None,
+     "tool_calls": [{"id", "type": "function", "function": {"name", "arguments"}}],
+     "tool_call_id": "...", "name": "...", "finish_reason": "..."}
+
+Content parts are OpenAI style (`{"type": "text", "text": ...}`), with reasoning as
+`{"type": "reasoning", "reasoning": ...}`; parts with no OpenAI equivalent are kept
+as they came. Every reader normalises into this shape with these helpers, and the
+GenAI writer turns it back into `{role, parts: [...]}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_llm.conventions.base import dumps, loads_maybe
+
+Message = dict[str, Any]
+
+
+def message(
+    role: str | None,
+    content: Any = None,
+    *,
+    tool_calls: list[dict[str, Any]] | None = None,
+    tool_call_id: str | None = None,
+    name: str | None = None,
+    finish_reason: str | None = None,
+) -> Message:
+    """A normalised message; empty fields are left out."""
+    m: Message = {"role": role or "user", "content": content}
+    if tool_calls:
+        m["tool_calls"] = tool_calls
+    if tool_call_id is not None:
+        m["tool_call_id"] = tool_call_id
+    if name is not None:
+        m["name"] = name
+    if finish_reason is not None:
+        m["finish_reason"] = finish_reason
+    return m
+
+
+def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    """An OpenAI-style tool call; arguments are JSON text, as OpenAI sends them."""
+    args = arguments if isinstance(arguments, str) or arguments is None else dumps(arguments)
+    call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": args}}
+    if call_id is not None:
+        call = {"id": call_id, **call}
+    return call
+
+
+def _text_of(part: dict[str, Any]) -> Any:
+    return part.get("content", part.get("text"))
+
+
+def from_gen_ai(messages: Any) -> list[Message] | None:
+    """Official `gen_ai.input.messages` / `gen_ai.output.messages` -> normalised.
+
+    Returns None when the value is not a list of message objects.
+    """
+    if not isinstance(messages, list):
+        return None
+    out: list[Message] = []
+    for raw in messages:
+        if not isinstance(raw, dict):
+            return None
+        parts = raw.get("parts")
+        if not isinstance(parts, list):
+            # Already chat-style ({role, content}); keep it.
+            out.append(raw)
+            continue
+        content: list[Any] = []
+        calls: list[dict[str, Any]] = []
+        tool_call_id = None
+        for part in parts:
+            if not isinstance(part, dict):
+                content.append({"type": "text", "text": str(part)})
+                continue
+            ptype = part.get("type")
+            if ptype == "text":
+                content.append({"type": "text", "text": _text_of(part)})
+            elif ptype == "reasoning":
+                content.append({"type": "reasoning", "reasoning": _text_of(part)})
+            elif ptype == "tool_call":
+                calls.append(tool_call(part.get("id"), part.get("name"), part.get("arguments")))
+            elif ptype == "tool_call_response":
+                tool_call_id = part.get("id")
+                result = part.get("response", part.get("result"))
+                text = result if isinstance(result, str) else dumps(result)
+                content.append({"type": "text", "text": text})
+            else:
+                content.append(part)
+        out.append(
+            message(
+                raw.get("role"),
+                _collapse(content),
+                tool_calls=calls,
+                tool_call_id=tool_call_id,
+                name=raw.get("name"),
+                finish_reason=raw.get("finish_reason"),
+            )
+        )
+    return out
+
+
+def _collapse(content: list[Any]) -> Any:
+    """One text part reads best as a plain string; no parts as None."""
+    if not content:
+        return None
+    if len(content) == 1 and content[0].get("type") == "text":
+        return content[0].get("text")
+    return content
+
+
+def to_gen_ai(messages: Any) -> list[dict[str, Any]] | None:
+    """Normalised messages -> official `{role, parts}` messages (None if not messages)."""
+    if not isinstance(messages, list):
+        return None
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if not isinstance(m, dict) or "role" not in m:
+            return None
+        parts: list[dict[str, Any]] = []
+        content = m.get("content")
+        if m.get("tool_call_id") is not None:
+            text = content if isinstance(content, str) else dumps(content)
+            parts.append({"type": "tool_call_response", "id": m["tool_call_id"], "response": text})
+        elif isinstance(content, str):
+            parts.append({"type": "text", "content": content})
+        elif isinstance(content, list):
+            for part in content:
+                parts.append(_part_to_gen_ai(part))
+        for call in m.get("tool_calls") or ():
+            fn = call.get("function") or {}
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": call.get("id"),
+                    "name": fn.get("name"),
+                    "arguments": loads_maybe(fn.get("arguments")),
+                }
+            )
+        gm: dict[str, Any] = {"role": m["role"], "parts": parts}
+        if m.get("name") is not None:
+            gm["name"] = m["name"]
+        if m.get("finish_reason") is not None:
+            gm["finish_reason"] = m["finish_reason"]
+        out.append(gm)
+    return out
+
+
+def _part_to_gen_ai(part: Any) -> dict[str, Any]:
+    if not isinstance(part, dict):
+        return {"type": "text", "content": str(part)}
+    ptype = part.get("type")
+    if ptype == "text":
+        return {"type": "text", "content": part.get("text")}
+    if ptype == "reasoning":
+        return {"type": "reasoning", "content": part.get("reasoning")}
+    return part

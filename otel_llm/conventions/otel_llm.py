@@ -1,0 +1,117 @@
+"""The project's own namespace, `otel_llm.*`: exact run fields with no OTel equivalent.
+
+Written on every span the project emits, read first: when these keys are present the
+run they describe is restored exactly, whatever other conventions say.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from otel_llm import semconv as sc
+from otel_llm.conventions.base import Extraction, dumps
+from otel_llm.model import RUN_TYPES, ObservationType, Run
+
+NAMESPACES = frozenset({"otel_llm", "input", "output"})
+
+KIND_KEY = sc.OTEL_LLM_OBSERVATION_TYPE
+KINDS: dict[str, tuple[ObservationType, str | None]] = {
+    o.value: (o, None) for o in ObservationType
+}
+
+
+def read(x: Extraction) -> None:
+    a = x.attrs
+    if sc.OTEL_LLM_RUN_ID not in a and sc.OTEL_LLM_OBSERVATION_TYPE not in a:
+        return
+    x.take(sc.OTEL_LLM_OBSERVATION_TYPE)
+    run_type = x.take(sc.OTEL_LLM_RUN_TYPE)
+    if run_type in RUN_TYPES:
+        x.run_type = run_type
+    x.run_id = _uuid(x, sc.OTEL_LLM_RUN_ID)
+    x.trace_id = _uuid(x, sc.OTEL_LLM_RUN_TRACE_ID)
+    x.parent_run_id = _uuid(x, sc.OTEL_LLM_RUN_PARENT_ID)
+    x.dotted_order = x.take(sc.OTEL_LLM_RUN_DOTTED_ORDER)
+    x.name = x.take(sc.OTEL_LLM_RUN_NAME)
+    tags = x.take(sc.OTEL_LLM_RUN_TAGS)
+    if tags is not None:
+        x.tags = [str(t) for t in tags]
+    extra = x.take_json(sc.OTEL_LLM_RUN_EXTRA)
+    if isinstance(extra, dict):
+        x.extra = extra
+    x.session_name = x.take(sc.OTEL_LLM_RUN_SESSION_NAME)
+    x.session_id = _uuid(x, sc.OTEL_LLM_RUN_SESSION_ID)
+    x.reference_example_id = _uuid(x, sc.OTEL_LLM_RUN_REFERENCE_EXAMPLE_ID)
+    serialized = x.take_json(sc.OTEL_LLM_RUN_SERIALIZED)
+    if isinstance(serialized, dict):
+        x.serialized = serialized
+    attachments = x.take_json(sc.OTEL_LLM_RUN_ATTACHMENTS)
+    if isinstance(attachments, dict):
+        x.attachments = attachments
+    if x.take(sc.OTEL_LLM_RUN_UNFINISHED):
+        x.unfinished = True
+    if x.take(sc.OTEL_LLM_IO_VERBATIM):
+        for key, mime, setter in (
+            (sc.INPUT_VALUE, sc.INPUT_MIME_TYPE, x.set_inputs),
+            (sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE, x.set_outputs),
+        ):
+            value = x.take_json(key)
+            if value is not None:
+                x.take(mime)
+                setter(value)
+
+
+def _uuid(x: Extraction, key: str) -> uuid.UUID | None:
+    value = x.attrs.get(key)
+    if value is None:
+        return None
+    try:
+        parsed = uuid.UUID(str(value))
+    except ValueError:
+        x.problem(key, "is not a UUID", value)
+        return None
+    x.consumed.add(key)
+    return parsed
+
+
+def write(run: Run, obs: ObservationType, span_name: str, out: dict[str, Any]) -> None:
+    """The exact run fields. Small keys only; content travels in input/output.value."""
+    out[sc.OTEL_LLM_OBSERVATION_TYPE] = obs.value
+    out[sc.OTEL_LLM_RUN_TYPE] = run.run_type
+    out[sc.OTEL_LLM_RUN_ID] = str(run.id)
+    if run.trace_id is not None:
+        out[sc.OTEL_LLM_RUN_TRACE_ID] = str(run.trace_id)
+    if run.parent_run_id is not None:
+        out[sc.OTEL_LLM_RUN_PARENT_ID] = str(run.parent_run_id)
+    if run.dotted_order:
+        out[sc.OTEL_LLM_RUN_DOTTED_ORDER] = run.dotted_order
+    if run.name != span_name:
+        out[sc.OTEL_LLM_RUN_NAME] = run.name
+    if run.tags:
+        out[sc.OTEL_LLM_RUN_TAGS] = list(run.tags)
+    extra = {k: v for k, v in run.extra.items() if k != "otel"}
+    if extra:
+        out[sc.OTEL_LLM_RUN_EXTRA] = dumps(extra)
+    if run.session_name is not None:
+        out[sc.OTEL_LLM_RUN_SESSION_NAME] = run.session_name
+    if run.session_id is not None:
+        out[sc.OTEL_LLM_RUN_SESSION_ID] = str(run.session_id)
+    if run.reference_example_id is not None:
+        out[sc.OTEL_LLM_RUN_REFERENCE_EXAMPLE_ID] = str(run.reference_example_id)
+    if run.serialized is not None:
+        out[sc.OTEL_LLM_RUN_SERIALIZED] = dumps(run.serialized)
+    if run.attachments:
+        out[sc.OTEL_LLM_RUN_ATTACHMENTS] = dumps(run.attachments)
+    if run.end_time_ns is None:
+        out[sc.OTEL_LLM_RUN_UNFINISHED] = True
+
+
+def write_verbatim_io(run: Run, out: dict[str, Any]) -> None:
+    """input.value / output.value holding the run's inputs / outputs exactly."""
+    out[sc.OTEL_LLM_IO_VERBATIM] = True
+    out[sc.INPUT_VALUE] = dumps(run.inputs)
+    out[sc.INPUT_MIME_TYPE] = "application/json"
+    if run.outputs is not None:
+        out[sc.OUTPUT_VALUE] = dumps(run.outputs)
+        out[sc.OUTPUT_MIME_TYPE] = "application/json"

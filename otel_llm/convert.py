@@ -1,0 +1,782 @@
+"""span <-> run: the one place where OTel spans become runs and runs become spans.
+
+Reading (`spans_to_runs`, `span_to_run`):
+  1. classify the span with `CLASSIFIERS`, a precedence table (first match wins);
+  2. let each convention's reader (`READERS`, in precedence order) fill what is still
+     unknown, marking the attributes it maps;
+  3. assemble the run: ids and tree, inputs/outputs, extra; whatever the run format has
+     no field for is kept in `run.extra["otel"]` so the span can be restored.
+
+Writing (`runs_to_spans`, `run_to_span`): the project's own `otel_llm.*` keys, then each
+selected convention family (`EMIT_FAMILIES`), then the span's original unmapped
+attributes when the run came from OTel.
+
+Round trips: run -> span -> run returns an equal run; a span in the project's
+conventions (as `run_to_span` writes it, plus any attributes, events, links, resource
+and scope of its own) survives span -> run -> span unchanged. Spans of other
+conventions are normalised on the way: their information is kept, their keys become
+the project's.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping
+from types import ModuleType
+from typing import Any
+
+from otel_llm import semconv as sc
+from otel_llm.conventions import (
+    gen_ai,
+    langfuse,
+    langsmith,
+    logfire,
+    mlflow,
+    openinference,
+    otel_llm,
+    traceloop,
+    vercel,
+)
+from otel_llm.conventions import messages as msgs
+from otel_llm.conventions.base import Extraction, RunFacts, dumps, loads_maybe
+from otel_llm.ids import (
+    dotted_order,
+    dotted_segment,
+    ids_from_dotted_order,
+    run_id_from_span_id,
+    span_id_from_run_id,
+)
+from otel_llm.model import (
+    OBSERVATION_OF,
+    RUN_TYPE_OF,
+    ObservationType,
+    Run,
+    SpanEvent,
+    SpanKind,
+    SpanLink,
+    SpanRecord,
+    StatusCode,
+    iso_to_ns,
+    ns_to_iso,
+)
+
+Kind = tuple[ObservationType, "str | None"]
+
+G, E, R, T, A, S = (
+    ObservationType.GENERATION,
+    ObservationType.EMBEDDING,
+    ObservationType.RETRIEVER,
+    ObservationType.TOOL,
+    ObservationType.AGENT,
+    ObservationType.SPAN,
+)
+
+# Classification precedence: the project's own key, then producers' native kinds, then
+# the official operation name (official values only), then hints. First match wins.
+CLASSIFIERS: tuple[tuple[str, Mapping[str, Kind]], ...] = (
+    (otel_llm.KIND_KEY, otel_llm.KINDS),
+    (langfuse.KIND_KEY, langfuse.KINDS),
+    (langsmith.KIND_KEY, langsmith.KINDS),
+    (mlflow.KIND_KEY, mlflow.KINDS),
+    (openinference.KIND_KEY, openinference.KINDS),
+    (gen_ai.KIND_KEY, gen_ai.KINDS),
+    (traceloop.KIND_KEY, traceloop.KINDS),
+    (traceloop.REQUEST_TYPE_KEY, traceloop.REQUEST_KINDS),
+    (gen_ai.KIND_KEY, traceloop.OPERATION_KINDS),
+    (vercel.KIND_KEY, vercel.KINDS),
+)
+
+# The last resort: a model plus token usage means a generation.
+MODEL_KEYS = (
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "llm.model_name",
+    "ai.model.id",
+    "mlflow.llm.model",
+    "langfuse.observation.model.name",
+)
+USAGE_KEYS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.prompt",
+    "llm.token_count.total",
+    "ai.usage.inputTokens",
+    "ai.usage.promptTokens",
+    "mlflow.chat.tokenUsage",
+    "langfuse.observation.usage_details",
+)
+
+# Readers in precedence order: each fills only what the ones before it left empty.
+READERS: tuple[ModuleType, ...] = (
+    otel_llm,
+    langsmith,
+    langfuse,
+    mlflow,
+    openinference,
+    gen_ai,
+    traceloop,
+    vercel,
+    logfire,
+)
+
+# Families a writer can emit. `otel_llm.*` (exact run fields) is always written.
+EMIT_FAMILIES: dict[str, Callable[[Run, RunFacts, dict[str, Any]], None]] = {
+    "gen_ai": gen_ai.write,
+    "openinference": openinference.write,
+    "langsmith": langsmith.write,
+    "langfuse": langfuse.write,
+}
+DEFAULT_EMIT: frozenset[str] = frozenset(EMIT_FAMILIES)
+
+# The span kind each observation type gets when nothing else is known.
+DEFAULT_KIND: dict[ObservationType, int] = {
+    G: SpanKind.CLIENT,
+    E: SpanKind.CLIENT,
+    R: SpanKind.CLIENT,
+    T: SpanKind.INTERNAL,
+    A: SpanKind.INTERNAL,
+    S: SpanKind.INTERNAL,
+}
+
+WRITER_SCOPE = "otel-llm"
+PROBLEMS_KEY = "otel_llm_problems"  # extra.metadata key listing malformed values
+OBSERVATION_KEY = "observation_type"  # extra.metadata key, set only where run_type can't say
+
+_NAMESPACE = uuid.UUID("6f74656c-2d6c-6c6d-0000-000000000000")
+
+
+# --- classification ----------------------------------------------------------------
+
+
+def _classify(attrs: Mapping[str, Any]) -> Kind | None:
+    for key, table in CLASSIFIERS:
+        value = attrs.get(key)
+        if value is not None and not isinstance(value, (list, dict)):
+            kind = table.get(str(value))
+            if kind is not None:
+                return kind
+    if any(k in attrs for k in MODEL_KEYS) and any(k in attrs for k in USAGE_KEYS):
+        return (G, None)
+    return None
+
+
+def classify(span: SpanRecord) -> ObservationType | None:
+    """The observation type a known convention gives the span; None if none marks it."""
+    kind = _classify(span.attributes)
+    return kind[0] if kind else None
+
+
+def observation_of(run: Run) -> ObservationType:
+    """A run's observation type: its run_type, refined by metadata for agents."""
+    md = run.extra.get("metadata")
+    if isinstance(md, dict):
+        value = md.get(OBSERVATION_KEY)
+        if value is not None:
+            try:
+                return ObservationType(value)
+            except ValueError:
+                pass
+    return OBSERVATION_OF.get(run.run_type, S)
+
+
+# --- reading: span -> run ----------------------------------------------------------
+
+
+def _extract(span: SpanRecord) -> Extraction:
+    x = Extraction(span)
+    kind = _classify(span.attributes)
+    if kind is not None:
+        x.observation, x.run_type = kind
+    namespaces = {k.partition(".")[0] for k in span.attributes}
+    for event in span.events:
+        namespaces.add(event.name.partition(".")[0])
+    for reader in READERS:
+        if not namespaces.isdisjoint(reader.NAMESPACES):
+            reader.read(x)
+    return x
+
+
+def _run_id(x: Extraction) -> uuid.UUID:
+    if x.run_id is not None:
+        return x.run_id
+    sid = x.span.span_id
+    if len(sid) == 8 and any(sid):
+        return run_id_from_span_id(sid)
+    x.problem("span_id", "is missing, zero or not 8 bytes", sid.hex())
+    seed = f"{x.span.trace_id.hex()}/{x.span.name}/{x.span.start_time_unix_nano}"
+    return uuid.uuid5(_NAMESPACE, seed)
+
+
+def _valid_parent(span: SpanRecord) -> bool:
+    return len(span.parent_span_id) == 8 and any(span.parent_span_id)
+
+
+def _provisional_trace_id(span: SpanRecord) -> uuid.UUID:
+    """Until the root is seen, a run's trace is named after the OTel trace id."""
+    return uuid.UUID(bytes=span.trace_id[:16].rjust(16, b"\0"))
+
+
+def span_to_run(span: SpanRecord, parent: Run | None = None) -> Run | None:
+    """One span as a run, when its parent's run (if any) is already known.
+
+    Args:
+        span: the span.
+        parent: the run of the span's parent, or None for a root span (or when the
+            parent is unknown: the run is then marked incomplete, see `spans_to_runs`).
+
+    Returns:
+        The run, or None for spans that only duplicate another (Logfire pending spans).
+    """
+    x = _extract(span)
+    if x.skip:
+        return None
+    run_id = _run_id(x)
+    if x.dotted_order is not None:
+        return _assemble(x, run_id, None, None, complete=True)
+    if parent is not None:
+        incomplete = bool((parent.extra.get("otel") or {}).get("incomplete"))
+        return _assemble(x, run_id, parent.id, parent, complete=not incomplete)
+    if not _valid_parent(span):
+        return _assemble(x, run_id, None, None, complete=True)
+    return _assemble(x, run_id, run_id_from_span_id(span.parent_span_id), None, complete=False)
+
+
+def spans_to_runs(spans: Iterable[SpanRecord]) -> list[Run]:
+    """A batch of spans as runs, with trace ids and dotted orders completed in the batch.
+
+    A span whose ancestors are not all in the batch still becomes a run: its
+    `parent_run_id` is set from the parent span id, its `trace_id` is provisional (the
+    UUID of the OTel trace id), its `dotted_order` starts at the topmost ancestor present
+    and `extra["otel"]["incomplete"]` is True. `otel_ids(run)` gives the OTel ids a
+    store needs to complete such trees when the ancestors arrive.
+
+    Never raises for malformed values: they are kept raw and listed in
+    `extra["metadata"]["otel_llm_problems"]`.
+    """
+    extractions: list[Extraction] = []
+    for span in spans:
+        x = _extract(span)
+        if not x.skip:
+            extractions.append(x)
+    run_ids = [_run_id(x) for x in extractions]
+    index = {(x.span.trace_id, x.span.span_id): i for i, x in enumerate(extractions)}
+    runs: list[Run | None] = [None] * len(extractions)
+
+    for start in range(len(extractions)):
+        if runs[start] is not None:
+            continue
+        # Walk up to the nearest ancestor that is already built (or the top), then build
+        # back down: iterative, so deep trees cannot overflow the stack.
+        path: list[int] = []
+        on_path: set[int] = set()
+        i: int | None = start
+        while i is not None and runs[i] is None:
+            x = extractions[i]
+            if i in on_path:
+                x.problem("parent_span_id", "forms a cycle of parent links")
+                break
+            path.append(i)
+            on_path.add(i)
+            if x.dotted_order is not None or not _valid_parent(x.span):
+                i = None
+                break
+            i = index.get((x.span.trace_id, x.span.parent_span_id))
+        parent_run = runs[i] if i is not None and i not in on_path else None
+        for j in reversed(path):
+            x = extractions[j]
+            if x.dotted_order is not None:
+                run = _assemble(x, run_ids[j], None, None, complete=True)
+            elif not _valid_parent(x.span):
+                run = _assemble(x, run_ids[j], None, None, complete=True)
+            elif parent_run is not None:
+                incomplete = bool(parent_run.extra.get("otel", {}).get("incomplete"))
+                run = _assemble(x, run_ids[j], parent_run.id, parent_run, complete=not incomplete)
+            else:
+                parent_id = run_id_from_span_id(x.span.parent_span_id)
+                run = _assemble(x, run_ids[j], parent_id, None, complete=False)
+            runs[j] = run
+            parent_run = run
+    return [r for r in runs if r is not None]
+
+
+def _assemble(
+    x: Extraction,
+    run_id: uuid.UUID,
+    parent_run_id: uuid.UUID | None,
+    parent: Run | None,
+    *,
+    complete: bool,
+) -> Run:
+    span = x.span
+    # Ids and tree.
+    if x.dotted_order is not None:
+        dotted: str | None = x.dotted_order
+        try:
+            _, trace_from_dotted, parent_from_dotted = ids_from_dotted_order(x.dotted_order)
+        except ValueError:
+            x.problem("dotted_order", "is malformed", x.dotted_order)
+            trace_from_dotted, parent_from_dotted = run_id, None
+        trace_id = x.trace_id or trace_from_dotted
+        parent_run_id = x.parent_run_id or parent_from_dotted
+    else:
+        parent_run_id = x.parent_run_id or parent_run_id
+        if parent is not None:
+            trace_id = x.trace_id or parent.trace_id or run_id
+            dotted = dotted_order(parent.dotted_order, span.start_time_unix_nano, run_id)
+        elif parent_run_id is None:
+            trace_id = x.trace_id or run_id
+            dotted = dotted_segment(span.start_time_unix_nano, run_id)
+        else:
+            trace_id = x.trace_id or _provisional_trace_id(span)
+            dotted = dotted_segment(span.start_time_unix_nano, run_id)
+
+    obs = x.observation or S
+    run_type = x.run_type or RUN_TYPE_OF[obs]
+    error = x.error if x.error is not None else _error_of(span)
+    end_ns: int | None = None if x.unfinished else span.end_time_unix_nano
+
+    run = Run(
+        id=run_id,
+        name=x.name if x.name is not None else span.name,
+        run_type=run_type,
+        trace_id=trace_id,
+        parent_run_id=parent_run_id,
+        dotted_order=dotted,
+        start_time_ns=span.start_time_unix_nano,
+        end_time_ns=end_ns,
+        inputs=x.inputs if x.inputs is not None else {},
+        outputs=x.outputs,
+        error=error,
+        extra=_extra(x, obs),
+        tags=list(x.tags) if x.tags is not None else [],
+        events=[],
+        serialized=x.serialized,
+        session_name=x.session_name,
+        session_id=x.session_id,
+        reference_example_id=x.reference_example_id,
+        attachments=x.attachments or {},
+    )
+    run.events = x.run_events + _run_events(x)
+    otel = _otel_part(x, run, obs, complete)
+    if otel:
+        run.extra["otel"] = otel
+    if x.problems:
+        run.metadata.setdefault(PROBLEMS_KEY, []).extend(x.problems)
+    return run
+
+
+def _extra(x: Extraction, obs: ObservationType) -> dict[str, Any]:
+    if x.extra is not None:
+        # The span carried the run's exact extra: derived facts add nothing to it.
+        return {k: v for k, v in x.extra.items() if k != "otel"}
+    extra: dict[str, Any] = {}
+    metadata = dict(x.metadata)
+    params = dict(x.invocation_params)
+    if x.model is not None:
+        params.setdefault("model", x.model)
+    if obs in (G, E):
+        if x.provider is not None:
+            metadata.setdefault("ls_provider", x.provider)
+        if x.model is not None or x.response_model is not None:
+            metadata.setdefault("ls_model_name", x.model or x.response_model)
+        metadata.setdefault("ls_model_type", "chat" if obs is G else "embedding")
+        for param, key in (("temperature", "ls_temperature"), ("max_tokens", "ls_max_tokens"),
+                           ("stop", "ls_stop")):
+            if params.get(param) is not None:
+                metadata.setdefault(key, params[param])
+        if x.usage:
+            usage = dict(x.usage)
+            if "total_tokens" not in usage and (
+                "input_tokens" in usage or "output_tokens" in usage
+            ):
+                usage["total_tokens"] = usage.get("input_tokens", 0) + usage.get(
+                    "output_tokens", 0
+                )
+            metadata.setdefault("usage_metadata", usage)
+    if obs is A:
+        metadata[OBSERVATION_KEY] = A.value
+    if metadata:
+        extra["metadata"] = metadata
+    if params:
+        extra["invocation_params"] = params
+    return extra
+
+
+def _error_of(span: SpanRecord) -> str | None:
+    """Type, message and stack of the first exception event, else the status message."""
+    if span.status_code != StatusCode.ERROR:
+        return None
+    for event in span.events:
+        if event.name == "exception":
+            a = event.attributes
+            etype = a.get("exception.type") or "Exception"
+            text = f"{etype}: {a.get('exception.message', '')}"
+            stack = a.get("exception.stacktrace")
+            return f"{text}\n\n{stack}" if stack else text
+    return span.status_message or "error"
+
+
+def _run_events(x: Extraction) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i, event in enumerate(x.span.events):
+        if i in x.consumed_events:
+            continue
+        ev: dict[str, Any] = {"name": event.name, "time": ns_to_iso(event.time_unix_nano)}
+        if event.time_unix_nano % 1000:
+            ev["time_unix_nano"] = event.time_unix_nano
+        attrs = event.attributes
+        if sc.OTEL_LLM_EVENT_KWARGS in attrs:
+            ev["kwargs"] = loads_maybe(attrs[sc.OTEL_LLM_EVENT_KWARGS])
+        elif attrs:
+            ev["kwargs"] = _json_safe(attrs)
+        if event.dropped_attributes_count:
+            ev["dropped_attributes_count"] = event.dropped_attributes_count
+        out.append(ev)
+    return out
+
+
+def _default_span_name(run: Run, obs: ObservationType, model: str | None) -> str:
+    """`{operation} {model | tool name}`, as the official conventions name spans."""
+    op = gen_ai.OPERATION_OF.get(obs)
+    if op is None:
+        return run.name
+    if obs in (G, E):
+        if obs is G and gen_ai._is_completion(run):
+            op = "text_completion"
+        return f"{op} {model}" if model else op
+    return f"{op} {run.name}"
+
+
+def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) -> dict[str, Any]:
+    """What the run format has no field for, kept only where it differs from what
+    `run_to_span` would derive, so a restored span is equal to the original."""
+    span = x.span
+    ot: dict[str, Any] = {}
+    if run.trace_id is None or span.trace_id != run.trace_id.bytes:
+        ot["trace_id"] = span.trace_id.hex()
+    if span.span_id != span_id_from_run_id(run.id):
+        ot["span_id"] = span.span_id.hex()
+    expected_parent = span_id_from_run_id(run.parent_run_id) if run.parent_run_id else b""
+    if span.parent_span_id != expected_parent:
+        ot["parent_span_id"] = span.parent_span_id.hex()
+    if not complete:
+        ot["incomplete"] = True
+    if span.name != _default_span_name(run, obs, _model_of(run)):
+        ot["name"] = span.name
+    if span.kind != DEFAULT_KIND[obs]:
+        ot["kind"] = int(span.kind)
+    derived = (StatusCode.ERROR, run.error) if run.error is not None else (StatusCode.UNSET, "")
+    if (span.status_code, span.status_message) != derived:
+        ot["status"] = {"code": int(span.status_code), "message": span.status_message}
+    if span.start_time_unix_nano % 1000:
+        ot["start_time_unix_nano"] = span.start_time_unix_nano
+    if run.end_time_ns is None:
+        if span.end_time_unix_nano != span.start_time_unix_nano:
+            ot["end_time_unix_nano"] = span.end_time_unix_nano
+    elif span.end_time_unix_nano % 1000:
+        ot["end_time_unix_nano"] = span.end_time_unix_nano
+    unmapped = {k: v for k, v in span.attributes.items() if k not in x.consumed}
+    if unmapped:
+        ot["attributes"] = _json_safe(unmapped)
+    if span.links:
+        ot["links"] = [
+            _drop_empty(
+                {
+                    "trace_id": link.trace_id.hex(),
+                    "span_id": link.span_id.hex(),
+                    "trace_state": link.trace_state,
+                    "attributes": _json_safe(link.attributes),
+                    "dropped_attributes_count": link.dropped_attributes_count,
+                    "flags": link.flags,
+                }
+            )
+            for link in span.links
+        ]
+    if span.resource:
+        ot["resource"] = _json_safe(span.resource)
+    scope = _drop_empty(
+        {
+            "name": span.scope_name,
+            "version": span.scope_version,
+            "attributes": _json_safe(span.scope_attributes),
+            "schema_url": span.scope_schema_url,
+        }
+    )
+    if scope != {"name": WRITER_SCOPE}:
+        ot["scope"] = scope
+    for key in (
+        "trace_state",
+        "flags",
+        "resource_schema_url",
+        "dropped_attributes_count",
+        "dropped_events_count",
+        "dropped_links_count",
+    ):
+        value = getattr(span, key)
+        if value:
+            ot[key] = value
+    return ot
+
+
+def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v not in ("", 0, None, {}, [])}
+
+
+# Attribute values may be bytes, which JSON cannot hold: they travel as {"$bytes": b64}.
+_BYTES = "$bytes"
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (bytes, bytearray)):
+        return {_BYTES: base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _from_json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and _BYTES in value:
+            return base64.b64decode(value[_BYTES])
+        return {k: _from_json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json_safe(v) for v in value]
+    return value
+
+
+# --- writing: run -> span ----------------------------------------------------------
+
+
+def _model_of(run: Run) -> str | None:
+    md = run.extra.get("metadata")
+    if isinstance(md, dict) and isinstance(md.get("ls_model_name"), str):
+        return str(md["ls_model_name"])
+    params = run.extra.get("invocation_params")
+    if isinstance(params, dict):
+        for key in ("model", "model_name", "model_id"):
+            if isinstance(params.get(key), str):
+                return str(params[key])
+    return None
+
+
+def _facts(run: Run) -> RunFacts:
+    obs = observation_of(run)
+    md = run.extra.get("metadata")
+    params = run.extra.get("invocation_params")
+    provider = md.get("ls_provider") if isinstance(md, dict) else None
+    facts = RunFacts(
+        observation=obs,
+        model=_model_of(run),
+        provider=provider if isinstance(provider, str) else None,
+        invocation_params=params if isinstance(params, dict) else {},
+        usage=run.usage,
+    )
+    if obs is G:
+        facts.input_messages = gen_ai.to_input_messages(run.inputs)
+        facts.output_messages = msgs.to_gen_ai(_output_messages(run.outputs))
+    elif obs is T:
+        args = run.inputs.get("input") if set(run.inputs) == {"input"} else run.inputs
+        facts.tool_arguments = args if isinstance(args, str) else dumps(args)
+        if run.outputs is not None:
+            result = run.outputs.get("output") if set(run.outputs) == {"output"} else run.outputs
+            facts.tool_result = result if isinstance(result, str) else dumps(result)
+    elif obs is R:
+        query = run.inputs.get("query")
+        facts.retrieval_query = query if isinstance(query, str) else None
+        docs = (run.outputs or {}).get("documents")
+        facts.retrieval_documents = [_official_doc(d) for d in docs] if isinstance(docs, list) else None
+    return facts
+
+
+def _output_messages(outputs: dict[str, Any] | None) -> list[Any] | None:
+    if not outputs:
+        return None
+    messages = outputs.get("messages")
+    if isinstance(messages, list):
+        return messages
+    if "role" in outputs and "content" in outputs:
+        return [outputs]
+    return None
+
+
+def _official_doc(doc: Any) -> Any:
+    """A LangChain-style document ({page_content, metadata}) as an official one."""
+    if not isinstance(doc, dict) or "page_content" not in doc:
+        return doc
+    out: dict[str, Any] = {"content": doc["page_content"]}
+    md = doc.get("metadata")
+    if isinstance(md, dict):
+        if md.get("id") is not None:
+            out["id"] = md["id"]
+        if md.get("score") is not None:
+            out["score"] = md["score"]
+        out["metadata"] = md
+    if doc.get("id") is not None:
+        out["id"] = doc["id"]
+    return out
+
+
+def _structured_io(facts: RunFacts) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """What a reader rebuilds from the structured content keys alone (gen_ai family)."""
+    obs = facts.observation
+    if obs is G:
+        ins = msgs.from_gen_ai(facts.input_messages) if facts.input_messages else None
+        outs = msgs.from_gen_ai(facts.output_messages) if facts.output_messages else None
+        return (
+            {"messages": ins} if ins is not None else None,
+            {"messages": outs} if outs is not None else None,
+        )
+    if obs is T:
+        args = loads_maybe(facts.tool_arguments)
+        return (
+            args if isinstance(args, dict) else {"input": args},
+            {"output": facts.tool_result} if facts.tool_result is not None else None,
+        )
+    if obs is R and facts.retrieval_query is not None:
+        return {"query": facts.retrieval_query}, None
+    return None, None
+
+
+def run_to_span(run: Run, emit: Collection[str] = DEFAULT_EMIT) -> SpanRecord:
+    """One run as an OTel span.
+
+    Args:
+        run: the run.
+        emit: convention families to write besides the project's own `otel_llm.*` keys:
+            any of "gen_ai", "openinference", "langsmith", "langfuse" (`DEFAULT_EMIT` is
+            all four). Unknown names raise ValueError.
+    """
+    unknown = set(emit) - EMIT_FAMILIES.keys()
+    if unknown:
+        raise ValueError(
+            f"unknown emit families {sorted(unknown)}; choose from {sorted(EMIT_FAMILIES)}"
+        )
+    facts = _facts(run)
+    obs = facts.observation
+    ot: dict[str, Any] = run.extra.get("otel") or {}
+    span_name = ot.get("name") or _default_span_name(run, obs, facts.model)
+
+    attrs: dict[str, Any] = {}
+    otel_llm.write(run, obs, span_name, attrs)
+    for family, write in EMIT_FAMILIES.items():
+        if family in emit:
+            write(run, facts, attrs)
+    if "openinference" in emit or _structured_io(facts) != (
+        run.inputs or None,
+        run.outputs,
+    ):
+        otel_llm.write_verbatim_io(run, attrs)
+    raw = ot.get("attributes")
+    if raw:
+        attrs.update(_from_json_safe(raw))
+
+    trace_id, span_id, parent_id = otel_ids(run)
+    start = ot.get("start_time_unix_nano", run.start_time_ns)
+    end = ot.get(
+        "end_time_unix_nano", run.end_time_ns if run.end_time_ns is not None else start
+    )
+    status = ot.get("status")
+    if status is not None:
+        code, message = status["code"], status["message"]
+    elif run.error is not None:
+        code, message = StatusCode.ERROR, run.error
+    else:
+        code, message = StatusCode.UNSET, ""
+    scope = ot.get("scope") or {"name": WRITER_SCOPE}
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent_id,
+        name=span_name,
+        kind=ot.get("kind", DEFAULT_KIND[obs]),
+        start_time_unix_nano=start,
+        end_time_unix_nano=end,
+        attributes=attrs,
+        events=[_span_event(ev, run.start_time_ns) for ev in run.events],
+        links=[
+            SpanLink(
+                trace_id=bytes.fromhex(link["trace_id"]),
+                span_id=bytes.fromhex(link["span_id"]),
+                trace_state=link.get("trace_state", ""),
+                attributes=_from_json_safe(link.get("attributes", {})),
+                dropped_attributes_count=link.get("dropped_attributes_count", 0),
+                flags=link.get("flags", 0),
+            )
+            for link in ot.get("links", ())
+        ],
+        status_code=code,
+        status_message=message,
+        trace_state=ot.get("trace_state", ""),
+        flags=ot.get("flags", 0),
+        dropped_attributes_count=ot.get("dropped_attributes_count", 0),
+        dropped_events_count=ot.get("dropped_events_count", 0),
+        dropped_links_count=ot.get("dropped_links_count", 0),
+        resource=_from_json_safe(ot.get("resource", {})),
+        resource_schema_url=ot.get("resource_schema_url", ""),
+        scope_name=scope.get("name", ""),
+        scope_version=scope.get("version", ""),
+        scope_attributes=_from_json_safe(scope.get("attributes", {})),
+        scope_schema_url=scope.get("schema_url", ""),
+    )
+
+
+def runs_to_spans(runs: Iterable[Run], emit: Collection[str] = DEFAULT_EMIT) -> list[SpanRecord]:
+    """Runs as OTel spans; see `run_to_span` for `emit`."""
+    return [run_to_span(run, emit) for run in runs]
+
+
+def _span_event(ev: dict[str, Any], default_ns: int) -> SpanEvent:
+    ns = ev.get("time_unix_nano")
+    if ns is None:
+        time = ev.get("time")
+        try:
+            ns = iso_to_ns(time) if time is not None else default_ns
+        except (TypeError, ValueError):
+            ns = default_ns
+    kwargs = ev.get("kwargs")
+    if kwargs is None:
+        attrs: dict[str, Any] = {}
+    elif isinstance(kwargs, dict) and kwargs and all(_flat(v) for v in kwargs.values()):
+        attrs = _from_json_safe(kwargs)
+    else:
+        attrs = {sc.OTEL_LLM_EVENT_KWARGS: dumps(kwargs)}
+    return SpanEvent(
+        name=str(ev.get("name", "event")),
+        time_unix_nano=ns,
+        attributes=attrs,
+        dropped_attributes_count=ev.get("dropped_attributes_count", 0),
+    )
+
+
+def _flat(value: Any) -> bool:
+    """Can this value be an OTel attribute as is (a scalar or a list of one scalar type)?"""
+    if isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, dict) and len(value) == 1 and _BYTES in value:
+        return True
+    if isinstance(value, list) and value:
+        first = type(value[0])
+        return first in (str, bool, int, float) and all(type(v) is first for v in value)
+    return False
+
+
+def otel_ids(run: Run) -> tuple[bytes, bytes, bytes]:
+    """(trace id, span id, parent span id) of the OTel span a run came from or becomes."""
+    ot: dict[str, Any] = run.extra.get("otel") or {}
+    trace_hex = ot.get("trace_id")
+    trace_id = (
+        bytes.fromhex(trace_hex) if trace_hex is not None else (run.trace_id or run.id).bytes
+    )
+    span_hex = ot.get("span_id")
+    span_id = bytes.fromhex(span_hex) if span_hex is not None else span_id_from_run_id(run.id)
+    parent_hex = ot.get("parent_span_id")
+    if parent_hex is not None:
+        parent = bytes.fromhex(parent_hex)
+    else:
+        parent = span_id_from_run_id(run.parent_run_id) if run.parent_run_id else b""
+    return trace_id, span_id, parent
