@@ -17,6 +17,7 @@ import base64
 import binascii
 import math
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields, replace
 from operator import attrgetter
 from typing import Any
 
@@ -226,31 +227,33 @@ def decode_request(request: Any) -> list[SpanRecord]:
                 status = s.status
                 events = s.events
                 links = s.links
+                # Positional: keywords cost ~1 µs a span here. The order is SpanRecord's
+                # field order (the round-trip tests would catch a mismatch).
                 append(
                     SpanRecord(
-                        trace_id=s.trace_id,
-                        span_id=s.span_id,
-                        name=s.name,
-                        parent_span_id=s.parent_span_id,
-                        kind=s.kind,
-                        start_time_unix_nano=s.start_time_unix_nano,
-                        end_time_unix_nano=s.end_time_unix_nano,
-                        attributes=attrs,
-                        events=_pb_events(events) if events else [],
-                        links=_pb_links(links) if links else [],
-                        status_code=status.code,
-                        status_message=status.message,
-                        trace_state=s.trace_state,
-                        flags=s.flags,
-                        dropped_attributes_count=s.dropped_attributes_count,
-                        dropped_events_count=s.dropped_events_count,
-                        dropped_links_count=s.dropped_links_count,
-                        resource=resource.copy(),
-                        resource_schema_url=resource_url,
-                        scope_name=scope_name,
-                        scope_version=scope_version,
-                        scope_attributes=scope_attrs.copy() if scope_attrs else {},
-                        scope_schema_url=scope_url,
+                        s.trace_id,
+                        s.span_id,
+                        s.name,
+                        s.parent_span_id,
+                        s.kind,
+                        s.start_time_unix_nano,
+                        s.end_time_unix_nano,
+                        attrs,
+                        _pb_events(events) if events else [],
+                        _pb_links(links) if links else [],
+                        status.code,
+                        status.message,
+                        s.trace_state,
+                        s.flags,
+                        s.dropped_attributes_count,
+                        s.dropped_events_count,
+                        s.dropped_links_count,
+                        resource.copy(),
+                        resource_url,
+                        scope_name,
+                        scope_version,
+                        scope_attrs.copy() if scope_attrs else {},
+                        scope_url,
                     )
                 )
     return out
@@ -310,6 +313,31 @@ def _group(spans: Iterable[SpanRecord]) -> list[tuple[SpanRecord, list[_Group]]]
 
 
 # ---------------------------------------------------------------------------------------
+# Strings that UTF-8 cannot carry
+
+# OTLP strings are UTF-8, so lone surrogates (which lenient JSON parsers let into Python
+# strings) cannot be sent. The encoders take this slow path only after a failure.
+
+
+def _utf8(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD (escaped pairs are rejoined)."""
+    return str.__str__(text).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _utf8_deep(value: Any) -> Any:
+    if isinstance(value, str):
+        return _utf8(value)
+    if isinstance(value, (list, tuple)):
+        return [_utf8_deep(v) for v in value]
+    if isinstance(value, dict):
+        return {_utf8_deep(k): _utf8_deep(v) for k, v in value.items()}
+    if isinstance(value, (SpanRecord, SpanEvent, SpanLink)):
+        changes = {f.name: _utf8_deep(getattr(value, f.name)) for f in fields(value)}
+        return replace(value, **changes)
+    return value
+
+
+# ---------------------------------------------------------------------------------------
 # SpanRecord -> protobuf
 
 # Python type -> AnyValue field, for values set without further checks.
@@ -334,7 +362,7 @@ def _pb_set(target: Any, value: Any) -> None:
         target.double_value = value
     elif isinstance(value, str):
         # OTLP strings are UTF-8; lone surrogates (from lenient JSON) cannot be.
-        target.string_value = str.__str__(value).encode("utf-8", "replace").decode("utf-8")
+        target.string_value = _utf8(value)
     elif isinstance(value, (bytes, bytearray, memoryview)):
         target.bytes_value = bytes(value)
     elif value is None:
@@ -409,8 +437,8 @@ def _pb_span(s: Any, span: SpanRecord) -> None:
 def encode_request(spans: Iterable[SpanRecord]) -> Any:
     """An `ExportTraceServiceRequest` message holding `spans`, grouped by resource and scope.
 
-    Integers outside int64 are written as decimal strings; strings that are not valid
-    UTF-8 get U+FFFD replacements.
+    Integers outside int64 are written as decimal strings; lone surrogates in strings
+    (not valid UTF-8) become U+FFFD.
 
     Args:
         spans: the spans to encode.
@@ -428,16 +456,20 @@ def encode_request(spans: Iterable[SpanRecord]) -> Any:
         for scope_first, members in scopes:
             ss = rs.scope_spans.add()
             scope = ss.scope
-            scope.name = scope_first.scope_name
+            scope.name = _utf8(scope_first.scope_name)
             if scope_first.scope_version:
-                scope.version = scope_first.scope_version
+                scope.version = _utf8(scope_first.scope_version)
             _pb_fill(scope.attributes, scope_first.scope_attributes)
             if scope_first.scope_schema_url:
                 ss.schema_url = scope_first.scope_schema_url
             add_span = ss.spans.add
             for span in members:
                 try:
-                    _pb_span(add_span(), span)
+                    try:
+                        _pb_span(add_span(), span)
+                    except UnicodeEncodeError:  # a name or message that is not valid UTF-8
+                        del ss.spans[-1]
+                        _pb_span(add_span(), _utf8_deep(span))
                 except (ValueError, TypeError) as exc:
                     raise ValueError(f"span {span.name!r} ({span.span_id.hex()}): {exc}") from exc
     return request
@@ -590,10 +622,21 @@ def _json_kvlist(raw: Any) -> dict[str, Any]:
         raise exc.within("kvlistValue.values") from None
 
 
+def _json_int64(raw: Any) -> int:
+    if type(raw) is str:  # the usual spelling: a decimal string
+        try:
+            n = int(raw)
+        except ValueError:
+            raise OTLPDecodeError("intValue", f"not an integer: {raw[:40]!r}") from None
+        if _INT64_MIN <= n <= _INT64_MAX:
+            return n
+    return _integer(raw, "intValue", _INT64_MIN, _INT64_MAX, "int64")
+
+
 _JSON_READ: dict[str, Callable[[Any], Any]] = {
     "stringValue": lambda raw: _str(raw, "stringValue"),
     "boolValue": _json_bool,
-    "intValue": lambda raw: _integer(raw, "intValue", _INT64_MIN, _INT64_MAX, "int64"),
+    "intValue": _json_int64,
     "doubleValue": _json_double,
     "bytesValue": _json_bytes,
     "arrayValue": _json_array,
@@ -604,7 +647,7 @@ _JSON_READ.update(
     {
         "string_value": _JSON_READ["stringValue"],
         "bool_value": _json_bool,
-        "int_value": _JSON_READ["intValue"],
+        "int_value": _json_int64,
         "double_value": _json_double,
         "bytes_value": _json_bytes,
         "array_value": _json_array,
@@ -614,50 +657,55 @@ _JSON_READ.update(
 
 
 def _json_value(value: Any) -> Any:
-    """An AnyValue object -> Python value; checks everything (the slow, general path)."""
-    for key, raw in _object(value).items():
-        read = _JSON_READ.get(key)
+    """An AnyValue object (or null) -> Python value."""
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise OTLPDecodeError("", f"expected an AnyValue object, got {_describe(value)}")
+    for field, raw in value.items():
+        read = _JSON_READ.get(field)
         if read is not None and raw is not None:  # unknown fields are ignored
             return read(raw)
     return None
 
 
 def _json_attr(kv: Any) -> tuple[str, Any]:
+    """One KeyValue, every part checked (the slow path that locates problems)."""
     kv = _object(kv)
     key = kv.get("key")
-    if type(key) is not str:
+    if key is None:
+        key = ""  # proto3 JSON: absent or null means the default
+    elif type(key) is not str:
         raise OTLPDecodeError("key", f"expected a string, got {_describe(key)}")
-    value = kv.get("value")
-    if value is None:
-        return key, None
     try:
-        return key, _json_value(value)
+        return key, _json_value(kv.get("value"))
     except OTLPDecodeError as exc:
         raise exc.within("value") from None
 
 
 def _json_attrs(items: Any) -> Attributes:
+    """A KeyValue array -> dict; the hot loop of OTLP/JSON decoding."""
     out: Attributes = {}
     if not items:
         return out
     try:
         for kv in items:
-            key = kv["key"]
+            key = kv.get("key")
+            if type(key) is not str:
+                raise TypeError  # let the slow path below say what is wrong
             value = kv.get("value")
-            s = value.get("stringValue") if value is not None else None
-            if type(s) is str and type(key) is str:
-                out[key] = s  # the common case, inline
-            else:
-                checked_key, checked_value = _json_attr(kv)
-                out[checked_key] = checked_value
-    except (TypeError, KeyError, AttributeError, OTLPDecodeError):
-        # Find the item at fault with the fully checked path, for a precise message.
+            s = value.get("stringValue") if value else None
+            out[key] = s if type(s) is str else _json_value(value)
+    except (TypeError, AttributeError, OTLPDecodeError):
+        # Redo it with every part checked: this locates the item at fault for a precise
+        # message, or reads what the fast loop does not (e.g. an absent key).
+        out.clear()
         for i, kv in enumerate(items):
             try:
-                _json_attr(kv)
+                key, value = _json_attr(kv)
             except OTLPDecodeError as exc:
                 raise exc.within(f"[{i}]") from None
-        raise
+            out[key] = value
     return out
 
 
@@ -695,8 +743,6 @@ def _json_attrs_at(items: Any, where: str) -> Attributes:
         return _json_attrs(_array(items, ""))
     except OTLPDecodeError as exc:
         raise exc.within(where) from None
-    except (TypeError, KeyError, AttributeError) as exc:  # not located more precisely
-        raise OTLPDecodeError(where, f"malformed: {exc}") from None
 
 
 def _json_list(items: Any, where: str, read: Callable[[Any], Any]) -> list[Any]:
@@ -926,7 +972,9 @@ def encode_otlp_json(spans: Iterable[SpanRecord]) -> bytes:
     """OTLP/JSON bytes of an `ExportTraceServiceRequest` holding `spans`.
 
     Writes the spec's shape: hex ids, 64-bit integers as decimal strings, enums as
-    integers, lowerCamelCase keys; spans grouped by resource and scope.
+    integers, lowerCamelCase keys, NaN and infinities as "NaN" / "Infinity" /
+    "-Infinity"; spans grouped by resource and scope. As in `encode_request`, integers
+    outside int64 become decimal strings and lone surrogates become U+FFFD.
 
     Args:
         spans: the spans to encode.
@@ -961,7 +1009,11 @@ def encode_otlp_json(spans: Iterable[SpanRecord]) -> bytes:
         if first.resource_schema_url:
             rs["schemaUrl"] = first.resource_schema_url
         resource_spans.append(rs)
-    return orjson.dumps({"resourceSpans": resource_spans})
+    doc = {"resourceSpans": resource_spans}
+    try:
+        return orjson.dumps(doc)
+    except orjson.JSONEncodeError:  # a string that is not valid UTF-8 (lone surrogates)
+        return orjson.dumps(_utf8_deep(doc))
 
 
 # ---------------------------------------------------------------------------------------
