@@ -213,7 +213,7 @@ def load_model(root: Path) -> Model:
     Raises:
         ModelError: when a file is missing or anything in it is invalid.
     """
-    sources, imported = _load_imports(root / IMPORTS)
+    sources, imported = _load_imports(root)
     files = sorted((root / MODEL_DIR).glob("*.yaml"))
     if not files:
         raise ModelError(f"{root / MODEL_DIR}: no *.yaml files")
@@ -379,8 +379,9 @@ def _use(attribute: Attribute, raw: dict[str, Any], where: str) -> Use:
     )
 
 
-def _load_imports(path: Path) -> tuple[dict[str, Source], dict[str, Attribute]]:
-    data = _fields(_read_yaml(path), frozenset({"sources", "keys"}), str(path))
+def _load_imports(root: Path) -> tuple[dict[str, Source], dict[str, Attribute]]:
+    path = IMPORTS
+    data = _fields(_read_yaml(root / path), frozenset({"sources", "keys"}), str(path))
     raw_sources = data.get("sources")
     if not isinstance(raw_sources, dict) or not raw_sources:
         raise ModelError(f"{path}: 'sources' must map a source name to {{title, url}}")
