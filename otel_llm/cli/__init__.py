@@ -13,7 +13,9 @@ def main() -> None:
 
 def _register() -> None:
     # Commands are added here, one import per module, so `otel-llm --help` lists them all.
-    pass
+    from otel_llm.cli.serve import serve
+
+    main.add_command(serve)
 
 
 _register()

@@ -1,0 +1,176 @@
+"""`otel-llm serve`: the OTLP receiver, run store and LangSmith-compatible read API."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from otel_llm import config
+from otel_llm.server.settings import (
+    DEFAULT_DB,
+    DEFAULT_GRPC_PORT,
+    DEFAULT_HOST,
+    DEFAULT_HTTP_PORT,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_INFLIGHT_BYTES,
+    DEFAULT_QUEUE_SIZE,
+    LOG_LEVELS,
+    ServerSettings,
+    parse_duration,
+)
+
+
+def _default_workers() -> int:
+    # Decode+convert is CPU work: one worker process per spare core, the server process
+    # keeps the other core for I/O and the single store writer.
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _project_retentions(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[tuple[str, float]]:
+    parsed: list[tuple[str, float]] = []
+    for value in values:
+        project, sep, duration = value.rpartition("=")
+        if not sep or not project:
+            raise click.BadParameter(f"{value!r}: use PROJECT=DURATION, e.g. my-app=7d")
+        try:
+            parsed.append((project, parse_duration(duration)))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return parsed
+
+
+@click.command("serve")
+@click.option("--host", envvar=config.OTEL_LLM_HOST, default=DEFAULT_HOST, show_default=True,
+              show_envvar=True, help="Interface to listen on (0.0.0.0 exposes the server).")
+@click.option("--grpc-port", envvar=config.OTEL_LLM_GRPC_PORT, type=click.IntRange(0, 65535),
+              default=DEFAULT_GRPC_PORT, show_default=True, show_envvar=True,
+              help="OTLP/gRPC port; 0 disables gRPC.")
+@click.option("--http-port", envvar=config.OTEL_LLM_HTTP_PORT, type=click.IntRange(0, 65535),
+              default=DEFAULT_HTTP_PORT, show_default=True, show_envvar=True,
+              help="HTTP port: OTLP/HTTP (/v1/traces, /otel/v1/traces) and the read API.")
+@click.option("--db", envvar=config.OTEL_LLM_DB, type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_DB, show_default=True, show_envvar=True,
+              help="SQLite database file of the run store (created if missing).")
+@click.option("--api-key", envvar=config.OTEL_LLM_API_KEY, default=None, show_envvar=True,
+              help="Require this key on every request (x-api-key or Authorization: Bearer).")
+@click.option("--max-body-bytes", envvar=config.OTEL_LLM_MAX_BODY_BYTES,
+              type=click.IntRange(1024), default=DEFAULT_MAX_BODY_BYTES, show_default=True,
+              show_envvar=True, help="Largest request, on the wire and after decompression.")
+@click.option("--queue-size", envvar=config.OTEL_LLM_QUEUE_SIZE, type=click.IntRange(1),
+              default=DEFAULT_QUEUE_SIZE, show_default=True, show_envvar=True,
+              help="Requests accepted but not yet committed; beyond it clients get "
+                   "503 / UNAVAILABLE and retry.")
+@click.option("--max-inflight-bytes", envvar=config.OTEL_LLM_MAX_INFLIGHT_BYTES,
+              type=click.IntRange(1), default=DEFAULT_MAX_INFLIGHT_BYTES, show_default=True,
+              show_envvar=True, help="Decoded request bytes accepted but not yet committed.")
+@click.option("--workers", envvar=config.OTEL_LLM_WORKERS, type=click.IntRange(0),
+              default=None, show_envvar=True,
+              help="Decode+convert worker processes [default: CPU cores - 1, at most 4; "
+                   "0 decodes on a thread of the server process].")
+@click.option("--retention", envvar=config.OTEL_LLM_RETENTION, callback=_duration,
+              default=None, show_envvar=True,
+              help="Delete traces older than this (e.g. 14d, 12h), checked every hour.")
+@click.option("--project-retention", multiple=True, callback=_project_retentions,
+              metavar="PROJECT=DURATION",
+              help="Keep one project's traces this long (repeatable; stored in the database).")
+@click.option("--prices", envvar=config.OTEL_LLM_PRICES,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              show_envvar=True,
+              help="Model price table (JSON or YAML) that extends or overrides the shipped one.")
+@click.option("--log-level", envvar=config.OTEL_LLM_LOG_LEVEL,
+              type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
+              show_default=True, show_envvar=True, help="Logging verbosity.")
+def serve(
+    host: str,
+    grpc_port: int,
+    http_port: int,
+    db: Path,
+    api_key: str | None,
+    max_body_bytes: int,
+    queue_size: int,
+    max_inflight_bytes: int,
+    workers: int | None,
+    retention: float | None,
+    project_retention: list[tuple[str, float]],
+    prices: Path | None,
+    log_level: str,
+) -> None:
+    """Receive OTLP traces (gRPC and HTTP), store them as runs, serve LangSmith's read API.
+
+    Point any OpenTelemetry app at it, e.g.
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318, and read the runs back with
+    langsmith.Client(api_url="http://127.0.0.1:4318"). A request is acknowledged only
+    after its spans are committed to the database.
+    """
+    from otel_llm.server.runner import OtelLlmServer
+    from otel_llm.store.sqlite import SQLiteStore
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = ServerSettings(
+            host=host,
+            grpc_port=grpc_port or None,
+            http_port=http_port,
+            api_key=api_key or None,
+            max_body_bytes=max_body_bytes,
+            queue_size=queue_size,
+            max_inflight_bytes=max_inflight_bytes,
+            workers=_default_workers() if workers is None else workers,
+            retention_seconds=retention,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():  # a second Ctrl+C: leave now (nothing acknowledged is lost)
+            os._exit(130)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    store = SQLiteStore(str(db), prices_path=str(prices) if prices else None)
+    try:
+        for project, seconds in project_retention:
+            store.set_retention(project, seconds)
+        server = OtelLlmServer(store, settings, log_level=log_level.lower())
+        try:
+            server.start()
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"otel-llm serve: database {db.resolve()}")
+        if server.grpc_address:
+            click.echo(f"  OTLP/gRPC  {server.grpc_address}")
+        click.echo(f"  OTLP/HTTP  {server.http_url}/v1/traces  (also /otel/v1/traces)")
+        click.echo(f"  read API   {server.http_url}  (langsmith.Client api_url)")
+        if settings.api_key:
+            click.echo("  API key required (x-api-key or Authorization: Bearer)")
+        sys.stdout.flush()
+        stop.wait()
+        click.echo("otel-llm serve: shutting down, finishing in-flight requests")
+        server.stop()
+    finally:
+        store.close()
+    click.echo("otel-llm serve: stopped")

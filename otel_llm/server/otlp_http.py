@@ -1,0 +1,128 @@
+"""OTLP/HTTP: `POST /v1/traces` (and `/otel/v1/traces`, LangSmith's path).
+
+Answers in the request's encoding: an ExportTraceServiceResponse on success (with
+`partial_success` when some spans were rejected), a `google.rpc.Status` on failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceResponse,
+)
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from otel_llm.server.body import Media, check_encoding, media_of
+from otel_llm.server.pipeline import IngestPipeline
+from otel_llm.server.prepare import Prepared
+from otel_llm.server.projects import PROJECT_HEADER
+from otel_llm.server.status import Failure, RequestError
+
+TRACES_PATHS = ("/v1/traces", "/otel/v1/traces")
+
+
+def export_response(prepared: Prepared, media: Media) -> bytes:
+    """ExportTraceServiceResponse bytes; `partial_success` only when spans were rejected."""
+    message = prepared.rejection_message()
+    if media is Media.JSON:
+        if not prepared.rejected:
+            return b"{}"
+        # int64 fields are decimal strings in OTLP/JSON.
+        partial = {"rejectedSpans": str(prepared.rejected), "errorMessage": message}
+        return orjson.dumps({"partialSuccess": partial})
+    if not prepared.rejected:
+        return b""
+    response = ExportTraceServiceResponse(
+        partial_success=ExportTracePartialSuccess(
+            rejected_spans=prepared.rejected, error_message=message
+        )
+    )
+    return response.SerializeToString()
+
+
+def status_response(error: RequestError, media: Media) -> Response:
+    """A failure as a `google.rpc.Status` body in `media`, with Retry-After when set."""
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+    body = error.status_json() if media is Media.JSON else error.status_protobuf()
+    return Response(body, status_code=error.http_status, headers=headers, media_type=media.value)
+
+
+def otlp_routes(pipeline: IngestPipeline, max_body_bytes: int) -> list[Route]:
+    """The OTLP/HTTP trace routes.
+
+    Args:
+        pipeline: where export requests go.
+        max_body_bytes: largest body accepted on the wire.
+    """
+
+    async def export_traces(request: Request) -> Response:
+        media = Media.JSON  # for errors found before the Content-Type is known
+        chunks = request.stream()
+        try:
+            media = media_of(request.headers.get("content-type"))
+            encoding = check_encoding(request.headers.get("content-encoding"))
+            declared = _declared_length(request)
+            if declared is not None and declared > max_body_bytes:
+                raise _too_large(max_body_bytes)
+            if not pipeline.has_room(declared or 0):
+                # Refuse before reading: the body is drained, never held in memory.
+                raise pipeline.busy_error()
+            body = await _read_body(chunks, max_body_bytes)
+            prepared = await pipeline.ingest(
+                body, media, encoding, request.headers.get(PROJECT_HEADER)
+            )
+        except RequestError as error:
+            await _drain(chunks, max_body_bytes)
+            return status_response(error, media)
+        except ClientDisconnect:
+            return Response(status_code=499)  # nobody is listening any more
+        return Response(export_response(prepared, media), media_type=media.value)
+
+    return [Route(path, export_traces, methods=["POST"]) for path in TRACES_PATHS]
+
+
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise RequestError(Failure.MALFORMED, f"bad Content-Length {value!r}") from None
+
+
+def _too_large(limit: int) -> RequestError:
+    return RequestError(
+        Failure.TOO_LARGE,
+        f"body is larger than {limit} bytes: send smaller batches "
+        "(e.g. lower OTEL_BSP_MAX_EXPORT_BATCH_SIZE)",
+    )
+
+
+async def _read_body(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _drain(chunks: AsyncIterator[bytes], limit: int) -> None:
+    """Read what is left of a refused body (up to `limit` bytes) without keeping it,
+    so the client gets our answer instead of a reset connection."""
+    drained = 0
+    try:
+        async for chunk in chunks:
+            drained += len(chunk)
+            if drained > limit:
+                return
+    except (ClientDisconnect, RuntimeError):
+        return  # the client is gone, or the body was read to the end already

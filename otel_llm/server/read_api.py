@@ -1,0 +1,159 @@
+"""The read side of LangSmith's API, as its Python `Client` calls it.
+
+`GET /info`, `GET /sessions`, `GET /sessions/{id}`, `POST /runs/query`, `GET /runs/{id}`.
+The store answers in LangSmith's read shape already; this layer parses the request, runs
+the (blocking) store call on a worker thread and serialises. Errors are
+`{"detail": "..."}` like LangSmith's server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, TypeVar
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from otel_llm.store.base import DEFAULT_LIMIT, MAX_LIMIT, RunQuery, RunStore
+
+T = TypeVar("T")
+
+# What the LangSmith SDK's batching reads from /info (the values are its own defaults).
+BATCH_INGEST_CONFIG: dict[str, Any] = {
+    "use_multipart_endpoint": True,
+    "size_limit": 100,
+    "size_limit_bytes": 20 * 1024 * 1024,
+    "scale_up_qsize_trigger": 1000,
+    "scale_up_nthreads_limit": 16,
+    "scale_down_nempty_trigger": 4,
+}
+
+
+def server_version() -> str:
+    try:
+        return version("otel-llm")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"
+
+
+class JSON(Response):
+    """JSON via orjson (UUIDs, datetimes and non-str keys handled)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _uuid(text: str, what: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise _BadRequest(400, f"{what} is not a UUID: {text!r}") from None
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _BadRequest(400, f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise _BadRequest(400, f"{name} must be from {low} to {high}, got {value}")
+    return value
+
+
+def _endpoint(
+    handler: Callable[[Request], Any],
+) -> Callable[[Request], Any]:
+    """Wraps a handler: bad requests become 400/404 `{"detail": ...}` answers."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            response: Response = await handler(request)
+        except _BadRequest as bad:
+            return JSON({"detail": bad.detail}, status_code=bad.status)
+        return response
+
+    return endpoint
+
+
+def read_routes(store: RunStore) -> list[Route]:
+    """The read API's routes over `store`.
+
+    Args:
+        store: the run store; its calls run on worker threads.
+    """
+
+    async def call(fn: Callable[..., T], *args: Any) -> T:
+        return await run_in_threadpool(fn, *args)
+
+    async def info(request: Request) -> Response:
+        return JSON(
+            {
+                "version": server_version(),
+                "license_expiration_time": None,
+                "batch_ingest_config": BATCH_INGEST_CONFIG,
+                "instance_flags": {"zstd_compression_enabled": False},
+            }
+        )
+
+    async def list_sessions(request: Request) -> Response:
+        limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        offset = _int_param(request, "offset", 0, 0, 2**31)
+        ids = [_uuid(value, "id") for value in request.query_params.getlist("id")]
+        if ids:
+            found = [await call(store.get_project, project_id) for project_id in ids]
+            projects = [p for p in found if p is not None][offset : offset + limit]
+        else:
+            name = request.query_params.get("name")
+            projects = await call(store.list_projects, name, limit, offset)
+        return JSON(projects)
+
+    async def read_session(request: Request) -> Response:
+        project_id = _uuid(request.path_params["session_id"], "session id")
+        project = await call(store.get_project, project_id)
+        if project is None:
+            raise _BadRequest(404, f"project {project_id} not found")
+        return JSON(project)
+
+    async def query_runs(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise _BadRequest(400, f"body is not JSON: {exc}") from None
+        try:
+            query = RunQuery.from_dict(body)
+            runs, cursor = await call(store.query_runs, query)
+        except ValueError as exc:  # includes FilterSyntaxError, with the parser's message
+            raise _BadRequest(400, str(exc)) from None
+        return JSON({"runs": runs, "cursors": {"next": cursor}})
+
+    async def read_run(request: Request) -> Response:
+        run_id = _uuid(request.path_params["run_id"], "run id")
+        run = await call(store.get_run, run_id)
+        if run is None:
+            raise _BadRequest(404, f"run {run_id} not found")
+        return JSON(run)
+
+    return [
+        Route("/info", _endpoint(info), methods=["GET"]),
+        Route("/sessions", _endpoint(list_sessions), methods=["GET"]),
+        Route("/sessions/{session_id}", _endpoint(read_session), methods=["GET"]),
+        Route("/runs/query", _endpoint(query_runs), methods=["POST"]),
+        Route("/runs/{run_id}", _endpoint(read_run), methods=["GET"]),
+    ]

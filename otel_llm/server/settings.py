@@ -1,0 +1,97 @@
+"""What `otel-llm serve` is told: one frozen value, validated once, passed to every part."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_GRPC_PORT = 4317
+DEFAULT_HTTP_PORT = 4318
+DEFAULT_DB = "otel-llm.db"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # OTLP's recommended limit
+# Requests admitted but not yet committed. With ~1-2 MB requests this keeps the decoded
+# runs of the whole queue well under 100 MB.
+DEFAULT_QUEUE_SIZE = 16
+DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024
+DEFAULT_RETENTION_CHECK_SECONDS = 3600.0
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `12h`, `14d`, `2w` -> seconds.
+
+    Raises:
+        ValueError: when the text is not a positive number with an optional unit.
+    """
+    match = _DURATION.match(text.lower())
+    if match is None:
+        raise ValueError(
+            f"bad duration {text!r}: use a number with an optional unit s, m, h, d or w "
+            "(e.g. 14d)"
+        )
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ValueError(f"bad duration {text!r}: must be greater than zero")
+    return seconds
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the servers need to know besides their collaborators.
+
+    Args:
+        host: interface both servers bind; 127.0.0.1 unless told otherwise.
+        grpc_port: OTLP/gRPC port; 0 picks a free one, None disables gRPC.
+        http_port: the HTTP port (OTLP/HTTP, read API); 0 picks a free one.
+        api_key: when set, every request must carry it (`x-api-key` or a Bearer token).
+        max_body_bytes: largest request, checked on the wire and after decompression.
+        queue_size: requests admitted but not yet committed; more get 503 / UNAVAILABLE.
+        max_inflight_bytes: body bytes admitted but not yet committed, all requests.
+        workers: decode+convert worker processes; 0 runs that work on a thread of the
+            server process (fine for tests and one-core machines).
+        retention_seconds: traces older than this are deleted on a schedule (None: keep).
+        retention_check_seconds: how often retention is applied.
+        retry_after_seconds: what a client told to back off should wait.
+    """
+
+    host: str = DEFAULT_HOST
+    grpc_port: int | None = DEFAULT_GRPC_PORT
+    http_port: int = DEFAULT_HTTP_PORT
+    api_key: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    queue_size: int = DEFAULT_QUEUE_SIZE
+    max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES
+    workers: int = 0
+    retention_seconds: float | None = None
+    retention_check_seconds: float = DEFAULT_RETENTION_CHECK_SECONDS
+    retry_after_seconds: int = 1
+
+    def __post_init__(self) -> None:
+        problems = [
+            message
+            for failed, message in (
+                (
+                    self.grpc_port is not None and not 0 <= self.grpc_port <= 65535,
+                    f"grpc_port {self.grpc_port} out of range",
+                ),
+                (not 0 <= self.http_port <= 65535, f"http_port {self.http_port} out of range"),
+                (self.max_body_bytes < 1024, "max_body_bytes must be at least 1024"),
+                (self.queue_size < 1, "queue_size must be at least 1"),
+                (self.max_inflight_bytes < 1, "max_inflight_bytes must be positive"),
+                (self.workers < 0, "workers must be 0 or more"),
+                (
+                    self.retention_seconds is not None and self.retention_seconds <= 0,
+                    "retention must be positive",
+                ),
+                (self.retention_check_seconds <= 0, "retention_check_seconds must be positive"),
+                (self.retry_after_seconds < 1, "retry_after_seconds must be at least 1"),
+                (self.api_key == "", "api_key must not be empty (leave it unset instead)"),
+            )
+            if failed
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
