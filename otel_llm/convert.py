@@ -195,7 +195,10 @@ def _extract(span: SpanRecord) -> Extraction:
         namespaces.add(event.name.partition(".")[0])
     for reader in READERS:
         if not namespaces.isdisjoint(reader.NAMESPACES):
-            reader.read(x)
+            try:
+                reader.read(x)
+            except Exception as exc:  # a reader bug must not cost the span
+                x.problems.append(f"{reader.__name__} could not read the span: {exc!r}")
     return x
 
 
@@ -287,9 +290,7 @@ def spans_to_runs(spans: Iterable[SpanRecord]) -> list[Run]:
         parent_run = runs[i] if i is not None and i not in on_path else None
         for j in reversed(path):
             x = extractions[j]
-            if x.dotted_order is not None:
-                run = _assemble(x, run_ids[j], None, None, complete=True)
-            elif not _valid_parent(x.span):
+            if x.dotted_order is not None or not _valid_parent(x.span):
                 run = _assemble(x, run_ids[j], None, None, complete=True)
             elif parent_run is not None:
                 incomplete = bool(parent_run.extra.get("otel", {}).get("incomplete"))
@@ -455,7 +456,8 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
     `run_to_span` would derive, so a restored span is equal to the original."""
     span = x.span
     ot: dict[str, Any] = {}
-    if run.trace_id is None or span.trace_id != run.trace_id.bytes:
+    # An incomplete run always names its OTel trace, so a store can complete it later.
+    if not complete or run.trace_id is None or span.trace_id != run.trace_id.bytes:
         ot["trace_id"] = span.trace_id.hex()
     if span.span_id != span_id_from_run_id(run.id):
         ot["span_id"] = span.span_id.hex()
@@ -589,7 +591,8 @@ def _facts(run: Run) -> RunFacts:
         query = run.inputs.get("query")
         facts.retrieval_query = query if isinstance(query, str) else None
         docs = (run.outputs or {}).get("documents")
-        facts.retrieval_documents = [_official_doc(d) for d in docs] if isinstance(docs, list) else None
+        if isinstance(docs, list):
+            facts.retrieval_documents = [_official_doc(d) for d in docs]
     return facts
 
 

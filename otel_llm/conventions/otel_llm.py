@@ -26,21 +26,26 @@ def read(x: Extraction) -> None:
     if sc.OTEL_LLM_RUN_ID not in a and sc.OTEL_LLM_OBSERVATION_TYPE not in a:
         return
     x.take(sc.OTEL_LLM_OBSERVATION_TYPE)
-    run_type = x.take(sc.OTEL_LLM_RUN_TYPE)
+    run_type = x.attrs.get(sc.OTEL_LLM_RUN_TYPE)
     if run_type in RUN_TYPES:
-        x.run_type = run_type
+        x.run_type = x.take(sc.OTEL_LLM_RUN_TYPE)
+    elif run_type is not None:
+        x.problem(sc.OTEL_LLM_RUN_TYPE, "is not a known run type", run_type)
     x.run_id = _uuid(x, sc.OTEL_LLM_RUN_ID)
     x.trace_id = _uuid(x, sc.OTEL_LLM_RUN_TRACE_ID)
     x.parent_run_id = _uuid(x, sc.OTEL_LLM_RUN_PARENT_ID)
-    x.dotted_order = x.take(sc.OTEL_LLM_RUN_DOTTED_ORDER)
-    x.name = x.take(sc.OTEL_LLM_RUN_NAME)
-    tags = x.take(sc.OTEL_LLM_RUN_TAGS)
-    if tags is not None:
-        x.tags = [str(t) for t in tags]
+    x.dotted_order = _str(x, sc.OTEL_LLM_RUN_DOTTED_ORDER)
+    x.name = _str(x, sc.OTEL_LLM_RUN_NAME)
+    tags = x.attrs.get(sc.OTEL_LLM_RUN_TAGS)
+    if isinstance(tags, (list, tuple)) and all(isinstance(t, str) for t in tags):
+        x.tags = list(tags)
+        x.consumed.add(sc.OTEL_LLM_RUN_TAGS)
+    elif tags is not None:
+        x.problem(sc.OTEL_LLM_RUN_TAGS, "is not a list of strings", tags)
     extra = x.take_json(sc.OTEL_LLM_RUN_EXTRA)
     if isinstance(extra, dict):
         x.extra = extra
-    x.session_name = x.take(sc.OTEL_LLM_RUN_SESSION_NAME)
+    x.session_name = _str(x, sc.OTEL_LLM_RUN_SESSION_NAME)
     x.session_id = _uuid(x, sc.OTEL_LLM_RUN_SESSION_ID)
     x.reference_example_id = _uuid(x, sc.OTEL_LLM_RUN_REFERENCE_EXAMPLE_ID)
     serialized = x.take_json(sc.OTEL_LLM_RUN_SERIALIZED)
@@ -60,6 +65,17 @@ def read(x: Extraction) -> None:
             if value is not None:
                 x.take(mime)
                 setter(value)
+
+
+def _str(x: Extraction, key: str) -> str | None:
+    value = x.attrs.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        x.problem(key, "is not a string", value)
+        return None
+    x.consumed.add(key)
+    return value
 
 
 def _uuid(x: Extraction, key: str) -> uuid.UUID | None:
