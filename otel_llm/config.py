@@ -43,3 +43,120 @@ OTEL_LLM_PRICES = "OTEL_LLM_PRICES"  # model price table that extends/overrides 
 OTEL_LLM_LOG_LEVEL = "OTEL_LLM_LOG_LEVEL"  # debug, info, warning, error
 
 # --- span processor, sinks and exporters -------------------------------------------
+# RunSpanProcessor and the run sinks take these as defaults when an argument is None;
+# the `otel_llm_runs` / `otel_llm_otlp` / `otel_llm_console` entry-point exporters are
+# configured by them alone.
+LANGSMITH_ENDPOINT = ("LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT")
+LANGSMITH_API_KEY = ("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY")
+LANGSMITH_PROJECT = ("LANGSMITH_PROJECT", "LANGCHAIN_PROJECT", "LANGCHAIN_SESSION")
+LANGSMITH_WORKSPACE_ID = ("LANGSMITH_WORKSPACE_ID", "LANGCHAIN_WORKSPACE_ID")  # X-Tenant-Id
+LANGSMITH_SAMPLING_RATE = ("LANGSMITH_TRACING_SAMPLING_RATE", "LANGCHAIN_TRACING_SAMPLING_RATE")
+LANGSMITH_HIDE_INPUTS = ("LANGSMITH_HIDE_INPUTS", "LANGCHAIN_HIDE_INPUTS")
+LANGSMITH_HIDE_OUTPUTS = ("LANGSMITH_HIDE_OUTPUTS", "LANGCHAIN_HIDE_OUTPUTS")
+DEFAULT_LANGSMITH_ENDPOINT = "https://api.smith.langchain.com"
+
+OTEL_LLM_RUNS_SINK = "OTEL_LLM_RUNS_SINK"  # langsmith (default) | jsonl | store
+OTEL_LLM_RUNS_JSONL_PATH = "OTEL_LLM_RUNS_JSONL_PATH"  # default ./otel-llm-runs.jsonl
+OTEL_LLM_RUNS_JSONL_MAX_BYTES = "OTEL_LLM_RUNS_JSONL_MAX_BYTES"  # rotate size, default 100 MiB
+OTEL_LLM_RUNS_JSONL_BACKUPS = "OTEL_LLM_RUNS_JSONL_BACKUPS"  # rotated files kept, default 5
+OTEL_LLM_RUNS_SPILL_DIR = "OTEL_LLM_RUNS_SPILL_DIR"  # undeliverable batches go here
+OTEL_LLM_RUNS_SPILL_MAX_BYTES = "OTEL_LLM_RUNS_SPILL_MAX_BYTES"  # default 1 GiB
+OTEL_LLM_RUNS_EXPORT_ALL = "OTEL_LLM_RUNS_EXPORT_ALL"  # true: every span, not only LLM ones
+OTEL_LLM_RUNS_SAMPLE_RATE = "OTEL_LLM_RUNS_SAMPLE_RATE"  # wins over LANGSMITH_TRACING_SAMPLING_RATE
+OTEL_LLM_RUNS_KEEP_ERRORS = "OTEL_LLM_RUNS_KEEP_ERRORS"  # keep every trace with an error (true)
+OTEL_LLM_RUNS_SLOW_MS = "OTEL_LLM_RUNS_SLOW_MS"  # keep every trace slower than this
+OTEL_LLM_RUNS_REDACT = "OTEL_LLM_RUNS_REDACT"  # built-in rules: keys,email,card,bearer | none
+OTEL_LLM_RUNS_REDACT_KEYS = "OTEL_LLM_RUNS_REDACT_KEYS"  # more key names (comma list)
+OTEL_LLM_RUNS_MAX_QUEUE_SIZE = "OTEL_LLM_RUNS_MAX_QUEUE_SIZE"  # default 20000
+OTEL_LLM_RUNS_MAX_BATCH_SIZE = "OTEL_LLM_RUNS_MAX_BATCH_SIZE"  # default 1000
+OTEL_LLM_RUNS_SCHEDULE_DELAY_MS = "OTEL_LLM_RUNS_SCHEDULE_DELAY_MS"  # default 500
+OTEL_LLM_RUNS_COMPRESSION = "OTEL_LLM_RUNS_COMPRESSION"  # gzip (default) | none
+OTEL_LLM_RUNS_HTTP_TIMEOUT = "OTEL_LLM_RUNS_HTTP_TIMEOUT"  # seconds per request, default 10
+OTEL_LLM_RUNS_RETRY_SECONDS = "OTEL_LLM_RUNS_RETRY_SECONDS"  # retry budget per batch, default 60
+OTEL_LLM_EMIT = "OTEL_LLM_EMIT"  # convention families ConventionSpanExporter writes
+
+
+def processor_int(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
+    """A non-negative integer variable.
+
+    Raises:
+        ValueError: naming the variable, when it is not a non-negative integer.
+    """
+    value = env_first((name,), environ)
+    if value is None:
+        return default
+    try:
+        number = int(value.strip().replace("_", ""))
+    except ValueError:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return number
+
+
+def processor_float(
+    names: str | tuple[str, ...],
+    default: float | None,
+    environ: Mapping[str, str] | None = None,
+    high: float | None = None,
+) -> float | None:
+    """A non-negative number from the first of `names` that is set.
+
+    Raises:
+        ValueError: naming the variable, when it is not a number in range.
+    """
+    names = (names,) if isinstance(names, str) else names
+    env = os.environ if environ is None else environ
+    for name in names:
+        value = env.get(name)
+        if not value:
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+        if number < 0 or (high is not None and number > high) or number != number:
+            limit = f"between 0 and {high}" if high is not None else ">= 0"
+            raise ValueError(f"{name} must be {limit}, got {value!r}")
+        return number
+    return default
+
+
+def processor_list(name: str, environ: Mapping[str, str] | None = None) -> tuple[str, ...] | None:
+    """A comma-separated list (items stripped, empties dropped); None when unset."""
+    value = env_first((name,), environ)
+    if value is None:
+        return None
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def langsmith_endpoint(environ: Mapping[str, str] | None = None) -> str:
+    """The run-ingest endpoint (LANGSMITH_ENDPOINT, then LANGCHAIN_ENDPOINT)."""
+    return (env_first(LANGSMITH_ENDPOINT, environ) or DEFAULT_LANGSMITH_ENDPOINT).rstrip("/")
+
+
+def langsmith_api_key(environ: Mapping[str, str] | None = None) -> str | None:
+    return env_first(LANGSMITH_API_KEY, environ)
+
+
+def langsmith_project(environ: Mapping[str, str] | None = None) -> str:
+    """The project runs go to when they name none (PROJECT > SESSION > "default")."""
+    return env_first(LANGSMITH_PROJECT, environ) or "default"
+
+
+def langsmith_workspace_id(environ: Mapping[str, str] | None = None) -> str | None:
+    return env_first(LANGSMITH_WORKSPACE_ID, environ)
+
+
+def runs_sample_rate(environ: Mapping[str, str] | None = None) -> float:
+    """The base ratio of traces kept (OTEL_LLM_RUNS_SAMPLE_RATE, then LangSmith's)."""
+    rate = processor_float((OTEL_LLM_RUNS_SAMPLE_RATE, *LANGSMITH_SAMPLING_RATE), 1.0, environ, 1.0)
+    return 1.0 if rate is None else rate
+
+
+def runs_hide_inputs(environ: Mapping[str, str] | None = None) -> bool:
+    return env_bool(env_first(LANGSMITH_HIDE_INPUTS, environ))
+
+
+def runs_hide_outputs(environ: Mapping[str, str] | None = None) -> bool:
+    return env_bool(env_first(LANGSMITH_HIDE_OUTPUTS, environ))

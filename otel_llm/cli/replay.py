@@ -1,0 +1,67 @@
+"""`otel-llm replay DIR`: send the runs a span processor spilled to disk."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from otel_llm import config
+from otel_llm.exporter import sink_from_env
+from otel_llm.sinks.spill import replay as replay_directory
+
+
+@click.command("replay")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, dir_okay=True))
+@click.option(
+    "--sink",
+    type=click.Choice(["langsmith", "jsonl", "store"]),
+    help="Where to send the runs [default: $OTEL_LLM_RUNS_SINK, else langsmith].",
+)
+@click.option("--endpoint", help="Run-ingest endpoint [default: $LANGSMITH_ENDPOINT].")
+@click.option("--api-key", help="x-api-key for the endpoint [default: $LANGSMITH_API_KEY].")
+@click.option("--project", help="Project of runs that name none [default: $LANGSMITH_PROJECT].")
+@click.option("--db", type=click.Path(dir_okay=False), help="Store file [default: $OTEL_LLM_DB].")
+@click.option(
+    "--jsonl",
+    type=click.Path(dir_okay=False),
+    help="JSONL file [default: $OTEL_LLM_RUNS_JSONL_PATH].",
+)
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1))
+def replay(
+    directory: str,
+    sink: str | None,
+    endpoint: str | None,
+    api_key: str | None,
+    project: str | None,
+    db: str | None,
+    jsonl: str | None,
+    batch_size: int,
+) -> None:
+    """Send every spilled batch in DIRECTORY, oldest first, deleting each file once the
+    sink has taken it. Exits with status 1 when files are left (the sink refused them)."""
+    environ = dict(os.environ)
+    for names, value in (
+        ((config.OTEL_LLM_RUNS_SINK,), sink),
+        (config.LANGSMITH_ENDPOINT, endpoint),
+        (config.LANGSMITH_API_KEY, api_key),
+        (config.LANGSMITH_PROJECT, project),
+        ((config.OTEL_LLM_DB,), db),
+        ((config.OTEL_LLM_RUNS_JSONL_PATH,), jsonl),
+    ):
+        if value is not None:
+            environ[names[0]] = value
+    try:
+        target = sink_from_env(environ)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        report = replay_directory(directory, target, batch_size=batch_size)
+    finally:
+        target.shutdown()
+    click.echo(f"sent {report.runs_sent} runs from {report.files_sent} files")
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    if report.files_left:
+        click.echo(f"{report.files_left} files left in {directory}", err=True)
+        raise SystemExit(1)

@@ -1,0 +1,252 @@
+"""Redaction: what must not leave the process is removed from runs before any sink
+sees them.
+
+`Redactor` applies two kinds of built-in rules to inputs, outputs, extra (metadata,
+invocation params, raw attributes), events, serialized manifests and error text:
+
+- by key name: the value of any key that names a secret (`api_key`, `authorization`,
+  `password`, `secret`, `token`, ...) is replaced whole. A key matches when, lowercased
+  with `-` and `.` read as `_`, it equals a name or ends with `_<name>`: `x-api-key` and
+  `openai_api_key` match `api_key`, while `max_tokens` and `input_tokens` do not match
+  `token`.
+- by value pattern: emails, card numbers (Luhn-checked, so ids and timestamps survive)
+  and bearer tokens inside any string are replaced.
+
+`hide_inputs` / `hide_outputs` empty the inputs / outputs entirely (LangSmith's
+`LANGSMITH_HIDE_INPUTS` / `LANGSMITH_HIDE_OUTPUTS`). A redact hook is any callable
+`(run) -> run | None`; None drops the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from otel_llm.model import Run
+
+RedactHook = Callable[[Run], "Run | None"]
+
+REPLACEMENT = "[REDACTED]"
+
+DEFAULT_KEYS: tuple[str, ...] = (
+    "api_key",
+    "apikey",
+    "authorization",
+    "password",
+    "passwd",
+    "secret",
+    "secret_key",
+    "token",
+    "private_key",
+    "cookie",
+)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    return REPLACEMENT if _luhn(digits) else match.group(0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pattern:
+    """A value rule: what to look for in strings, and what to put instead.
+
+    Args:
+        name: how the rule is named in settings (OTEL_LLM_RUNS_REDACT).
+        regex: the pattern.
+        replace: a replacement string, or a function of the match (to keep matches
+            that turn out not to be secrets).
+    """
+
+    name: str
+    regex: re.Pattern[str]
+    replace: str | Callable[[re.Match[str]], str] = REPLACEMENT
+
+
+BUILTIN_PATTERNS: dict[str, Pattern] = {
+    p.name: p
+    for p in (
+        Pattern(
+            "email",
+            re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+        ),
+        Pattern("card", re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])"), _card),
+        Pattern("bearer", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*")),
+    )
+}
+BUILTIN_RULES = ("keys", *BUILTIN_PATTERNS)
+
+
+def _norm(key: str) -> str:
+    return key.lower().replace("-", "_").replace(".", "_")
+
+
+class Redactor:
+    """The built-in redaction rules, as a redact hook: `Redactor(...)(run) -> run`.
+
+    Args:
+        keys: key names whose values are replaced (see the module docstring for how a
+            key matches); `DEFAULT_KEYS` by default, empty to disable key rules.
+        patterns: value rules; the built-in email, card and bearer rules by default.
+            Extra rules may be given as `re.Pattern`s or `Pattern`s.
+        hide_inputs / hide_outputs: replace inputs / outputs with `{}`.
+        replacement: what replaces a redacted value.
+    """
+
+    def __init__(
+        self,
+        keys: Iterable[str] = DEFAULT_KEYS,
+        patterns: Iterable[Pattern | re.Pattern[str]] = tuple(BUILTIN_PATTERNS.values()),
+        *,
+        hide_inputs: bool = False,
+        hide_outputs: bool = False,
+        replacement: str = REPLACEMENT,
+    ) -> None:
+        self.keys = frozenset(_norm(k) for k in keys)
+        self._suffixes = tuple(f"_{k}" for k in self.keys)
+        self.patterns = tuple(
+            p if isinstance(p, Pattern) else Pattern(p.pattern, p, replacement) for p in patterns
+        )
+        self.hide_inputs = hide_inputs
+        self.hide_outputs = hide_outputs
+        self.replacement = replacement
+        self._key_cache: dict[str, bool] = {}
+
+    @classmethod
+    def from_rules(
+        cls,
+        rules: Iterable[str] = BUILTIN_RULES,
+        extra_keys: Iterable[str] = (),
+        *,
+        hide_inputs: bool = False,
+        hide_outputs: bool = False,
+    ) -> Redactor:
+        """Build from rule names: "keys" and the names in `BUILTIN_PATTERNS`.
+
+        Raises:
+            ValueError: naming an unknown rule.
+        """
+        rules = tuple(rules)
+        unknown = set(rules) - set(BUILTIN_RULES)
+        if unknown:
+            raise ValueError(
+                f"unknown redaction rules {sorted(unknown)}; choose from {list(BUILTIN_RULES)}"
+            )
+        keys = (*DEFAULT_KEYS, *extra_keys) if "keys" in rules else tuple(extra_keys)
+        return cls(
+            keys,
+            [BUILTIN_PATTERNS[r] for r in rules if r in BUILTIN_PATTERNS],
+            hide_inputs=hide_inputs,
+            hide_outputs=hide_outputs,
+        )
+
+    def secret_key(self, key: str) -> bool:
+        """Does this key name a secret?"""
+        hit = self._key_cache.get(key)
+        if hit is None:
+            k = _norm(key)
+            hit = k in self.keys or k.endswith(self._suffixes)
+            if len(self._key_cache) < 10_000:
+                self._key_cache[key] = hit
+        return hit
+
+    def text(self, value: str) -> str:
+        """A string with every value-pattern match replaced."""
+        for p in self.patterns:
+            value = p.regex.sub(p.replace, value)
+        return value
+
+    def value(self, value: Any) -> Any:
+        """A JSON-like value with secrets replaced; containers are copied, not mutated."""
+        if isinstance(value, str):
+            return self.text(value) if self.patterns else value
+        if isinstance(value, Mapping):
+            return {
+                k: self.replacement
+                if isinstance(k, str) and self.secret_key(k) and v is not None
+                else self.value(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            return [self.value(v) for v in value]
+        return value
+
+    def __call__(self, run: Run) -> Run:
+        """The run with its secrets replaced (a new Run; the argument is not changed).
+
+        Args:
+            run: the run to redact.
+        """
+        inputs = {} if self.hide_inputs else self.value(run.inputs)
+        outputs = run.outputs
+        if outputs is not None:
+            outputs = {} if self.hide_outputs else self.value(outputs)
+        return dataclasses.replace(
+            run,
+            inputs=inputs,
+            outputs=outputs,
+            error=self.text(run.error) if run.error is not None and self.patterns else run.error,
+            extra=self._extra(run.extra),
+            events=self.value(run.events),
+            serialized=self.value(run.serialized) if run.serialized is not None else None,
+        )
+
+    def _extra(self, extra: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = self.value(extra)
+        otel = extra.get("otel")
+        if not isinstance(otel, dict):
+            return out
+        for key in _ID_KEYS:  # OTel ids are never secrets, and must survive intact
+            if key in otel:
+                out["otel"][key] = otel[key]
+        if self.hide_inputs or self.hide_outputs:
+            # Raw attributes the readers did not map may hold content too.
+            attrs = otel.get("attributes")
+            if isinstance(attrs, dict):
+                out["otel"]["attributes"] = {
+                    k: v for k, v in out["otel"]["attributes"].items() if not _content_key(k)
+                }
+        return out
+
+
+_ID_KEYS = ("trace_id", "span_id", "parent_span_id")
+
+# Attribute keys that carry prompt/response content in the conventions we read; dropped
+# from raw attributes when inputs or outputs are hidden.
+_CONTENT_MARKERS = ("input", "output", "prompt", "completion", "message", "content")
+
+
+def _content_key(key: str) -> bool:
+    k = key.lower()
+    return any(m in k for m in _CONTENT_MARKERS)
+
+
+def chain(*hooks: RedactHook | None) -> RedactHook | None:
+    """One hook that runs `hooks` in order, stopping at the first that drops the run."""
+    active = [h for h in hooks if h is not None]
+    if not active:
+        return None
+    if len(active) == 1:
+        return active[0]
+
+    def run_all(run: Run) -> Run | None:
+        current: Run | None = run
+        for hook in active:
+            if current is None:
+                return None
+            current = hook(current)
+        return current
+
+    return run_all
