@@ -179,7 +179,7 @@ def _pb_links(links: Any) -> list[SpanLink]:
     ]
 
 
-def decode_otlp_protobuf(data: bytes) -> list[SpanRecord]:
+def decode_otlp_protobuf(data: bytes | bytearray | memoryview) -> list[SpanRecord]:
     """Decode the bytes of an OTLP `ExportTraceServiceRequest`.
 
     Args:
@@ -369,6 +369,7 @@ def _pb_set(target: Any, value: Any) -> None:
         target.SetInParent()  # an empty AnyValue
     elif isinstance(value, Mapping):
         kvs = target.kvlist_value.values
+        target.kvlist_value.SetInParent()  # an empty dict is still a kvlist
         for k, v in value.items():
             _pb_set(kvs.add(key=str(k)).value, v)
     elif isinstance(value, (list, tuple)):
@@ -854,7 +855,7 @@ def _json_resource_spans(raw: Any) -> list[SpanRecord]:
     return out
 
 
-def decode_otlp_json(data: bytes | str) -> list[SpanRecord]:
+def decode_otlp_json(data: bytes | bytearray | memoryview | str) -> list[SpanRecord]:
     """Decode an OTLP/JSON `ExportTraceServiceRequest`.
 
     Follows the OTLP/JSON rules: ids are case-insensitive hex, enums are integers,
@@ -868,12 +869,12 @@ def decode_otlp_json(data: bytes | str) -> list[SpanRecord]:
         OTLPDecodeError: when the input is not JSON or not an export request; the message
             gives the path of the offending field.
     """
+    if not isinstance(data, (bytes, str, bytearray, memoryview)):
+        raise OTLPDecodeError("", f"expected bytes or str, got {type(data).__name__}")
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise OTLPDecodeError("", f"not valid JSON at byte {exc.pos}: {exc.msg}") from None
-    except TypeError:
-        raise OTLPDecodeError("", f"expected bytes or str, got {type(data).__name__}") from None
     top = _json_fields(doc)
     out: list[SpanRecord] = []
     for group in _json_list(top.get("resourceSpans"), "resourceSpans", _json_resource_spans):
@@ -1224,7 +1225,9 @@ def _sdk_resource(span: SpanRecord) -> Resource:
 
 
 def _sdk_scope(span: SpanRecord) -> InstrumentationScope | None:
-    if not (span.scope_name or span.scope_version or span.scope_attributes):
+    if not (
+        span.scope_name or span.scope_version or span.scope_attributes or span.scope_schema_url
+    ):
         return None
     return InstrumentationScope(
         span.scope_name,
