@@ -1,0 +1,178 @@
+"""The run store interface: what `otel-llm serve` and the CLI need from any store.
+
+SQLite implements it now (`otel_llm.store.sqlite`); a PostgreSQL store can follow with
+the same Protocol. Reads return plain JSON-ready dicts in the shape LangSmith's server
+answers with, so the HTTP layer only serialises them and the real `langsmith.Client`
+parses them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+from otel_llm.model import Run
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+DEFAULT_PROJECT = "default"
+
+# A run in LangSmith's read shape, and a project (TracerSessionResult) likewise.
+RunDict = dict[str, Any]
+ProjectDict = dict[str, Any]
+
+
+@dataclass
+class RunQuery:
+    """The body of LangSmith's `POST /runs/query` (unknown keys are ignored).
+
+    Args:
+        session: project ids; None means every project.
+        run_type: only runs of this run_type.
+        is_root: only root runs (True) or only child runs (False).
+        trace: only runs of this trace id.
+        parent_run: only the direct children of this run.
+        start_time: only runs that started at or after this ISO 8601 time.
+        error: only runs with (True) or without (False) an error.
+        id: only these run ids.
+        reference_example: only runs of these dataset example ids.
+        query: free text, searched like `search("...")`.
+        filter / trace_filter / tree_filter: the filter language (`otel_llm.store.query`);
+            `trace_filter` must hold for the root run of the run's trace, `tree_filter` for
+            some run of the trace.
+        select: the fields to return (id, name, run_type, start_time, trace_id,
+            dotted_order and parent_run_id are always returned).
+        limit: page size, 1..1000 (default 100).
+        cursor: `cursors.next` of the previous page.
+        order: "desc" (newest first, default) or "asc", by start time.
+    """
+
+    session: list[str] | None = None
+    run_type: str | None = None
+    is_root: bool | None = None
+    trace: str | None = None
+    parent_run: str | None = None
+    start_time: str | None = None
+    error: bool | None = None
+    id: list[str] | None = None
+    reference_example: list[str] | None = None
+    query: str | None = None
+    filter: str | None = None
+    trace_filter: str | None = None
+    tree_filter: str | None = None
+    select: list[str] | None = None
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+    order: str = "desc"
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> RunQuery:
+        """Validate a request body.
+
+        Raises:
+            ValueError: naming the field that has the wrong type or value.
+        """
+        if not isinstance(body, Mapping):
+            raise ValueError("the query must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in body.items() if k in known and v is not None}
+        for key in ("session", "id", "reference_example"):
+            if key in values:
+                values[key] = [_uuid_text(v, key) for v in _as_list(values[key], key)]
+        for key in ("trace", "parent_run"):
+            if key in values:
+                values[key] = _uuid_text(values[key], key)
+        for key in ("run_type", "start_time", "query", "filter", "trace_filter",
+                    "tree_filter", "cursor", "order"):
+            if key in values and not isinstance(values[key], str):
+                raise ValueError(f"{key} must be a string, got {values[key]!r}")
+        for key in ("is_root", "error"):
+            if key in values and not isinstance(values[key], bool):
+                raise ValueError(f"{key} must be true or false, got {values[key]!r}")
+        if "select" in values:
+            values["select"] = [str(s) for s in _as_list(values["select"], "select")]
+        query = cls(**values)
+        query.validate()
+        return query
+
+    def validate(self) -> None:
+        """Raises ValueError when limit or order is out of range."""
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or not (
+            1 <= self.limit <= MAX_LIMIT
+        ):
+            raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {self.limit!r}")
+        if self.order not in ("asc", "desc"):
+            raise ValueError(f'order must be "asc" or "desc", got {self.order!r}')
+
+
+class RunStore(Protocol):
+    """Durable storage of runs, trace trees and their aggregates."""
+
+    def ingest(self, runs: Sequence[Run], project: str | None = None) -> int:
+        """Store runs in one transaction, committed before returning; idempotent by run id.
+
+        Args:
+            runs: the runs; a run whose id is stored already is merged (end_time,
+                outputs, error and other given fields win over the stored ones).
+            project: project name for every run; else each run's session_name, else
+                "default". Projects are created on first use.
+
+        Returns:
+            The number of runs written.
+        """
+        ...
+
+    def list_projects(
+        self, name: str | None = None, limit: int = DEFAULT_LIMIT, offset: int = 0
+    ) -> list[ProjectDict]: ...
+
+    def get_project(self, project_id: str | uuid.UUID) -> ProjectDict | None: ...
+
+    def query_runs(self, q: RunQuery) -> tuple[list[RunDict], str | None]:
+        """A page of runs and the cursor of the next page (None on the last page)."""
+        ...
+
+    def get_run(self, run_id: str | uuid.UUID) -> RunDict | None: ...
+
+    def trace_runs(self, trace_id: str | uuid.UUID) -> list[RunDict]:
+        """Every run of a trace, in dotted order (parents before children)."""
+        ...
+
+    def get_trace(self, trace_id: str | uuid.UUID) -> dict[str, Any] | None:
+        """The trace-level aggregates of a trace (by run trace id or OTel trace id hex)."""
+        ...
+
+    def prune(self, older_than_ns: int, project: str | None = None) -> int:
+        """Delete whole traces that started before `older_than_ns`; returns runs deleted."""
+        ...
+
+    def delete_traces(self, trace_ids: Iterable[str | uuid.UUID]) -> int:
+        """Delete traces by run trace id (UUID) or OTel trace id (32 hex digits)."""
+        ...
+
+    def set_retention(self, project: str, seconds: float | None) -> None:
+        """Keep a project's traces for `seconds` (None: forever); see `apply_retention`."""
+        ...
+
+    def apply_retention(self, now_ns: int) -> int:
+        """Prune every project that has a retention; returns runs deleted."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _as_list(value: Any, key: str) -> list[Any]:
+    if isinstance(value, (str, uuid.UUID)):
+        return [value]
+    if isinstance(value, list):
+        return value
+    raise ValueError(f"{key} must be a list, got {value!r}")
+
+
+def _uuid_text(value: Any, key: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"{key}: not a UUID: {value!r}") from None

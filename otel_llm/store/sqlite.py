@@ -1,0 +1,1267 @@
+"""The run store on SQLite: one file, WAL, one serialized writer, readers in parallel.
+
+Durability: every `ingest` is one transaction committed before it returns. With WAL and
+`synchronous=NORMAL` (the default) a commit is in the operating system's hands when
+`ingest` returns, so it survives `kill -9` of the process; only an OS crash or power
+loss can lose the last commits. `synchronous="FULL"` fsyncs every commit and closes
+that gap at the cost of one fsync per transaction.
+
+Trees are completed on ingest. Spans end child-first, so a run often arrives before its
+parent. Such a run (`extra.otel.incomplete`) has a provisional trace id and a dotted
+order that starts at its topmost ancestor present; the topmost run of each such
+fragment is listed in the `orphans` table. When a parent arrives, every fragment that
+waits for it gets the parent's dotted order as prefix and its trace id, in one indexed
+range UPDATE per fragment. A complete trace in one batch touches no orphan at all.
+
+Token counts and costs: a generation (run_type llm or embedding) shows its own usage;
+any other run shows the sum over the generations below it (kept current on ingest, so
+an agent span's own usage attributes never count twice). Trace aggregates live in the
+`traces` table, keyed by OTel trace id so that they never move when a tree is completed.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from otel_llm.ids import dotted_segment
+from otel_llm.model import Run, iso_to_ns, ns_to_iso
+from otel_llm.pricing import PriceTable
+from otel_llm.store.base import (
+    DEFAULT_LIMIT,
+    DEFAULT_PROJECT,
+    ProjectDict,
+    RunDict,
+    RunQuery,
+)
+from otel_llm.store.query import compile_filter
+
+SCHEMA_VERSION = 1
+TENANT_ID = "00000000-0000-0000-0000-000000000000"  # one local tenant
+GENERATION_TYPES = frozenset(("llm", "embedding"))
+FIRST_TOKEN_EVENTS = frozenset(("new_token", "first_token"))
+_GEN_SQL = "('llm', 'embedding')"
+_CHUNK = 500  # ids per IN (...) list
+_MERGE_PROJECTS = 64  # up to this many projects are read one by one and merged
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    start_time INTEGER NOT NULL,
+    retention_seconds REAL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    otel_trace_id TEXT NOT NULL,
+    parent_run_id TEXT,
+    dotted_order TEXT NOT NULL,
+    incomplete INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    run_type TEXT NOT NULL,
+    start_time INTEGER NOT NULL,
+    end_time INTEGER,
+    error TEXT,
+    inputs TEXT,
+    outputs TEXT,
+    extra TEXT,
+    metadata TEXT,
+    tags TEXT,
+    events TEXT,
+    serialized TEXT,
+    reference_example_id TEXT,
+    attachments TEXT,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    total_tokens INTEGER,
+    prompt_cost REAL,
+    completion_cost REAL,
+    total_cost REAL,
+    first_token_time INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_project_start ON runs (project_id, start_time);
+CREATE INDEX IF NOT EXISTS runs_project_type_start ON runs (project_id, run_type, start_time);
+CREATE INDEX IF NOT EXISTS runs_trace_dotted ON runs (trace_id, dotted_order);
+CREATE TABLE IF NOT EXISTS orphans (
+    run_id TEXT PRIMARY KEY,
+    parent_run_id TEXT NOT NULL,
+    otel_trace_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orphans_otel ON orphans (otel_trace_id);
+CREATE TABLE IF NOT EXISTS traces (
+    otel_trace_id TEXT PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    root_run_id TEXT,
+    name TEXT,
+    complete INTEGER NOT NULL,
+    start_time INTEGER NOT NULL,
+    end_time INTEGER NOT NULL,
+    run_count INTEGER NOT NULL,
+    error_count INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    prompt_cost REAL NOT NULL,
+    completion_cost REAL NOT NULL,
+    total_cost REAL NOT NULL,
+    first_token_time INTEGER
+);
+CREATE INDEX IF NOT EXISTS traces_trace ON traces (trace_id);
+CREATE INDEX IF NOT EXISTS traces_project_start ON traces (project_id, start_time);
+"""
+
+_RUN_COLUMNS = (
+    "id", "project_id", "trace_id", "otel_trace_id", "parent_run_id", "dotted_order",
+    "incomplete", "name", "run_type", "start_time", "end_time", "error", "inputs",
+    "outputs", "extra", "metadata", "tags", "events", "serialized", "reference_example_id",
+    "attachments", "prompt_tokens", "completion_tokens", "total_tokens", "prompt_cost",
+    "completion_cost", "total_cost", "first_token_time",
+)
+# Positions in a prepared row (the INSERT's column order).
+(ID, PROJECT, TRACE, OTEL, PARENT, DOTTED, INCOMPLETE, NAME, TYPE, START, END, ERROR,
+ INPUTS, OUTPUTS, EXTRA, METADATA, TAGS, EVENTS, SERIALIZED, REFERENCE, ATTACHMENTS,
+ P_TOK, C_TOK, T_TOK, P_COST, C_COST, T_COST, FIRST_TOKEN) = range(len(_RUN_COLUMNS))
+_USAGE = slice(P_TOK, T_COST + 1)
+
+# How a stored run merges with the same id arriving again (a retry or a PATCH-like run).
+_KEEP_COMPLETE = (
+    "CASE WHEN excluded.incomplete > runs.incomplete THEN runs.{c} ELSE excluded.{c} END"
+)
+_OWN_USAGE = (f"CASE WHEN excluded.run_type IN {_GEN_SQL} "
+              "THEN COALESCE(excluded.{c}, runs.{c}) ELSE runs.{c} END")
+_MERGE_RULES: dict[str, str] = {
+    "trace_id": _KEEP_COMPLETE, "dotted_order": _KEEP_COMPLETE,
+    "incomplete": "min(runs.incomplete, excluded.incomplete)",
+    "name": "excluded.name", "run_type": "excluded.run_type",
+    "start_time": "excluded.start_time",
+    **{c: _OWN_USAGE for c in ("prompt_tokens", "completion_tokens", "total_tokens",
+                               "prompt_cost", "completion_cost", "total_cost")},
+}
+_UPSERT = (
+    f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_RUN_COLUMNS))}) ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = " + _MERGE_RULES.get(c, "COALESCE(excluded.{c}, runs.{c})").format(c=c)
+        for c in _RUN_COLUMNS
+        if c not in ("id", "project_id", "otel_trace_id")
+    )
+)
+_TRACE_UPSERT = """
+INSERT INTO traces (otel_trace_id, trace_id, project_id, root_run_id, name, complete,
+    start_time, end_time, run_count, error_count, prompt_tokens, completion_tokens,
+    total_tokens, prompt_cost, completion_cost, total_cost, first_token_time)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (otel_trace_id) DO UPDATE SET
+    trace_id = CASE WHEN excluded.complete THEN excluded.trace_id ELSE traces.trace_id END,
+    project_id = CASE WHEN excluded.root_run_id IS NOT NULL
+                      THEN excluded.project_id ELSE traces.project_id END,
+    root_run_id = COALESCE(excluded.root_run_id, traces.root_run_id),
+    name = COALESCE(excluded.name, traces.name),
+    complete = max(traces.complete, excluded.complete),
+    start_time = min(traces.start_time, excluded.start_time),
+    end_time = max(traces.end_time, excluded.end_time),
+    run_count = traces.run_count + excluded.run_count,
+    error_count = traces.error_count + excluded.error_count,
+    prompt_tokens = traces.prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = traces.completion_tokens + excluded.completion_tokens,
+    total_tokens = traces.total_tokens + excluded.total_tokens,
+    prompt_cost = traces.prompt_cost + excluded.prompt_cost,
+    completion_cost = traces.completion_cost + excluded.completion_cost,
+    total_cost = traces.total_cost + excluded.total_cost,
+    first_token_time = min(COALESCE(traces.first_token_time, excluded.first_token_time),
+                           COALESCE(excluded.first_token_time, traces.first_token_time))
+"""
+_ADD_ROLLUP = (
+    "UPDATE runs SET prompt_tokens = COALESCE(prompt_tokens, 0) + ?, "
+    "completion_tokens = COALESCE(completion_tokens, 0) + ?, "
+    "total_tokens = COALESCE(total_tokens, 0) + ?, "
+    "prompt_cost = COALESCE(prompt_cost, 0) + ?, "
+    "completion_cost = COALESCE(completion_cost, 0) + ?, "
+    f"total_cost = COALESCE(total_cost, 0) + ? WHERE id = ? AND run_type NOT IN {_GEN_SQL}"
+)
+_SUBTREE_USAGE = (
+    "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
+    "COALESCE(SUM(total_tokens), 0), COALESCE(SUM(prompt_cost), 0), "
+    "COALESCE(SUM(completion_cost), 0), COALESCE(SUM(total_cost), 0) FROM runs "
+    f"WHERE trace_id = ? AND dotted_order >= ? AND dotted_order < ? AND run_type IN {_GEN_SQL}"
+)
+
+# Columns read back, and the fields of LangSmith's read shape.
+_READ_COLUMNS = ("rowid", *_RUN_COLUMNS)
+_R = {c: i for i, c in enumerate(_READ_COLUMNS)}
+ALWAYS_SELECTED = frozenset(
+    ("id", "name", "run_type", "start_time", "trace_id", "dotted_order", "parent_run_id")
+)
+READ_FIELDS = (
+    "id", "name", "run_type", "start_time", "end_time", "inputs", "outputs", "error", "extra",
+    "tags", "events", "serialized", "session_id", "session_name", "reference_example_id",
+    "parent_run_id", "trace_id", "dotted_order", "status", "child_run_ids", "parent_run_ids",
+    "prompt_tokens", "completion_tokens", "total_tokens", "prompt_cost", "completion_cost",
+    "total_cost", "prompt_token_details", "completion_token_details", "first_token_time",
+    "feedback_stats", "app_path", "in_dataset",
+)
+_DEFAULT_SELECT = frozenset(READ_FIELDS) - {"child_run_ids"}
+
+Usage = tuple[float, float, float, float, float, float]
+_ZERO: Usage = (0, 0, 0, 0.0, 0.0, 0.0)
+
+
+@dataclass(slots=True)
+class _Stored:
+    """What the writer needs to know about a run stored before this batch."""
+
+    trace_id: str
+    dotted_order: str
+    incomplete: int
+    run_type: str
+    has_error: bool
+    usage: Usage  # own usage for generations (display values otherwise; unused then)
+
+
+class SQLiteStore:
+    """The run store in one SQLite file.
+
+    Args:
+        path: the database file (created with its schema if missing).
+        prices_path: a price file that extends or overrides the shipped price table.
+        synchronous: "NORMAL" (survives a process crash) or "FULL" (also an OS crash).
+        prices: a ready price table (wins over `prices_path`; for tests and embedding).
+
+    Raises:
+        ValueError: when the file was written by a newer schema, or the price file is bad.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        prices_path: str | Path | None = None,
+        *,
+        synchronous: str = "NORMAL",
+        prices: PriceTable | None = None,
+    ) -> None:
+        if synchronous.upper() not in ("NORMAL", "FULL"):
+            raise ValueError(f'synchronous must be "NORMAL" or "FULL", got {synchronous!r}')
+        self.path = Path(path)
+        self.prices = prices if prices is not None else PriceTable.load(prices_path)
+        self._synchronous = synchronous.upper()
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._writer = self._connect()
+        self._writer.execute(f"PRAGMA synchronous = {self._synchronous}")
+        self._create_schema()
+        self._project_ids: dict[str, str] = {}  # name -> id, writer side
+        self._project_names: dict[str, str] = {}  # id -> name, read side
+
+    # --- connections and schema ----------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -32000")  # 32 MB
+        return conn
+
+    def _create_schema(self) -> None:
+        conn = self._writer
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"{self.path} has store schema version {version}; this otel-llm reads up to "
+                f"{SCHEMA_VERSION}: upgrade otel-llm"
+            )
+        if version < SCHEMA_VERSION:
+            conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA +
+                               f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = 1")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection; the store cannot be used afterwards."""
+        with self._write_lock, self._readers_lock:
+            if self._closed:
+                return
+            self._closed = True
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+            self._writer.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self) -> _Transaction:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        return _Transaction(self._writer, self._write_lock)
+
+    # --- ingest ----------------------------------------------------------------------
+
+    def ingest(self, runs: Sequence[Run], project: str | None = None) -> int:
+        """Store runs in one transaction, committed before returning; idempotent by id.
+
+        Args:
+            runs: the runs. A run whose id is stored already is merged: fields it gives
+                (end_time, outputs, error, ...) win, fields it lacks keep their value.
+            project: project name for all runs; else each run's session_name (or its
+                session_id's project), else "default". Projects are created on first use.
+
+        Returns:
+            The number of runs written (distinct ids).
+
+        Raises:
+            ValueError: for a run with a parent but neither trace_id nor dotted_order.
+        """
+        if not runs:
+            return 0
+        rows: dict[str, list[Any]] = {}
+        for run in runs:
+            row = self._prepare(run, project)
+            prev = rows.get(row[ID])
+            rows[row[ID]] = row if prev is None else _merge_rows(prev, row)
+        with self._write() as conn:
+            self._resolve_projects(conn, rows.values())
+            _Ingest(conn, rows).run()
+        return len(rows)
+
+    def _prepare(self, run: Run, project: str | None) -> list[Any]:
+        """A run as a row of the runs table (project still a name or session id)."""
+        extra = run.extra
+        otel = extra.get("otel")
+        run_id = str(run.id)
+        parent = str(run.parent_run_id) if run.parent_run_id is not None else None
+        incomplete = parent is not None and bool(otel and otel.get("incomplete"))
+        dotted = run.dotted_order
+        if dotted is None:
+            dotted = dotted_segment(run.start_time_ns, run.id)
+            incomplete = parent is not None
+        trace = run.trace_id
+        if trace is None:
+            if parent is not None:
+                raise ValueError(
+                    f"run {run_id} has a parent but no trace_id or dotted_order: it cannot be "
+                    "placed in a trace"
+                )
+            trace = run.id
+        otel_trace = otel.get("trace_id") if otel else None
+        if not isinstance(otel_trace, str):
+            otel_trace = trace.hex
+        metadata = extra.get("metadata")
+        if metadata is not None:
+            extra = {k: v for k, v in extra.items() if k != "metadata"}
+        row: list[Any] = [
+            run_id,
+            project or run.session_name or run.session_id or DEFAULT_PROJECT,
+            str(trace), otel_trace.lower(), parent, dotted, int(incomplete),
+            run.name, run.run_type, run.start_time_ns, run.end_time_ns, run.error,
+            _dumps(run.inputs), _dumps(run.outputs), _dumps(extra), _dumps(metadata),
+            _dumps(run.tags), _dumps(run.events), _dumps(run.serialized),
+            str(run.reference_example_id) if run.reference_example_id else None,
+            _dumps(run.attachments),
+            None, None, None, None, None, None,
+            _first_token_ns(run),
+        ]
+        if run.run_type in GENERATION_TYPES:
+            usage = run.usage
+            if usage:
+                row[_USAGE] = self._usage_columns(usage, metadata, run.extra)
+        return row
+
+    def _usage_columns(
+        self, usage: dict[str, Any], metadata: Any, extra: dict[str, Any]
+    ) -> list[Any]:
+        prompt = _int(usage.get("input_tokens"))
+        completion = _int(usage.get("output_tokens"))
+        total = _int(usage.get("total_tokens"))
+        if total is None and (prompt is not None or completion is not None):
+            total = (prompt or 0) + (completion or 0)
+        cost = None
+        for model in _model_names(metadata, extra):
+            cost = self.prices.cost(model, usage)
+            if cost is not None:
+                break
+        else:
+            cost = self.prices.cost(None, usage)
+        if cost is None:
+            return [prompt, completion, total, None, None, None]
+        return [prompt, completion, total, cost.prompt, cost.completion, cost.total]
+
+    def _resolve_projects(self, conn: sqlite3.Connection, rows: Iterable[list[Any]]) -> None:
+        """Replace each row's project name (or session id) with the project id."""
+        first_start: dict[str | uuid.UUID, int] = {}
+        for row in rows:
+            key = row[PROJECT]
+            if key not in first_start or row[START] < first_start[key]:
+                first_start[key] = row[START]
+        resolved: dict[str | uuid.UUID, str] = {}
+        for key, start in first_start.items():
+            if isinstance(key, uuid.UUID):
+                resolved[key] = self._project_by_id(conn, str(key), start)
+            else:
+                resolved[key] = self._project_by_name(conn, key, start)
+        for row in rows:
+            row[PROJECT] = resolved[row[PROJECT]]
+
+    def _project_by_name(self, conn: sqlite3.Connection, name: str, start_ns: int) -> str:
+        cached = self._project_ids.get(name)
+        if cached is not None:
+            return cached
+        found = conn.execute("SELECT id FROM projects WHERE name = ?", (name,)).fetchone()
+        if found is None:
+            project_id = str(uuid.uuid4())
+            conn.execute("INSERT INTO projects (id, name, start_time) VALUES (?, ?, ?)",
+                         (project_id, name, start_ns))
+        else:
+            project_id = found[0]
+        self._project_ids[name] = project_id
+        return project_id
+
+    def _project_by_id(self, conn: sqlite3.Connection, project_id: str, start_ns: int) -> str:
+        found = conn.execute("SELECT id FROM projects WHERE id = ?", (project_id,)).fetchone()
+        if found is None:
+            conn.execute(
+                "INSERT OR IGNORE INTO projects (id, name, start_time) VALUES (?, ?, ?)",
+                (project_id, project_id, start_ns),
+            )
+        return project_id
+
+    # --- retention -----------------------------------------------------------------
+
+    def prune(self, older_than_ns: int, project: str | None = None) -> int:
+        """Delete whole traces that started before `older_than_ns`.
+
+        Args:
+            older_than_ns: epoch nanoseconds.
+            project: only this project (by name); None means every project.
+
+        Returns:
+            The number of runs deleted.
+        """
+        sql = "SELECT otel_trace_id, trace_id FROM traces WHERE start_time < ?"
+        params: list[Any] = [older_than_ns]
+        with self._write() as conn:
+            if project is not None:
+                row = conn.execute("SELECT id FROM projects WHERE name = ?",
+                                   (project,)).fetchone()
+                if row is None:
+                    return 0
+                sql += " AND project_id = ?"
+                params.append(row[0])
+            traces = conn.execute(sql, params).fetchall()
+            return _delete_traces(conn, traces)
+
+    def delete_traces(self, trace_ids: Iterable[str | uuid.UUID]) -> int:
+        """Delete traces by run trace id (a UUID) or OTel trace id (32 hex digits).
+
+        Returns:
+            The number of runs deleted.
+
+        Raises:
+            ValueError: for an id that is neither.
+        """
+        keys = [_trace_key(t) for t in trace_ids]
+        with self._write() as conn:
+            found: list[tuple[str, str]] = []
+            for column, value in keys:
+                found.extend(conn.execute(
+                    f"SELECT otel_trace_id, trace_id FROM traces WHERE {column} = ?", (value,)
+                ).fetchall())
+            return _delete_traces(conn, list(dict.fromkeys(found)))
+
+    def set_retention(self, project: str, seconds: float | None) -> None:
+        """Keep a project's traces for `seconds` (None: forever); `apply_retention` prunes.
+
+        The project is created if it does not exist yet.
+
+        Raises:
+            ValueError: when seconds is not positive.
+        """
+        if seconds is not None and seconds <= 0:
+            raise ValueError(f"retention must be a positive number of seconds, got {seconds}")
+        with self._write() as conn:
+            project_id = self._project_by_name(conn, project, _now_ns())
+            conn.execute("UPDATE projects SET retention_seconds = ? WHERE id = ?",
+                         (seconds, project_id))
+
+    def apply_retention(self, now_ns: int) -> int:
+        """Prune every project that has a retention; returns the runs deleted."""
+        with self._write() as conn:
+            projects = conn.execute(
+                "SELECT id, retention_seconds FROM projects WHERE retention_seconds IS NOT NULL"
+            ).fetchall()
+            deleted = 0
+            for project_id, seconds in projects:
+                cutoff = now_ns - int(seconds * 1_000_000_000)
+                traces = conn.execute(
+                    "SELECT otel_trace_id, trace_id FROM traces "
+                    "WHERE project_id = ? AND start_time < ?", (project_id, cutoff)
+                ).fetchall()
+                deleted += _delete_traces(conn, traces)
+            return deleted
+
+    # --- reads: projects -------------------------------------------------------------
+
+    def list_projects(
+        self, name: str | None = None, limit: int = DEFAULT_LIMIT, offset: int = 0
+    ) -> list[ProjectDict]:
+        """Projects (LangSmith's TracerSessionResult shape), newest first.
+
+        Args:
+            name: only the project of this exact name.
+            limit / offset: the page.
+        """
+        conn = self._reader()
+        sql = "SELECT id, name, start_time, retention_seconds FROM projects"
+        params: list[Any] = []
+        if name is not None:
+            sql += " WHERE name = ?"
+            params.append(name)
+        sql += " ORDER BY start_time DESC, name LIMIT ? OFFSET ?"
+        params += [max(limit, 0), max(offset, 0)]
+        rows = conn.execute(sql, params).fetchall()
+        return [_project_dict(row, self._project_stats(conn, row[0])) for row in rows]
+
+    def get_project(self, project_id: str | uuid.UUID) -> ProjectDict | None:
+        """One project by id, or None."""
+        try:
+            pid = str(uuid.UUID(str(project_id)))
+        except ValueError:
+            return None
+        conn = self._reader()
+        row = conn.execute(
+            "SELECT id, name, start_time, retention_seconds FROM projects WHERE id = ?", (pid,)
+        ).fetchone()
+        return None if row is None else _project_dict(row, self._project_stats(conn, pid))
+
+    def _project_stats(self, conn: sqlite3.Connection, project_id: str) -> tuple[Any, ...]:
+        row: tuple[Any, ...] = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(run_count), 0), COALESCE(SUM(prompt_tokens), 0), "
+            "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(total_tokens), 0), "
+            "COALESCE(SUM(prompt_cost), 0), COALESCE(SUM(completion_cost), 0), "
+            "COALESCE(SUM(total_cost), 0), MAX(start_time), "
+            "COALESCE(SUM(error_count > 0), 0) FROM traces WHERE project_id = ?",
+            (project_id,),
+        ).fetchone()
+        return row
+
+    def _project_name(self, conn: sqlite3.Connection, project_id: str) -> str | None:
+        name = self._project_names.get(project_id)
+        if name is None:
+            row = conn.execute("SELECT name FROM projects WHERE id = ?", (project_id,)).fetchone()
+            if row is not None:
+                name = self._project_names[project_id] = row[0]
+        return name
+
+    # --- reads: runs -----------------------------------------------------------------
+
+    def get_run(self, run_id: str | uuid.UUID) -> RunDict | None:
+        """One run in the read shape, with its child_run_ids; None when unknown."""
+        try:
+            rid = str(uuid.UUID(str(run_id)))
+        except ValueError:
+            return None
+        conn = self._reader()
+        row = conn.execute(
+            f"SELECT {', '.join(_READ_COLUMNS)} FROM runs WHERE id = ?", (rid,)
+        ).fetchone()
+        if row is None:
+            return None
+        run = self._run_dict(conn, row, _DEFAULT_SELECT)
+        run["child_run_ids"] = _children(conn, row)
+        return run
+
+    def trace_runs(self, trace_id: str | uuid.UUID) -> list[RunDict]:
+        """Every run of a trace in dotted order (parents first), with child_run_ids.
+
+        Args:
+            trace_id: the run trace id (the root run's id) or the OTel trace id (hex);
+                the latter also returns runs still waiting for their ancestors.
+        """
+        conn = self._reader()
+        trace_ids = self._trace_run_ids(conn, trace_id)
+        rows: list[tuple[Any, ...]] = []
+        for tid in trace_ids:
+            rows.extend(conn.execute(
+                f"SELECT {', '.join(_READ_COLUMNS)} FROM runs WHERE trace_id = ? "
+                "ORDER BY dotted_order", (tid,)
+            ).fetchall())
+        if len(trace_ids) > 1:
+            rows.sort(key=lambda r: r[_R["dotted_order"]])
+        runs = [self._run_dict(conn, row, _DEFAULT_SELECT) for row in rows]
+        children: dict[str, list[str]] = {}
+        for run in runs:
+            if run["parent_run_id"] is not None:
+                children.setdefault(run["parent_run_id"], []).append(run["id"])
+        for run in runs:
+            run["child_run_ids"] = children.get(run["id"], [])
+        return runs
+
+    def _trace_run_ids(self, conn: sqlite3.Connection, trace_id: str | uuid.UUID) -> list[str]:
+        column, value = _trace_key(trace_id)
+        if column == "trace_id":
+            return [value]
+        row = conn.execute("SELECT trace_id FROM traces WHERE otel_trace_id = ?",
+                           (value,)).fetchone()
+        provisional = str(uuid.UUID(hex=value))
+        if row is None or row[0] == provisional:
+            return [provisional]
+        return [row[0], provisional]
+
+    def get_trace(self, trace_id: str | uuid.UUID) -> dict[str, Any] | None:
+        """Trace-level aggregates by run trace id or OTel trace id (hex); None if unknown."""
+        column, value = _trace_key(trace_id)
+        conn = self._reader()
+        row = conn.execute(
+            "SELECT otel_trace_id, trace_id, project_id, root_run_id, name, start_time, "
+            "end_time, run_count, error_count, prompt_tokens, completion_tokens, total_tokens, "
+            "prompt_cost, completion_cost, total_cost, first_token_time FROM traces "
+            f"WHERE {column} = ?", (value,)
+        ).fetchone()
+        if row is None:
+            return None
+        (otel, tid, pid, root, name, start, end, count, errors, pt, ct, tt, pc, cc, tc,
+         first) = row
+        end_ns = end or None
+        return {
+            "trace_id": tid, "otel_trace_id": otel, "session_id": pid,
+            "root_run_id": root, "name": name, "incomplete": root is None,
+            "start_time": ns_to_iso(start), "end_time": ns_to_iso(end_ns) if end_ns else None,
+            "latency": (end_ns - start) / 1e9 if end_ns else None,
+            "run_count": count, "error_count": errors, "prompt_tokens": pt,
+            "completion_tokens": ct, "total_tokens": tt, "prompt_cost": pc,
+            "completion_cost": cc, "total_cost": tc,
+            "first_token_time": ns_to_iso(first) if first else None,
+        }
+
+    def query_runs(self, q: RunQuery) -> tuple[list[RunDict], str | None]:
+        """A page of runs (LangSmith's `POST /runs/query`) and the next page's cursor.
+
+        Raises:
+            ValueError: for a bad cursor, time or limit; `FilterSyntaxError` (a
+                ValueError) for a bad filter.
+        """
+        q.validate()
+        conn = self._reader()
+        conds, params = self._conditions(conn, q)
+        if conds is None:
+            return [], None
+        desc = q.order == "desc"
+        if q.cursor is not None:
+            start, rowid = _decode_cursor(q.cursor)
+            conds.append(f"(r.start_time, r.rowid) {'<' if desc else '>'} (?, ?)")
+            params += [start, rowid]
+        direction = "DESC" if desc else "ASC"
+        tail = f" ORDER BY r.start_time {direction}, r.rowid {direction} LIMIT {q.limit + 1}"
+        columns = ", ".join(f"r.{c}" for c in _READ_COLUMNS)
+        sessions = q.session
+        if sessions is None and not (q.trace or q.id or q.parent_run):
+            sessions = [r[0] for r in conn.execute("SELECT id FROM projects")]
+        if sessions is not None and (q.trace or q.id or q.parent_run
+                                     or len(sessions) > _MERGE_PROJECTS):
+            marks = ", ".join("?" * len(sessions))
+            conds.append(f"r.project_id IN ({marks})")
+            params += sessions
+            sessions = None
+        where = " AND ".join(conds) or "1"
+        if sessions is None:
+            rows = conn.execute(f"SELECT {columns} FROM runs r WHERE {where}{tail}",
+                                params).fetchall()
+        else:
+            # One keyset scan per project on its (project_id, start_time) index, merged:
+            # far cheaper than sorting every matching run of several projects.
+            sql = f"SELECT {columns} FROM runs r WHERE r.project_id = ? AND {where}{tail}"
+            pages = [conn.execute(sql, [pid, *params]).fetchall() for pid in sessions]
+            key = _row_order_key(desc)
+            rows = list(heapq.merge(*pages, key=key))[: q.limit + 1]
+        more = len(rows) > q.limit
+        rows = rows[: q.limit]
+        fields = _select_fields(q.select)
+        runs = [self._run_dict(conn, row, fields) for row in rows]
+        if "child_run_ids" in fields:
+            for run, row in zip(runs, rows, strict=True):
+                run["child_run_ids"] = _children(conn, row)
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            next_cursor = _encode_cursor(last[_R["start_time"]], last[_R["rowid"]])
+        return runs, next_cursor
+
+    def _conditions(
+        self, conn: sqlite3.Connection, q: RunQuery
+    ) -> tuple[list[str] | None, list[Any]]:
+        """WHERE conditions for a query; None when it cannot match anything."""
+        conds: list[str] = []
+        params: list[Any] = []
+        if q.run_type is not None:
+            conds.append("r.run_type = ?")
+            params.append(q.run_type)
+        if q.is_root is not None:
+            conds.append("r.parent_run_id IS NULL" if q.is_root else "r.parent_run_id IS NOT NULL")
+        if q.trace is not None:
+            conds.append("r.trace_id = ?")
+            params.append(q.trace)
+        if q.parent_run is not None:
+            parent = conn.execute("SELECT trace_id, dotted_order FROM runs WHERE id = ?",
+                                  (q.parent_run,)).fetchone()
+            if parent is None:
+                return None, []
+            conds.append("r.trace_id = ? AND r.dotted_order > ? AND r.dotted_order < ? "
+                         "AND r.parent_run_id = ?")
+            params += [parent[0], parent[1] + ".", parent[1] + "/", q.parent_run]
+        if q.start_time is not None:
+            try:
+                start_ns = iso_to_ns(q.start_time)
+            except ValueError:
+                raise ValueError(f"start_time is not an ISO 8601 time: {q.start_time!r}") from None
+            conds.append("r.start_time >= ?")
+            params.append(start_ns)
+        if q.error is not None:
+            conds.append("r.error IS NOT NULL" if q.error else "r.error IS NULL")
+        if q.id is not None:
+            if not q.id:
+                return None, []
+            conds.append(f"r.id IN ({', '.join('?' * len(q.id))})")
+            params += q.id
+        if q.reference_example is not None:
+            if not q.reference_example:
+                return None, []
+            conds.append(f"r.reference_example_id IN ({', '.join('?' * len(q.reference_example))})")
+            params += q.reference_example
+        if q.query:
+            sql, p = compile_filter(f"search({_quote(q.query)})")
+            conds.append(sql)
+            params += p
+        if q.filter:
+            sql, p = compile_filter(q.filter, "r")
+            conds.append(sql)
+            params += p
+        if q.trace_filter:
+            sql, p = compile_filter(q.trace_filter, "t")
+            conds.append(f"EXISTS (SELECT 1 FROM runs t WHERE t.id = r.trace_id AND {sql})")
+            params += p
+        if q.tree_filter:
+            sql, p = compile_filter(q.tree_filter, "t")
+            conds.append(f"EXISTS (SELECT 1 FROM runs t WHERE t.trace_id = r.trace_id AND {sql})")
+            params += p
+        return conds, params
+
+    def _run_dict(
+        self, conn: sqlite3.Connection, row: tuple[Any, ...], fields: frozenset[str]
+    ) -> RunDict:
+        """One row in LangSmith's read shape, restricted to `fields`."""
+        R = _R
+        run_type = row[R["run_type"]]
+        dotted = row[R["dotted_order"]]
+        end = row[R["end_time"]]
+        error = row[R["error"]]
+        d: RunDict = {
+            "id": row[R["id"]],
+            "name": row[R["name"]],
+            "run_type": run_type,
+            "start_time": ns_to_iso(row[R["start_time"]]),
+            "trace_id": row[R["trace_id"]],
+            "dotted_order": dotted,
+            "parent_run_id": row[R["parent_run_id"]],
+        }
+        if "end_time" in fields:
+            d["end_time"] = ns_to_iso(end) if end is not None else None
+        if "error" in fields:
+            d["error"] = error
+        if "status" in fields:
+            d["status"] = "error" if error is not None else (
+                "pending" if end is None else "success")
+        for field in ("inputs", "outputs", "tags", "events", "serialized"):
+            if field in fields:
+                raw = row[R[field]]
+                d[field] = orjson.loads(raw) if raw is not None else _EMPTY[field]()
+        need_metadata = fields & {"extra", "prompt_token_details", "completion_token_details"}
+        metadata = None
+        if need_metadata:
+            raw_md = row[R["metadata"]]
+            metadata = orjson.loads(raw_md) if raw_md is not None else None
+        if "extra" in fields:
+            raw = row[R["extra"]]
+            extra: dict[str, Any] = orjson.loads(raw) if raw is not None else {}
+            if metadata is not None:
+                extra["metadata"] = metadata
+            otel = extra.get("otel")
+            if isinstance(otel, dict):
+                # The stored flag is the truth: a completed tree clears it.
+                if row[R["incomplete"]]:
+                    otel["incomplete"] = True
+                else:
+                    otel.pop("incomplete", None)
+            d["extra"] = extra
+        if "session_id" in fields:
+            d["session_id"] = row[R["project_id"]]
+        if "session_name" in fields:
+            d["session_name"] = self._project_name(conn, row[R["project_id"]])
+        if "reference_example_id" in fields:
+            d["reference_example_id"] = row[R["reference_example_id"]]
+        if "parent_run_ids" in fields:
+            d["parent_run_ids"] = [seg[-36:] for seg in dotted.split(".")[:-1]]
+        for field in ("prompt_tokens", "completion_tokens", "total_tokens", "prompt_cost",
+                      "completion_cost", "total_cost"):
+            if field in fields:
+                d[field] = row[R[field]]
+        if "first_token_time" in fields:
+            first = row[R["first_token_time"]]
+            d["first_token_time"] = ns_to_iso(first) if first is not None else None
+        if need_metadata and run_type in GENERATION_TYPES:
+            usage = metadata.get("usage_metadata") if isinstance(metadata, dict) else None
+            if isinstance(usage, dict):
+                for field, key in (("prompt_token_details", "input_token_details"),
+                                   ("completion_token_details", "output_token_details")):
+                    if field in fields:
+                        d[field] = _int_details(usage.get(key))
+        if "feedback_stats" in fields:
+            d["feedback_stats"] = None
+        if "app_path" in fields:
+            d["app_path"] = None
+        if "in_dataset" in fields:
+            d["in_dataset"] = False
+        return d
+
+
+class _Transaction:
+    """`with store._write() as conn:` one IMMEDIATE transaction under the writer lock."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+        self.conn = conn
+        self.lock = lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.conn
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            self.conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            self.lock.release()
+
+
+class _Ingest:
+    """The work of one ingest transaction: place runs in their trees, upsert them, keep
+    rollups and trace aggregates current."""
+
+    def __init__(self, conn: sqlite3.Connection, rows: dict[str, list[Any]]) -> None:
+        self.conn = conn
+        self.rows = rows
+        self.existing: dict[str, _Stored] = {}
+        # Parent id of the topmost run of each fragment that may be placed now.
+        self.parent_of_top: dict[str, str] = {}
+        self.stored: dict[str, tuple[str, str, int]] = {}  # id -> (dotted, trace, incomplete)
+        self.resolved: dict[str, tuple[str, str, int] | None] = {}
+        self.rollup: dict[str, list[float]] = {}  # non-generation ancestor -> usage to add
+
+    def run(self) -> None:
+        rows = self.rows
+        self.existing = self._fetch_existing()
+        traces = {row[OTEL] for row in rows.values()}
+        known_traces = self._known_traces(traces)
+        attached: list[tuple[str, str, str, str]] = []  # (top, parent, trace, dotted)
+        if any(row[INCOMPLETE] for row in rows.values()) or known_traces:
+            attached = self._place(known_traces)
+        fragments = self._attach_fragments(attached)
+        self._new_subtree_usage(known_traces)
+        self.conn.executemany(_UPSERT, rows.values())
+        self._orphans(attached)
+        self._aggregate(fragments)
+
+    # Stored state this batch depends on.
+
+    def _fetch_existing(self) -> dict[str, _Stored]:
+        out: dict[str, _Stored] = {}
+        for chunk in _chunks(list(self.rows)):
+            for (rid, trace, dotted, inc, rtype, has_error, *usage) in self.conn.execute(
+                "SELECT id, trace_id, dotted_order, incomplete, run_type, error IS NOT NULL, "
+                "prompt_tokens, completion_tokens, total_tokens, prompt_cost, "
+                f"completion_cost, total_cost FROM runs WHERE id IN ({_marks(chunk)})", chunk
+            ):
+                out[rid] = _Stored(trace, dotted, inc, rtype, bool(has_error),
+                                   tuple(u or 0 for u in usage))  # type: ignore[arg-type]
+        return out
+
+    def _known_traces(self, traces: set[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(list(traces)):
+            known.update(r[0] for r in self.conn.execute(
+                f"SELECT otel_trace_id FROM traces WHERE otel_trace_id IN ({_marks(chunk)})",
+                chunk))
+        return known
+
+    # Tree placement.
+
+    def _place(self, known_traces: set[str]) -> list[tuple[str, str, str, str]]:
+        """Give every incomplete row of the batch its final dotted order and trace id,
+        and find the stored fragments that wait for a run of this batch."""
+        rows = self.rows
+        for rid, row in rows.items():
+            if row[INCOMPLETE] and row[PARENT] not in rows:
+                self.parent_of_top[rid] = row[PARENT]
+        # Stored fragments whose missing parent is in this batch.
+        attached: list[tuple[str, str, str, str]] = []
+        for chunk in _chunks(list(known_traces)):
+            for top, parent, trace, dotted in self.conn.execute(
+                "SELECT o.run_id, o.parent_run_id, r.trace_id, r.dotted_order FROM orphans o "
+                f"JOIN runs r ON r.id = o.run_id WHERE o.otel_trace_id IN ({_marks(chunk)})",
+                chunk,
+            ):
+                if parent in rows:
+                    attached.append((top, parent, trace, dotted))
+                    self.parent_of_top.setdefault(top, parent)
+        # Stored parents of the batch's topmost runs.
+        wanted = [p for t, p in self.parent_of_top.items() if t in rows and p not in rows]
+        for chunk in _chunks(wanted):
+            for rid, trace, dotted, inc in self.conn.execute(
+                "SELECT id, trace_id, dotted_order, incomplete FROM runs "
+                f"WHERE id IN ({_marks(chunk)})", chunk
+            ):
+                self.stored[rid] = (dotted, trace, inc)
+        for row in rows.values():
+            if row[INCOMPLETE]:
+                row[DOTTED], row[TRACE], row[INCOMPLETE] = self._final(
+                    row[DOTTED], row[TRACE], row[INCOMPLETE], set()
+                )
+        return attached
+
+    def _final(self, dotted: str, trace: str, incomplete: int,
+               visiting: set[str]) -> tuple[str, str, int]:
+        """The placement of a (partial) dotted order once every ancestor now known is
+        prepended; unchanged when its topmost run's parent is still missing."""
+        if not incomplete:
+            return dotted, trace, incomplete
+        top = dotted.split(".", 1)[0][-36:]
+        if top in self.resolved:
+            prefix = self.resolved[top]
+        else:
+            prefix = None
+            parent = self.parent_of_top.get(top)
+            if parent is not None and top not in visiting:  # a parent cycle stays unplaced
+                visiting.add(top)
+                source = self.rows.get(parent)
+                if source is not None:
+                    prefix = self._final(source[DOTTED], source[TRACE], source[INCOMPLETE],
+                                         visiting)
+                elif parent in self.stored:
+                    prefix = self._final(*self.stored[parent], visiting)
+            self.resolved[top] = prefix
+        if prefix is None:
+            return dotted, trace, incomplete
+        return f"{prefix[0]}.{dotted}", prefix[1], prefix[2]
+
+    def _attach_fragments(
+        self, attached: list[tuple[str, str, str, str]]
+    ) -> list[tuple[str, Usage]]:
+        """Move stored fragments under their parent from this batch; returns, per
+        fragment, the new parent's dotted order and the fragment's generation usage."""
+        out: list[tuple[str, Usage]] = []
+        for _top, parent, trace, dotted in attached:
+            source = self.rows[parent]
+            usage: Usage = self.conn.execute(
+                _SUBTREE_USAGE, (trace, dotted, dotted + "/")).fetchone()
+            self.conn.execute(
+                "UPDATE runs SET dotted_order = ? || '.' || dotted_order, trace_id = ?, "
+                "incomplete = ? WHERE trace_id = ? AND dotted_order >= ? AND dotted_order < ?",
+                (source[DOTTED], source[TRACE], source[INCOMPLETE], trace, dotted,
+                 dotted + "/"),
+            )
+            out.append((source[DOTTED], usage))
+        return out
+
+    def _new_subtree_usage(self, known_traces: set[str]) -> None:
+        """A new non-generation run of a trace stored before starts with the usage of
+        the generations already stored below it."""
+        for rid, row in self.rows.items():
+            if (row[OTEL] in known_traces and rid not in self.existing
+                    and row[TYPE] not in GENERATION_TYPES):
+                dotted = row[DOTTED]
+                usage = self.conn.execute(
+                    _SUBTREE_USAGE, (row[TRACE], dotted + ".", dotted + "/")).fetchone()
+                if any(usage):
+                    row[_USAGE] = list(usage)
+
+    def _orphans(self, attached: list[tuple[str, str, str, str]]) -> None:
+        if attached:
+            self.conn.executemany("DELETE FROM orphans WHERE run_id = ?",
+                                  [(a[0],) for a in attached])
+        waiting = [
+            (rid, row[PARENT], row[OTEL]) for rid, row in self.rows.items()
+            if row[INCOMPLETE] and rid in self.parent_of_top
+            and row[PARENT] not in self.stored and row[PARENT] not in self.rows
+        ]
+        if waiting:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO orphans (run_id, parent_run_id, otel_trace_id) "
+                "VALUES (?, ?, ?)", waiting)
+
+    # Rollups and trace aggregates.
+
+    def _aggregate(self, fragments: list[tuple[str, Usage]]) -> None:
+        rows = self.rows
+        existing = self.existing
+        rollup = self.rollup
+        per_trace: dict[str, list[Any]] = {}
+        for rid, row in rows.items():
+            old = existing.get(rid)
+            is_gen = row[TYPE] in GENERATION_TYPES
+            has_error = row[ERROR] is not None or (old is not None and old.has_error)
+            usage: Usage = _ZERO
+            if is_gen:
+                own = row[_USAGE]
+                if old is not None and old.run_type in GENERATION_TYPES:
+                    usage = tuple(  # type: ignore[assignment]
+                        o if n is None else n for n, o in zip(own, old.usage, strict=True))
+                else:
+                    usage = tuple(n or 0 for n in own)  # type: ignore[assignment]
+            delta: list[float] = list(usage)
+            if old is not None and old.run_type in GENERATION_TYPES:
+                delta = [n - o for n, o in zip(usage, old.usage, strict=True)]
+            agg = per_trace.get(row[OTEL])
+            if agg is None:
+                agg = per_trace[row[OTEL]] = [
+                    row[TRACE], row[PROJECT], None, None, 0, row[START], 0, 0, 0,
+                    0, 0, 0, 0.0, 0.0, 0.0, None,
+                ]
+            if not row[INCOMPLETE]:
+                agg[0], agg[4] = row[TRACE], 1
+            if row[PARENT] is None:
+                agg[1], agg[2], agg[3] = row[PROJECT], rid, row[NAME]
+            agg[5] = min(agg[5], row[START])
+            agg[6] = max(agg[6], row[END] or 0)
+            agg[7] += old is None
+            agg[8] += int(has_error) - int(old is not None and old.has_error)
+            if any(delta):
+                for i in range(6):
+                    agg[9 + i] += delta[i]
+                for ancestor in row[DOTTED].split(".")[:-1]:
+                    _add(rollup, ancestor[-36:], delta)
+            first = row[FIRST_TOKEN]
+            if first is not None and (agg[15] is None or first < agg[15]):
+                agg[15] = first
+        # A fragment attached below existing runs adds its usage to them; new runs
+        # counted it already (`_new_subtree_usage`).
+        for parent_dotted, usage in fragments:
+            if any(usage):
+                for segment in parent_dotted.split("."):
+                    ancestor = segment[-36:]
+                    if ancestor not in rows or ancestor in existing:
+                        _add(rollup, ancestor, usage)
+        if rollup:
+            self.conn.executemany(_ADD_ROLLUP, [(*u, rid) for rid, u in rollup.items()])
+        self.conn.executemany(_TRACE_UPSERT, [(otel, *agg) for otel, agg in per_trace.items()])
+
+
+def _add(rollup: dict[str, list[float]], run_id: str, usage: Sequence[float]) -> None:
+    current = rollup.get(run_id)
+    if current is None:
+        rollup[run_id] = list(usage)
+    else:
+        for i, value in enumerate(usage):
+            current[i] += value
+
+
+def _merge_rows(old: list[Any], new: list[Any]) -> list[Any]:
+    """Two rows of one id in the same batch, merged as the upsert merges them."""
+    merged = [n if n is not None else o for n, o in zip(new, old, strict=True)]
+    if new[INCOMPLETE] > old[INCOMPLETE]:
+        merged[TRACE], merged[DOTTED], merged[INCOMPLETE] = old[TRACE], old[DOTTED], 0
+    merged[NAME], merged[TYPE], merged[START] = new[NAME], new[TYPE], new[START]
+    merged[PROJECT], merged[OTEL] = old[PROJECT], old[OTEL]
+    return merged
+
+
+def _delete_traces(conn: sqlite3.Connection, traces: Sequence[tuple[str, str]]) -> int:
+    deleted = 0
+    for otel, trace_id in traces:
+        ids = {trace_id}
+        if len(otel) == 32:
+            ids.add(str(uuid.UUID(hex=otel)))
+        for tid in ids:
+            deleted += conn.execute("DELETE FROM runs WHERE trace_id = ?", (tid,)).rowcount
+        conn.execute("DELETE FROM orphans WHERE otel_trace_id = ?", (otel,))
+        conn.execute("DELETE FROM traces WHERE otel_trace_id = ?", (otel,))
+    return deleted
+
+
+def _children(conn: sqlite3.Connection, row: tuple[Any, ...]) -> list[str]:
+    dotted = row[_R["dotted_order"]]
+    return [r[0] for r in conn.execute(
+        "SELECT id FROM runs WHERE trace_id = ? AND dotted_order > ? AND dotted_order < ? "
+        "AND parent_run_id = ? ORDER BY dotted_order",
+        (row[_R["trace_id"]], dotted + ".", dotted + "/", row[_R["id"]]),
+    )]
+
+
+def _project_dict(row: tuple[Any, ...], stats: tuple[Any, ...]) -> ProjectDict:
+    project_id, name, start, retention = row
+    traces, runs, pt, ct, tt, pc, cc, tc, last_start, errored = stats
+    return {
+        "id": project_id,
+        "name": name,
+        "start_time": ns_to_iso(start),
+        "end_time": None,
+        "description": None,
+        "extra": {"retention_seconds": retention} if retention is not None else {},
+        "tenant_id": TENANT_ID,
+        "reference_dataset_id": None,
+        "run_count": runs,
+        "trace_count": traces,
+        "prompt_tokens": pt,
+        "completion_tokens": ct,
+        "total_tokens": tt,
+        "prompt_cost": pc,
+        "completion_cost": cc,
+        "total_cost": tc,
+        "last_run_start_time": ns_to_iso(last_start) if last_start is not None else None,
+        "error_rate": errored / traces if traces else None,
+        "feedback_stats": None,
+    }
+
+
+def _select_fields(select: list[str] | None) -> frozenset[str]:
+    if not select:
+        return _DEFAULT_SELECT
+    return ALWAYS_SELECTED | (frozenset(select) & frozenset(READ_FIELDS))
+
+
+def _row_order_key(desc: bool) -> Any:
+    start, rowid = _R["start_time"], _R["rowid"]
+    if desc:
+        return lambda r: (-r[start], -r[rowid])
+    return lambda r: (r[start], r[rowid])
+
+
+def _encode_cursor(start_ns: int, rowid: int) -> str:
+    return base64.urlsafe_b64encode(f"{start_ns}:{rowid}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        start, rowid = text.split(":")
+        return int(start), int(rowid)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(
+            f"bad cursor {cursor!r}: pass back cursors.next of the previous page unchanged"
+        ) from None
+
+
+def _trace_key(trace_id: str | uuid.UUID) -> tuple[str, str]:
+    """("trace_id", uuid) for a run trace id, ("otel_trace_id", hex) for an OTel one."""
+    text = str(trace_id).strip().lower()
+    if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
+        return "otel_trace_id", text
+    try:
+        return "trace_id", str(uuid.UUID(text))
+    except ValueError:
+        raise ValueError(
+            f"not a trace id: {trace_id!r} (use the run trace UUID or the OTel trace id, "
+            "32 hex digits)"
+        ) from None
+
+
+_EMPTY: dict[str, Any] = {"inputs": dict, "outputs": lambda: None, "tags": list,
+                          "events": list, "serialized": lambda: None}
+_DUMPS_OPTS = orjson.OPT_NON_STR_KEYS
+
+
+def _dumps(value: Any) -> str | None:
+    """JSON text, or None for an empty/absent value (stored as NULL)."""
+    if not value:
+        return None
+    return orjson.dumps(value, default=str, option=_DUMPS_OPTS).decode()
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
+def _int_details(value: Any) -> dict[str, int] | None:
+    if not isinstance(value, dict):
+        return None
+    return {k: int(v) for k, v in value.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _model_names(metadata: Any, extra: dict[str, Any]) -> Iterator[str]:
+    """Model names a run may be priced by, most specific source first."""
+    if isinstance(metadata, dict):
+        name = metadata.get("ls_model_name")
+        if isinstance(name, str):
+            yield name
+    params = extra.get("invocation_params")
+    if isinstance(params, dict):
+        for key in ("model", "model_name", "model_id"):
+            name = params.get(key)
+            if isinstance(name, str):
+                yield name
+
+
+def _first_token_ns(run: Run) -> int | None:
+    """When the first token arrived: the first `new_token` event of a streaming run."""
+    for event in run.events:
+        if isinstance(event, dict) and event.get("name") in FIRST_TOKEN_EVENTS:
+            ns = event.get("time_unix_nano")
+            if isinstance(ns, int):
+                return ns
+            try:
+                return iso_to_ns(event["time"])
+            except (KeyError, TypeError, ValueError):
+                continue
+    return None
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i: i + _CHUNK]
+
+
+def _marks(chunk: Sequence[Any]) -> str:
+    return ", ".join("?" * len(chunk))
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _now_ns() -> int:
+    return time.time_ns()
