@@ -13,9 +13,11 @@ def main() -> None:
 
 def _register() -> None:
     # Commands are added here, one import per module, so `otel-llm --help` lists them all.
+    from otel_llm.cli.convert import convert
     from otel_llm.cli.replay import replay
     from otel_llm.cli.serve import serve
 
+    main.add_command(convert)
     main.add_command(serve)
     main.add_command(replay)
 
