@@ -289,16 +289,17 @@ def _group(spans: Iterable[SpanRecord]) -> list[tuple[SpanRecord, list[_Group]]]
     """Spans grouped by resource, then by scope; each group is represented by its first span."""
     resources: dict[Any, tuple[SpanRecord, dict[Any, _Group]]] = {}
     last_resource: Attributes | None = None
+    last_url = ""
     last_scopes: dict[Any, _Group] = {}
     for span in spans:
-        # Spans decoded together share nothing, but consecutive spans usually have equal
-        # resources: try the previous group before computing a key.
-        if span.resource is not last_resource:
+        # Producers that build spans in bulk often share one resource dict between them:
+        # then the previous span's group is this one's, without computing a key.
+        if span.resource is not last_resource or span.resource_schema_url != last_url:
             rkey = (span.resource_schema_url, _attrs_key(span.resource))
             entry = resources.get(rkey)
             if entry is None:
                 entry = resources[rkey] = (span, {})
-            last_resource, last_scopes = span.resource, entry[1]
+            last_resource, last_url, last_scopes = span.resource, span.resource_schema_url, entry[1]
         skey = (
             span.scope_name,
             span.scope_version,
@@ -383,10 +384,10 @@ def _pb_set(target: Any, value: Any) -> None:
 
 def _pb_fill(kvs: Any, attrs: Attributes) -> None:
     add = kvs.add
-    fields = _PB_FIELD
+    table = _PB_FIELD
     for key, value in attrs.items():
         target = add(key=key).value
-        field = fields.get(type(value))
+        field = table.get(type(value))
         if field is None:
             _pb_set(target, value)
         else:
@@ -394,6 +395,15 @@ def _pb_fill(kvs: Any, attrs: Attributes) -> None:
                 setattr(target, field, value)
             except ValueError:  # a str that is not valid UTF-8
                 _pb_set(target, value)
+
+
+def _pb_fill_utf8(kvs: Any, attrs: Attributes) -> None:
+    """`_pb_fill`, also for keys that are not valid UTF-8 (values are handled inside)."""
+    try:
+        _pb_fill(kvs, attrs)
+    except UnicodeEncodeError:
+        del kvs[:]
+        _pb_fill(kvs, _utf8_deep(attrs))
 
 
 def _pb_span(s: Any, span: SpanRecord) -> None:
@@ -451,7 +461,7 @@ def encode_request(spans: Iterable[SpanRecord]) -> Any:
     request = ExportTraceServiceRequest()
     for first, scopes in _group(spans):
         rs = request.resource_spans.add()
-        _pb_fill(rs.resource.attributes, first.resource)
+        _pb_fill_utf8(rs.resource.attributes, first.resource)
         if first.resource_schema_url:
             rs.schema_url = first.resource_schema_url
         for scope_first, members in scopes:
@@ -460,7 +470,7 @@ def encode_request(spans: Iterable[SpanRecord]) -> Any:
             scope.name = _utf8(scope_first.scope_name)
             if scope_first.scope_version:
                 scope.version = _utf8(scope_first.scope_version)
-            _pb_fill(scope.attributes, scope_first.scope_attributes)
+            _pb_fill_utf8(scope.attributes, scope_first.scope_attributes)
             if scope_first.scope_schema_url:
                 ss.schema_url = scope_first.scope_schema_url
             add_span = ss.spans.add

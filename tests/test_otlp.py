@@ -199,6 +199,9 @@ def test_lone_surrogates_become_replacement_characters() -> None:
         "bad \ud800 name",
         attributes={"k\udc00": "pair \ud83d\ude00 and lone \ud800", "ok": "fine"},
         events=[SpanEvent("ev \ud800", 1)],
+        resource={"service.name\ud800": "svc"},
+        scope_name="lib \udfff",
+        scope_attributes={"a": "\ud800"},
     )
     for data, decode in (
         (encode_otlp_protobuf([span]), decode_otlp_protobuf),
@@ -208,6 +211,8 @@ def test_lone_surrogates_become_replacement_characters() -> None:
         assert got.name == "bad \ufffd name"
         assert got.attributes == {"k\ufffd": "pair \U0001f600 and lone \ufffd", "ok": "fine"}
         assert got.events[0].name == "ev \ufffd"
+        assert got.resource == {"service.name\ufffd": "svc"}
+        assert (got.scope_name, got.scope_attributes) == ("lib \ufffd", {"a": "\ufffd"})
 
 
 def test_encoders_group_by_resource_and_scope_and_keep_order_within() -> None:
@@ -237,6 +242,17 @@ def test_encoders_group_by_resource_and_scope_and_keep_order_within() -> None:
     ]
     assert json_layout == layout
     assert decode_otlp_protobuf(request.SerializeToString())[5].resource == {"n": True}
+
+
+def test_a_shared_resource_dict_with_another_schema_url_is_another_resource() -> None:
+    shared = {"service.name": "a"}
+    spans = [
+        SpanRecord(TRACE_ID, bytes([n]) * 8, f"s{n}", resource=shared, resource_schema_url=url)
+        for n, url in enumerate(["", "https://s/2", ""], start=1)
+    ]
+    request = encode_request(spans)
+    assert [rs.schema_url for rs in request.resource_spans] == ["", "https://s/2"]
+    assert [len(rs.scope_spans[0].spans) for rs in request.resource_spans] == [2, 1]
 
 
 def test_decoded_spans_do_not_share_resource_dicts() -> None:
