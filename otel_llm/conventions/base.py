@@ -14,6 +14,7 @@ table in `otel_llm.convert`, built from each module's `KINDS` table.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -176,7 +177,10 @@ def loads_maybe(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact JSON text, as the project writes every JSON-valued attribute."""
-    return orjson.dumps(value, default=str).decode()
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # e.g. integers beyond 64 bits, which only the stdlib writes
+        return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 def indexed(attrs: Attributes, prefix: str) -> dict[int, dict[str, Any]]:
