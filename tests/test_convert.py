@@ -98,7 +98,8 @@ def test_per_span_form_uses_the_parent_run() -> None:
     child = span_to_run(span(2, 1), parent=root)
     assert child is not None
     assert child.trace_id == root.id and child.parent_run_id == root.id
-    assert child.dotted_order == f"{root.dotted_order}.{dotted_segment(child.start_time_ns, child.id)}"
+    own = dotted_segment(child.start_time_ns, child.id)
+    assert child.dotted_order == f"{root.dotted_order}.{own}"
 
 
 def test_cycles_and_bad_ids_never_raise() -> None:
