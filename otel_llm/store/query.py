@@ -110,8 +110,9 @@ def _tokenize(text: str) -> list[_Token]:
             tokens.append(_Token(ch, ch, i + 1))
             i += 1
         elif ch in "\"'":
-            value, i = _read_string(text, i)
-            tokens.append(_Token("string", value, i))
+            value, end = _read_string(text, i)
+            tokens.append(_Token("string", value, i + 1))
+            i = end
         elif _NAME_START.match(ch):
             m = _NAME.match(text, i)
             assert m is not None
