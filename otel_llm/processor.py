@@ -45,8 +45,9 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace import Span as SdkSpan
 
 from otel_llm import config
+from otel_llm import semconv as sc
 from otel_llm.convert import classify, span_to_run
-from otel_llm.ids import dotted_segment, ids_from_dotted_order, run_id_from_span_id
+from otel_llm.ids import dotted_segment, run_id_from_span_id
 from otel_llm.model import Run, SpanRecord, StatusCode
 from otel_llm.otlp import span_from_readable
 from otel_llm.redaction import RedactHook, Redactor, chain
@@ -58,7 +59,18 @@ logger = logging.getLogger(__name__)
 
 ShouldExport = Callable[[SpanRecord], bool]
 
-_LANGSMITH_DOTTED_ORDER = "langsmith.span.dotted_order"
+# Keys through which a span names its own run ids (the project's exact run fields,
+# LangSmith's bridge). A span with any of them gets its ids from `span_to_run`, the one
+# place that knows how they combine; the rest derive from span ids without conversion.
+_ID_KEYS = (
+    sc.OTEL_LLM_RUN_ID,
+    sc.OTEL_LLM_RUN_TRACE_ID,
+    sc.OTEL_LLM_RUN_DOTTED_ORDER,
+    "langsmith.span.id",
+    "langsmith.trace.id",
+    "langsmith.span.dotted_order",
+)
+_DOTTED_KEYS = (sc.OTEL_LLM_RUN_DOTTED_ORDER, "langsmith.span.dotted_order")
 _PARENT_IS_REMOTE = 0x300  # OTLP span flags: "has is_remote" | "is remote"
 _HOUSEKEEPING_EVERY_S = 1.0
 
@@ -107,11 +119,12 @@ class _Node:
         "has_parent",
         "kids",
         "open_kids",
-        "override",
+        "own_dotted",
         "parent",
         "pending",
         "resolved",
         "run_id",
+        "source",
         "span_id",
         "start_ns",
         "stub",
@@ -127,7 +140,8 @@ class _Node:
         self.parent: _Node | None = None  # the local parent, when it is tracked
         self.has_parent = False  # a parent exists (local, remote or lost)
         self.run_id: uuid.UUID | None = None
-        self.override: str | None = None  # a dotted order the span carries itself
+        self.source: SdkSpan | SpanRecord | None = None  # kept when it names its ids
+        self.own_dotted = False  # it carries its whole dotted order: needs no ancestors
         self.resolved = False  # the whole local ancestry is known
         self.ended = False
         self.wanted = False  # a descendant is LLM-relevant: keep this one too
@@ -448,15 +462,14 @@ class RunSpanProcessor(SpanProcessor):
         if node.start_ns is not None:
             return
         parent = span.parent
-        attrs = span.attributes
-        override = attrs.get(_LANGSMITH_DOTTED_ORDER) if attrs else None
         self._fill(
             node,
             ctx.trace_id.to_bytes(16, "big"),
             span.start_time or 0,
             parent.span_id if parent is not None else None,
             parent is not None and parent.is_remote,
-            override if isinstance(override, str) else None,
+            span,
+            span.attributes,
         )
 
     def _ended(self, readable: ReadableSpan) -> None:
@@ -470,7 +483,6 @@ class RunSpanProcessor(SpanProcessor):
         if node is None or node.start_ns is None:
             # Its start was not seen: learn what on_start would have told.
             node = node or self._node(span_id)
-            override = record.attributes.get(_LANGSMITH_DOTTED_ORDER)
             parent = record.parent_span_id
             self._fill(
                 node,
@@ -478,7 +490,8 @@ class RunSpanProcessor(SpanProcessor):
                 record.start_time_unix_nano,
                 int.from_bytes(parent, "big") if any(parent) else None,
                 record.flags & _PARENT_IS_REMOTE == _PARENT_IS_REMOTE,
-                override if isinstance(override, str) else None,
+                record,
+                record.attributes,
             )
         node.ended = True
         if self._relevant(record):
@@ -525,14 +538,17 @@ class RunSpanProcessor(SpanProcessor):
         start_ns: int,
         parent_id: int | None,
         parent_remote: bool,
-        override: str | None,
+        source: SdkSpan | SpanRecord,
+        attrs: Mapping[str, Any] | None,
     ) -> None:
         """What a span's start tells: its trace, start time and parent."""
         self._placeholders.pop(node.span_id, None)
         node.trace_id = trace_id
         node.start_ns = start_ns
         node.run_id = run_id_from_span_id(node.span_id.to_bytes(8, "big"))
-        node.override = override
+        if attrs and any(k in attrs for k in _ID_KEYS):
+            node.source = source
+            node.own_dotted = any(k in attrs for k in _DOTTED_KEYS)
         node.has_parent = parent_id is not None
         if parent_id is not None and not parent_remote:
             parent = self._nodes.get(parent_id)
@@ -544,7 +560,7 @@ class RunSpanProcessor(SpanProcessor):
                 parent.open_kids += 1
                 if node.wanted:  # a relevant descendant ended before this span did
                     self._want(parent)
-                if not parent.resolved and override is None:
+                if not parent.resolved and not node.own_dotted:
                     parent.kids.append(node)
                     return
         self._resolve(node)
@@ -625,7 +641,7 @@ class RunSpanProcessor(SpanProcessor):
         up: _Node | None = node
         while up is not None and up.stub is None:  # iterative: deep trees are fine
             path.append(up)
-            up = up.parent
+            up = None if up.own_dotted else up.parent
         for n in reversed(path):
             n.stub = _stub_of(n)
         assert node.stub is not None
@@ -720,7 +736,9 @@ class RunSpanProcessor(SpanProcessor):
         try:
             result = self.sink.export(runs)
         except Exception:
-            logger.exception("otel-llm runs: the sink raised; counted as a failed delivery")
+            # The first traceback says what is wrong; the stats line counts the rest.
+            log = logger.exception if not self._delivery_failures else logger.debug
+            log("otel-llm runs: the sink raised; counted as a failed delivery", exc_info=True)
             result = SinkResult.FAILURE
         if result is SinkResult.SUCCESS:
             self._emitted += len(runs)
@@ -734,15 +752,23 @@ class RunSpanProcessor(SpanProcessor):
 
 def _stub_of(node: _Node) -> Run:
     """A node's id facts, given its parent's stub (already built)."""
-    if node.override is not None:
-        try:
-            run_id, trace_id, _ = ids_from_dotted_order(node.override)
-            return Run(id=run_id, name="", trace_id=trace_id, dotted_order=node.override)
-        except ValueError:
-            node.override = None
+    parent = node.parent.stub if node.parent is not None else None
+    if node.source is not None:
+        # The span names (some of) its ids: let the converter combine them.
+        source = node.source
+        record = source if isinstance(source, SpanRecord) else span_from_readable(source)
+        run = span_to_run(record, parent=None if node.own_dotted else parent)
+        if run is not None:
+            incomplete = bool((run.extra.get("otel") or {}).get("incomplete"))
+            return Run(
+                id=run.id,
+                name="",
+                trace_id=run.trace_id,
+                dotted_order=run.dotted_order,
+                extra={"otel": {"incomplete": True}} if incomplete else {},
+            )
     run_id = node.run_id or uuid.UUID(int=0)
     segment = dotted_segment(node.start_ns or 0, run_id)
-    parent = node.parent.stub if node.parent is not None else None
     if parent is not None:
         incomplete = bool(parent.extra)
         trace_id = parent.trace_id or parent.id
