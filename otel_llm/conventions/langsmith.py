@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from otel_llm.conventions.base import Extraction, dumps
-from otel_llm.model import ObservationType, Run
+import orjson
+
+from otel_llm.conventions._typed import json_object, text
+from otel_llm.conventions.base import Extraction, dumps, loads_maybe
+from otel_llm.ids import ids_from_dotted_order
+from otel_llm.model import RUN_TYPE_OF, ObservationType, Run
 
 NAMESPACES = frozenset({"langsmith"})
 
@@ -30,8 +35,130 @@ KINDS: dict[str, tuple[ObservationType, str | None]] = {
 
 
 def read(x: Extraction) -> None:
-    """Fills run ids, dotted order, project, tags and metadata from `langsmith.*`."""
-    # Filled in by the conventions work; see tests/golden/langsmith.
+    """Fills run ids, dotted order, name, project, tags, metadata and attachments from
+    `langsmith.*` (as LangSmith's SDKs write them and its OTLP endpoint reads them)."""
+    a = x.attrs
+    obs = x.observation or S
+    kind = a.get(KIND_KEY)
+    if kind is not None:
+        if kind == (x.run_type or RUN_TYPE_OF[obs]):
+            x.consumed.add(KIND_KEY)
+        elif kind not in KINDS:
+            x.problem(KIND_KEY, "is not a known run type", kind)
+    name = text(x, "langsmith.trace.name")
+    if name is not None and name != x.span.name and x.name is None:
+        x.name = name
+    _ids(x)
+    x.session_name = x.session_name or text(x, "langsmith.trace.session_name")
+    if "langsmith.trace.session_id" in a:
+        x.session_id = x.session_id or _uuid(x, "langsmith.trace.session_id")
+    tags = text(x, "langsmith.span.tags")
+    if tags is not None and x.tags is None:
+        # The Python SDK joins with ", ", the project's writer with ",".
+        x.tags = [t.strip() for t in tags.split(",") if t.strip()]
+    if "langsmith.usage_metadata" in a and (obs is G or obs is E):
+        _usage(x)
+    if "langsmith.attachments" in a:
+        _attachments(x)
+    for key, value in a.items():
+        if key.startswith(METADATA_PREFIX):
+            x.consumed.add(key)
+            x.set_metadata(key[len(METADATA_PREFIX):], metadata_value(value))
+
+
+METADATA_PREFIX = "langsmith.metadata."
+
+# langsmith.* id key -> Extraction field.
+ID_KEYS: dict[str, str] = {
+    "langsmith.trace.id": "trace_id",
+    "langsmith.span.id": "run_id",
+    "langsmith.span.parent_id": "parent_run_id",
+}
+
+
+def _ids(x: Extraction) -> None:
+    a = x.attrs
+    for key, field in ID_KEYS.items():
+        if key in a:
+            value = _uuid(x, key)
+            if value is not None and getattr(x, field) is None:
+                setattr(x, field, value)
+    dotted = a.get("langsmith.span.dotted_order")
+    if dotted is None:
+        return
+    try:
+        run_id, trace_id, parent_id = ids_from_dotted_order(str(dotted))
+    except ValueError:
+        # Left raw: the tree is then built from the OTel parent ids instead.
+        x.problem("langsmith.span.dotted_order", "is not a dotted order", dotted)
+        return
+    x.consumed.add("langsmith.span.dotted_order")
+    if x.dotted_order is None:
+        x.dotted_order = str(dotted)
+        x.run_id = x.run_id or run_id
+        x.trace_id = x.trace_id or trace_id
+        x.parent_run_id = x.parent_run_id or parent_id
+
+
+def _uuid(x: Extraction, key: str) -> uuid.UUID | None:
+    value = x.attrs.get(key)
+    try:
+        parsed = uuid.UUID(str(value))
+    except ValueError:
+        x.problem(key, "is not a UUID", value)
+        return None
+    x.consumed.add(key)
+    return parsed
+
+
+# The first characters of the JSON that the writer makes of a non-string metadata value.
+_JSON_FIRST = frozenset('{["-0123456789tf')
+
+
+def metadata_value(value: Any) -> Any:
+    """A `langsmith.metadata.*` value: JSON objects, arrays, numbers and booleans written
+    as text are parsed back; any other string is kept as it is."""
+    if not isinstance(value, str) or value[:1] not in _JSON_FIRST:
+        return value
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+    return value if isinstance(parsed, str) else parsed
+
+
+def _usage(x: Extraction) -> None:
+    usage = json_object(x, "langsmith.usage_metadata")
+    if not usage:
+        return
+    for key, value in usage.items():
+        if isinstance(value, dict):
+            for detail, count in value.items():
+                x.set_usage_detail(key, detail, count)
+        else:
+            x.set_usage(key, value)
+
+
+def _attachments(x: Extraction) -> None:
+    """Attachment names, types and sizes. The key itself stays raw (unconsumed): the
+    run format keeps no bytes, and the span's attachment content must not be lost."""
+    raw = loads_maybe(x.attrs["langsmith.attachments"])
+    if not isinstance(raw, list):
+        x.problem("langsmith.attachments", "is not a JSON list of attachments", raw)
+        return
+    found: dict[str, Any] = {}
+    for item in raw:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            content = item.get("content")
+            size = _b64_size(content) if isinstance(content, str) else None
+            found[item["name"]] = {"mime_type": item.get("mime_type"), "size": size}
+    if found and x.attachments is None:
+        x.attachments = found
+
+
+def _b64_size(text: str) -> int:
+    """Decoded size of base64 text, without decoding it."""
+    return len(text) * 3 // 4 - text[-2:].count("=")
 
 
 # --- writing -----------------------------------------------------------------------

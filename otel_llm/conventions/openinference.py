@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_llm.conventions.base import Extraction, dumps
-from otel_llm.model import ObservationType, Run
+from otel_llm.conventions import gen_ai
+from otel_llm.conventions import messages as msgs
+from otel_llm.conventions._typed import json_object, number, strings, text
+from otel_llm.conventions.base import Extraction, dumps, loads_maybe
+from otel_llm.model import RUN_TYPE_OF, Attributes, ObservationType, Run
 
 NAMESPACES = frozenset(
     {"openinference", "input", "output", "llm", "retrieval", "reranker", "embedding",
-     "tool", "session", "user", "metadata", "tag", "agent", "graph"}
+     "tool", "session", "user", "metadata", "tag", "agent", "graph", "prompt"}
 )
 
 G, E, R, T, A, S = (
@@ -39,14 +42,490 @@ KINDS: dict[str, tuple[ObservationType, str | None]] = {
     "DECISION": (S, "chain"),
 }
 
+# OpenInference provider spellings (llm.provider, llm.system) -> LangSmith's ls_provider.
+PROVIDER_FROM_OI: dict[str, str] = {
+    **gen_ai.PROVIDER_FROM_GEN_AI,
+    "mistralai": "mistralai",
+    "vertexai": "google_vertexai",
+    "google": "google_genai",
+    "azure": "azure",
+    "aws": "bedrock",
+    "xai": "xai",
+}
+
 # The kind written for each observation type (and run_type, for spans).
 KIND_OF: dict[ObservationType, str] = {G: "LLM", E: "EMBEDDING", R: "RETRIEVER", T: "TOOL",
                                        A: "AGENT", S: "CHAIN"}
 
 
 def read(x: Extraction) -> None:
-    """Fills what OpenInference attributes say; flattened lists are re-nested."""
-    # Filled in by the conventions work; see tests/golden/openinference.
+    """Fills what OpenInference attributes say; flattened lists are re-nested.
+
+    Model, provider, parameters and usage are read for generations and embeddings only
+    (on other spans usage is an aggregate of the children). A JSON `input.value` /
+    `output.value` that merely repeats the request / response whose messages the
+    flattened keys carry is consumed; its other fields become invocation parameters
+    (request) or stay next to the messages (response).
+    """
+    obs = x.observation or S
+    _kind(x, obs)
+    if obs is G or obs is E:
+        _model(x, obs)
+        _usage(x)
+    _context(x, obs)
+    if x.inputs is None or x.outputs is None:
+        _IO_READERS.get(obs, _read_plain_io)(x)
+
+
+def _kind(x: Extraction, obs: ObservationType) -> None:
+    value = x.attrs.get(KIND_KEY)
+    if value is None:
+        return
+    run_type = x.run_type or RUN_TYPE_OF[obs]
+    if value == ("PROMPT" if run_type == "prompt" else KIND_OF[obs]):
+        x.consumed.add(KIND_KEY)  # what run_to_span writes back: fully represented
+    elif value not in KINDS and value != "UNKNOWN":
+        x.problem(KIND_KEY, "is not a known OpenInference span kind", value)
+
+
+def _model(x: Extraction, obs: ObservationType) -> None:
+    a = x.attrs
+    request = text(x, "llm.request.model_name")
+    name = text(x, "embedding.model_name" if obs is E else "llm.model_name")
+    response = text(x, "llm.response.model_name")
+    x.model = x.model or request or name
+    x.response_model = x.response_model or response or (name if request else None)
+    for key in ("llm.provider", "llm.system"):
+        value = a.get(key)
+        if isinstance(value, str):
+            provider = PROVIDER_FROM_OI.get(value, value)
+            x.provider = x.provider or provider
+            if x.provider == provider:  # a different llm.system stays raw
+                x.consumed.add(key)
+    for key in ("llm.invocation_parameters", "embedding.invocation_parameters"):
+        params = json_object(x, key)
+        if params:
+            for k, v in params.items():
+                x.invocation_params.setdefault(k, v)
+    if "llm.tools.0.tool.json_schema" in a:
+        tools = [
+            _tool_schema(x, item) for _, item in sorted(x.take_indexed("llm.tools.").items())
+        ]
+        x.invocation_params.setdefault("tools", tools)
+
+
+def _tool_schema(x: Extraction, item: dict[str, Any]) -> Any:
+    raw = item.get("tool.json_schema")
+    parsed = loads_maybe(raw)
+    if isinstance(raw, str) and parsed is raw:
+        x.problem("llm.tools.*.tool.json_schema", "is not valid JSON", raw)
+    if len(item) == 1:
+        return parsed
+    # Newer instrumentors add tool.name / tool.description beside the schema.
+    return {"json_schema": parsed, **{k.removeprefix("tool."): v for k, v in item.items()
+                                      if k != "tool.json_schema"}}
+
+
+# OpenInference token count / cost key -> (usage_metadata group or None, key).
+USAGE: tuple[tuple[str, str | None, str], ...] = (
+    ("llm.token_count.prompt", None, "input_tokens"),
+    ("llm.token_count.completion", None, "output_tokens"),
+    ("llm.token_count.total", None, "total_tokens"),
+    ("llm.token_count.prompt_details.cache_read", "input_token_details", "cache_read"),
+    ("llm.token_count.prompt_details.cache_write", "input_token_details", "cache_creation"),
+    ("llm.token_count.prompt_details.audio", "input_token_details", "audio"),
+    ("llm.token_count.completion_details.reasoning", "output_token_details", "reasoning"),
+    ("llm.token_count.completion_details.audio", "output_token_details", "audio"),
+    ("llm.cost.prompt", None, "input_cost"),
+    ("llm.cost.completion", None, "output_cost"),
+    ("llm.cost.total", None, "total_cost"),
+)
+
+
+def _usage(x: Extraction) -> None:
+    a = x.attrs
+    for key, group, name in USAGE:
+        if key in a:
+            value = number(x, key)
+            if value is None:
+                continue
+            if group is None:
+                x.set_usage(name, value)
+            else:
+                x.set_usage_detail(group, name, value)
+
+
+# Context keys -> metadata keys. Propagated keys (session, user, agent) are facts about
+# the conversation, never evidence of the span's type.
+METADATA: dict[str, str] = {
+    "session.id": "session_id",
+    "user.id": "user_id",
+    "agent.name": "agent_name",
+    "graph.node.id": "graph_node_id",
+    "graph.node.name": "graph_node_name",
+    "graph.node.parent_id": "graph_node_parent_id",
+    "llm.prompt_template.template": "prompt_template",
+    "llm.prompt_template.version": "prompt_template_version",
+    "prompt.vendor": "prompt_vendor",
+    "prompt.id": "prompt_id",
+    "prompt.url": "prompt_url",
+    "tool.description": "tool_description",
+    "tool.id": "tool_call_id",
+}
+METADATA_JSON: dict[str, str] = {
+    "llm.prompt_template.variables": "prompt_template_variables",
+    "tool.parameters": "tool_parameters",
+}
+
+
+def _context(x: Extraction, obs: ObservationType) -> None:
+    a = x.attrs
+    for key, name in METADATA.items():
+        if key in a:
+            x.set_metadata(name, x.take(key))
+    for key, name in METADATA_JSON.items():
+        if key in a:
+            x.set_metadata(name, x.take_json(key))
+    if "metadata" in a:
+        md = json_object(x, "metadata")
+        if md:
+            for k, v in md.items():
+                x.set_metadata(k, v)
+    if "tag.tags" in a:
+        tags = strings(a["tag.tags"])
+        if tags is None:
+            x.problem("tag.tags", "is not a list of strings", a["tag.tags"])
+        else:
+            x.consumed.add("tag.tags")
+            x.tags = x.tags if x.tags is not None else tags
+    tool_name = a.get("tool.name")
+    if obs is T and tool_name is not None and tool_name == (x.name or x.span.name):
+        x.consumed.add("tool.name")  # the run's name says it
+
+
+# --- inputs and outputs ------------------------------------------------------------
+
+_NOTHING: Any = object()
+
+
+def _value(x: Extraction, key: str, mime_key: str) -> Any:
+    """input.value / output.value: JSON when its mime type says so, else text.
+
+    Returns `_NOTHING` when absent or unreadable (bad JSON is left raw and reported).
+    """
+    a = x.attrs
+    value = a.get(key)
+    if value is None:
+        return _NOTHING
+    if a.get(mime_key) == "application/json" and isinstance(value, (str, bytes)):
+        parsed = x.take_json(key)
+        if key not in x.consumed:
+            return _NOTHING
+    else:
+        parsed = x.take(key)
+    x.take(mime_key)
+    return parsed
+
+
+def _peek_json(x: Extraction, key: str, mime_key: str) -> Any:
+    """The parsed JSON value of input.value / output.value, without consuming it."""
+    a = x.attrs
+    value = a.get(key)
+    if a.get(mime_key) != "application/json" or not isinstance(value, (str, bytes)):
+        return None
+    return loads_maybe(value if isinstance(value, str) else value.decode())
+
+
+def _consume_io(x: Extraction, key: str, mime_key: str) -> None:
+    x.consumed.add(key)
+    if mime_key in x.attrs:
+        x.consumed.add(mime_key)
+
+
+def _read_plain_io(x: Extraction) -> None:
+    if x.inputs is None:
+        value = _value(x, "input.value", "input.mime_type")
+        if value is not _NOTHING:
+            x.set_inputs(value)
+    if x.outputs is None:
+        value = _value(x, "output.value", "output.mime_type")
+        if value is not _NOTHING:
+            x.set_outputs(value)
+
+
+def _read_tool_io(x: Extraction) -> None:
+    if x.inputs is None:
+        value = _value(x, "input.value", "input.mime_type")
+        if value is not _NOTHING:
+            x.set_inputs(value)
+    if x.outputs is None:
+        value = _value(x, "output.value", "output.mime_type")
+        if value is not _NOTHING:
+            x.set_outputs({"output": value})
+
+
+# Request keys that carry what the flattened keys already say, per observation type.
+REQUEST_CONTENT: dict[ObservationType, frozenset[str]] = {
+    G: frozenset({"messages", "prompt"}),
+    E: frozenset({"input"}),
+}
+# Response keys that carry what the flattened keys already say (OpenAI choices,
+# Anthropic content blocks, LangChain generations, Responses API output, embeddings).
+RESPONSE_CONTENT: dict[ObservationType, frozenset[str]] = {
+    G: frozenset({"choices", "content", "generations", "output"}),
+    E: frozenset({"data"}),
+}
+RESPONSE_REDUNDANT = frozenset({"role", "stop_reason"})  # carried by the messages
+
+
+def _absorb_request(x: Extraction, obs: ObservationType) -> None:
+    """The JSON request behind the flattened input: its other fields are parameters."""
+    request = _peek_json(x, "input.value", "input.mime_type")
+    content = REQUEST_CONTENT[obs]
+    if isinstance(request, dict) and not content.isdisjoint(request):
+        _consume_io(x, "input.value", "input.mime_type")
+        for k, v in request.items():
+            if k not in content:
+                x.invocation_params.setdefault(k, v)
+
+
+def _absorb_response(x: Extraction, obs: ObservationType) -> dict[str, Any] | None:
+    """The JSON response behind the flattened output, when it only repeats it."""
+    response = _peek_json(x, "output.value", "output.mime_type")
+    content = RESPONSE_CONTENT[obs]
+    if not isinstance(response, dict) or content.isdisjoint(response):
+        return None
+    _consume_io(x, "output.value", "output.mime_type")
+    return response
+
+
+def _read_generation_io(x: Extraction) -> None:
+    a = x.attrs
+    if x.inputs is None:
+        if _has_messages(a, "llm.input_messages."):
+            x.set_inputs({"messages": _messages(x, "llm.input_messages.", "user")})
+            _absorb_request(x, G)
+        elif "llm.prompts.0.prompt.text" in a or "llm.prompts" in a:
+            x.set_inputs({"prompt": _prompts(x)})
+            _absorb_request(x, G)
+    if x.outputs is None:
+        if _has_messages(a, "llm.output_messages."):
+            out = _messages(x, "llm.output_messages.", "assistant")
+            response = _absorb_response(x, G)
+            _finish_reasons(x, out, response)
+            x.set_outputs({"messages": out, **_rest(response, RESPONSE_CONTENT[G])})
+        elif "llm.choices.0.completion.text" in a:
+            choices = [
+                {"index": i, "text": item.get("completion.text")}
+                for i, item in sorted(x.take_indexed("llm.choices.").items())
+            ]
+            _finish_reasons(x, choices, _absorb_response(x, G))
+            x.set_outputs({"choices": choices})
+    _read_plain_io(x)
+
+
+def _rest(response: dict[str, Any] | None, content: frozenset[str]) -> dict[str, Any]:
+    if not response:
+        return {}
+    return {k: v for k, v in response.items() if k not in content and k not in RESPONSE_REDUNDANT}
+
+
+def _finish_reasons(
+    x: Extraction, out: list[dict[str, Any]], response: dict[str, Any] | None
+) -> None:
+    """Finish reasons (and other per-choice facts) onto the output messages."""
+    if response:
+        choices = response.get("choices")
+        if isinstance(choices, list):
+            for i, choice in enumerate(choices[: len(out)]):
+                if isinstance(choice, dict):
+                    for k, v in choice.items():
+                        if v is not None and k not in ("index", "message", "text", "delta"):
+                            out[i].setdefault(k, v)
+        elif response.get("stop_reason") is not None and out:
+            out[0].setdefault("finish_reason", response["stop_reason"])
+    reason = x.attrs.get("llm.finish_reason")
+    if reason is not None and out:
+        x.consumed.add("llm.finish_reason")
+        out[0].setdefault("finish_reason", reason)
+
+
+def _read_embedding_io(x: Extraction) -> None:
+    a = x.attrs
+    if "embedding.embeddings.0.embedding.text" in a or (
+        "embedding.embeddings.0.embedding.vector" in a
+    ):
+        items = [item for _, item in sorted(x.take_indexed("embedding.embeddings.").items())]
+        texts = [item["embedding.text"] for item in items if "embedding.text" in item]
+        vectors = [item["embedding.vector"] for item in items if "embedding.vector" in item]
+        if texts:
+            x.set_inputs({"input": texts})
+            _absorb_request(x, E)
+        if vectors:
+            response = _absorb_response(x, E)
+            x.set_outputs({"embeddings": vectors, **_rest(response, RESPONSE_CONTENT[E])})
+    _read_plain_io(x)
+
+
+def _read_retriever_io(x: Extraction) -> None:
+    a = x.attrs
+    if x.inputs is None:
+        if "reranker.query" in a:
+            inputs: dict[str, Any] = {"query": x.take("reranker.query")}
+            if _has_documents(a, "reranker.input_documents."):
+                inputs["documents"] = _documents(x, "reranker.input_documents.")
+            x.set_inputs(inputs)
+        else:
+            value = _value(x, "input.value", "input.mime_type")
+            if value is not _NOTHING:
+                x.set_inputs(value if isinstance(value, dict) else {"query": value})
+    if "reranker.model_name" in a:
+        x.model = x.model or x.take("reranker.model_name")
+    if "reranker.top_k" in a:
+        x.invocation_params.setdefault("top_k", x.take("reranker.top_k"))
+    if x.outputs is None:
+        for prefix in ("retrieval.documents.", "reranker.output_documents."):
+            if _has_documents(a, prefix):
+                docs = _documents(x, prefix)
+                rest = _absorb_documents(x, len(docs))
+                x.set_outputs({"documents": docs, **rest})
+                break
+    _read_plain_io(x)
+
+
+def _absorb_documents(x: Extraction, n: int) -> dict[str, Any]:
+    """output.value repeating the documents (a list of them, or {"documents": [...]})."""
+    value = _peek_json(x, "output.value", "output.mime_type")
+    if isinstance(value, list) and len(value) == n:
+        _consume_io(x, "output.value", "output.mime_type")
+        return {}
+    if isinstance(value, dict) and "documents" in value:
+        _consume_io(x, "output.value", "output.mime_type")
+        return {k: v for k, v in value.items() if k != "documents"}
+    return {}
+
+
+_IO_READERS = {
+    G: _read_generation_io,
+    E: _read_embedding_io,
+    R: _read_retriever_io,
+    T: _read_tool_io,
+}
+
+
+# --- flattened lists ---------------------------------------------------------------
+
+
+def _has_messages(a: Attributes, prefix: str) -> bool:
+    return (
+        f"{prefix}0.message.role" in a
+        or f"{prefix}0.message.content" in a
+        or f"{prefix}0.message.contents.0.message_content.type" in a
+    )
+
+
+def _has_documents(a: Attributes, prefix: str) -> bool:
+    return f"{prefix}0.document.content" in a or f"{prefix}0.document.id" in a
+
+
+def _pop_indexed(flat: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    """Pop `prefix{i}.rest` keys out of one re-nested item, as a list of dicts."""
+    found: dict[int, dict[str, Any]] = {}
+    n = len(prefix)
+    for key in [k for k in flat if k.startswith(prefix)]:
+        idx, _, rest = key[n:].partition(".")
+        if idx.isdigit():
+            found.setdefault(int(idx), {})[rest] = flat.pop(key)
+    return [found[i] for i in sorted(found)]
+
+
+def _messages(x: Extraction, prefix: str, default_role: str) -> list[dict[str, Any]]:
+    return [_message(flat, default_role) for _, flat in sorted(x.take_indexed(prefix).items())]
+
+
+def _message(flat: dict[str, Any], default_role: str) -> dict[str, Any]:
+    role = flat.pop("message.role", None) or default_role
+    content = flat.pop("message.content", None)
+    parts = [_part(p) for p in _pop_indexed(flat, "message.contents.")]
+    if content is None and parts:
+        one_text = len(parts) == 1 and parts[0].get("type") == "text" and len(parts[0]) == 2
+        content = parts[0]["text"] if one_text else parts
+    calls = [_tool_call(c) for c in _pop_indexed(flat, "message.tool_calls.")]
+    m = msgs.message(
+        role,
+        content,
+        tool_calls=calls,
+        tool_call_id=flat.pop("message.tool_call_id", None),
+        name=flat.pop("message.name", None),
+    )
+    fn_name = flat.pop("message.function_call_name", None)
+    fn_args = flat.pop("message.function_call_arguments_json", None)
+    if fn_name is not None or fn_args is not None:
+        m["function_call"] = {"name": fn_name, "arguments": fn_args}
+    for key, value in flat.items():  # anything newer is kept on the message
+        m[key.removeprefix("message.")] = value
+    return m
+
+
+def _tool_call(flat: dict[str, Any]) -> dict[str, Any]:
+    call = msgs.tool_call(
+        flat.pop("tool_call.id", None),
+        flat.pop("tool_call.function.name", None),
+        flat.pop("tool_call.function.arguments", None),
+    )
+    for key, value in flat.items():
+        call[key.removeprefix("tool_call.")] = value
+    return call
+
+
+def _part(flat: dict[str, Any]) -> dict[str, Any]:
+    """One `message_content` item as an OpenAI-style content part."""
+    ptype = flat.pop("message_content.type", None)
+    part: dict[str, Any]
+    if ptype == "image" and "message_content.image.image.url" in flat:
+        part = {"type": "image_url",
+                "image_url": {"url": flat.pop("message_content.image.image.url")}}
+    elif ptype == "reasoning":
+        part = {"type": "reasoning", "reasoning": flat.pop("message_content.text", None)}
+    elif ptype in ("text", None) and "message_content.text" in flat:
+        part = {"type": "text", "text": flat.pop("message_content.text")}
+    else:
+        part = {"type": ptype}
+    for key, value in flat.items():
+        part[key.removeprefix("message_content.")] = value
+    return part
+
+
+def _prompts(x: Extraction) -> Any:
+    """Legacy completion prompts: one text, or a list of them."""
+    if "llm.prompts" in x.attrs:
+        texts = x.take("llm.prompts")
+    else:
+        texts = [item.get("prompt.text")
+                 for _, item in sorted(x.take_indexed("llm.prompts.").items())]
+    if isinstance(texts, (list, tuple)):
+        return texts[0] if len(texts) == 1 else list(texts)
+    return texts
+
+
+def _documents(x: Extraction, prefix: str) -> list[dict[str, Any]]:
+    return [_document(x, flat) for _, flat in sorted(x.take_indexed(prefix).items())]
+
+
+def _document(x: Extraction, flat: dict[str, Any]) -> dict[str, Any]:
+    """A LangChain-style document; id and score go inside its metadata."""
+    raw_md = flat.pop("document.metadata", None)
+    md = loads_maybe(raw_md)
+    if md is None:
+        md = {}
+    elif not isinstance(md, dict):
+        x.problem("document.metadata", "is not a JSON object", raw_md)
+        md = {"metadata": raw_md}
+    content = flat.pop("document.content", None)
+    for key, value in flat.items():  # id, score, and anything newer (url, name, ...)
+        md[key.removeprefix("document.")] = value
+    return {"page_content": content if content is not None else "", "metadata": md,
+            "type": "Document"}
 
 
 # --- writing -----------------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""Typed attribute readers shared by the convention readers.
+
+Each takes the attribute only when its value has the expected type; anything else is
+left raw (kept in `run.extra["otel"]["attributes"]`) and reported as a problem, so a
+malformed value never raises and never goes missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_llm.conventions.base import Extraction, loads_maybe
+
+
+def text(x: Extraction, key: str) -> str | None:
+    """A string attribute."""
+    value = x.attrs.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        x.problem(key, "is not a string", value)
+        return None
+    x.consumed.add(key)
+    return value
+
+
+def json_object(x: Extraction, key: str) -> dict[str, Any] | None:
+    """A JSON-object attribute (JSON text or an already structured mapping)."""
+    value = x.take_json(key)
+    if value is None or isinstance(value, dict):
+        return value
+    x.consumed.discard(key)
+    x.problem(key, "is not a JSON object", value)
+    return None
+
+
+def number(x: Extraction, key: str) -> int | float | None:
+    """A numeric attribute; numbers written as text (or JSON text) are accepted."""
+    value = x.attrs.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        x.consumed.add(key)
+        return value
+    parsed = to_number(value)
+    if parsed is not None:
+        x.consumed.add(key)
+        return parsed
+    if value is not None:
+        x.problem(key, "is not a number", value)
+    return None
+
+
+def to_number(value: Any) -> int | float | None:
+    """A number, or a string holding one; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+        try:
+            parsed = float(value)
+        except ValueError:
+            return None
+        return parsed if parsed == parsed and abs(parsed) != float("inf") else None
+    return None
+
+
+def strings(value: Any) -> list[str] | None:
+    """A list of strings (an OTel string array, or JSON text holding one)."""
+    if isinstance(value, str) and value[:1] == "[":
+        value = loads_maybe(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
