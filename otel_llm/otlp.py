@@ -54,6 +54,7 @@ __all__ = [
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _UINT64_MAX = 2**64 - 1
 _UINT32_MAX = 2**32 - 1
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _ZERO16, _ZERO8 = bytes(16), bytes(8)
 
 # Span.flags bits (trace.proto SpanFlags): the low byte is the W3C trace flags.
@@ -207,7 +208,7 @@ def decode_otlp_protobuf(data: bytes | bytearray | memoryview) -> list[SpanRecor
 def decode_request(request: Any) -> list[SpanRecord]:
     """The spans of a parsed `ExportTraceServiceRequest` (as a gRPC servicer receives it).
 
-    Each span gets its own copy of the resource and scope attribute dicts.
+    Each span gets its own (shallow) copy of the resource and scope attribute dicts.
 
     Args:
         request: an `opentelemetry.proto...ExportTraceServiceRequest` message.
@@ -545,9 +546,16 @@ def _hex(value: Any, where: str) -> bytes:
     try:
         return bytes.fromhex(value)
     except ValueError:
-        raise OTLPDecodeError(
-            where, f"not hex: {value[:40]!r} (OTLP/JSON ids are hex, not base64)"
-        ) from None
+        hint = " (OTLP/JSON ids are hex, not base64)" if _looks_base64_id(value) else ""
+        raise OTLPDecodeError(where, f"not hex: {value[:40]!r}{hint}") from None
+
+
+def _looks_base64_id(value: str) -> bool:
+    """True for a base64 trace or span id, as protobuf's own JSON mapping writes them."""
+    try:
+        return len(base64.b64decode(value, validate=True)) in (8, 16)
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _integer(value: Any, where: str, low: int, high: int, what: str) -> int:
@@ -586,6 +594,8 @@ def _enum(value: Any, where: str) -> int:
         return 0
     if type(value) is not int:
         raise OTLPDecodeError(where, f"enum values must be integers, got {_describe(value)}")
+    if not _INT32_MIN <= value <= _INT32_MAX:
+        raise OTLPDecodeError(where, f"{value} is out of range for an enum (int32)")
     return value
 
 

@@ -405,13 +405,14 @@ def test_json_accepts_snake_case_field_names() -> None:
         ("kind", 2.0, "kind"),
         ("kind", True, "kind"),
         ("status", {"code": "STATUS_CODE_ERROR"}, "status.code"),
+        ("kind", 2**31, "kind"),
     ],
 )
 def test_json_enums_must_be_integers(field: str, value: Any, where: str) -> None:
     with pytest.raises(OTLPDecodeError) as info:
         decode_otlp_json(json_request({**BASE_SPAN, field: value}))
     assert info.value.path == f"resourceSpans[0].scopeSpans[0].spans[0].{where}"
-    assert "enum values must be integers" in str(info.value)
+    assert info.value.reason.startswith(("enum values must be integers", "2147483648 is out"))
 
 
 def test_json_any_values() -> None:
@@ -507,7 +508,10 @@ SPAN_AT = "resourceSpans[0].scopeSpans[0].spans[0]"
             b'{"resourceSpans": [{"scopeSpans": [{}, {"spans": ["x"]}]}]}',
             "resourceSpans[0].scopeSpans[1].spans[0]: expected an object, got a string 'x'",
         ),
-        (json_request({**BASE_SPAN, "traceId": "zz" * 16}), f"{SPAN_AT}.traceId: not hex: 'zzzz"),
+        (
+            json_request({**BASE_SPAN, "traceId": "zz" * 16}),
+            f"{SPAN_AT}.traceId: not hex: '{'z' * 32}'",
+        ),
         (
             json_request({**BASE_SPAN, "spanId": base64.b64encode(SPAN_ID).decode()}),
             f"{SPAN_AT}.spanId: not hex: '7uGbfsPBsXQ=' (OTLP/JSON ids are hex, not base64)",
