@@ -499,16 +499,16 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
         ]
     if span.resource:
         ot["resource"] = _json_safe(span.resource)
-    scope = _drop_empty(
-        {
-            "name": span.scope_name,
-            "version": span.scope_version,
-            "attributes": _json_safe(span.scope_attributes),
-            "schema_url": span.scope_schema_url,
-        }
-    )
-    if scope != {"name": WRITER_SCOPE}:
-        ot["scope"] = scope
+    if (span.scope_name != WRITER_SCOPE or span.scope_version or span.scope_attributes
+            or span.scope_schema_url):
+        ot["scope"] = _drop_empty(
+            {
+                "name": span.scope_name,
+                "version": span.scope_version,
+                "attributes": _json_safe(span.scope_attributes),
+                "schema_url": span.scope_schema_url,
+            }
+        )
     for key in (
         "trace_state",
         "flags",
@@ -531,8 +531,17 @@ def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
 _BYTES = "$bytes"
 
 
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
+        # Fast path: attribute dicts are nearly always flat scalars.
+        for v in value.values():
+            if type(v) not in _PLAIN:
+                break
+        else:
+            return value
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, (bytes, bytearray)):
         return {_BYTES: base64.b64encode(bytes(value)).decode()}
