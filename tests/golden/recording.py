@@ -1,0 +1,44 @@
+"""Shared by the `record.py` scripts: an SDK tracer provider that keeps spans in memory,
+and the writer of a case's `request.json` (OTLP/JSON, as an exporter sends it).
+
+Recording needs the real instrumentation packages, which are NOT dependencies of
+otel-llm: install them in a separate virtual environment (see tests/golden/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_llm.otlp import encode_otlp_json, span_from_readable
+
+GOLDEN = Path(__file__).resolve().parent
+if str(GOLDEN) not in sys.path:
+    sys.path.insert(0, str(GOLDEN))
+
+
+def provider(service: str) -> tuple[TracerProvider, InMemorySpanExporter]:
+    """A tracer provider whose finished spans land in the returned exporter."""
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider(resource=Resource.create({"service.name": service}))
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    return tp, exporter
+
+
+def write_request(spans: Sequence[ReadableSpan], case_dir: Path) -> Path:
+    """Write the spans as the OTLP/JSON ExportTraceServiceRequest an exporter would send
+    (indented, so a reviewer can read it; whitespace is not part of the format)."""
+    records = [span_from_readable(s) for s in spans]
+    body: Any = json.loads(encode_otlp_json(records))
+    out = case_dir / "request.json"
+    out.write_text(json.dumps(body, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{out}: {len(records)} spans")
+    return out
