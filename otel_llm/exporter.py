@@ -135,13 +135,17 @@ def sink_from_env(environ: Mapping[str, str] | None = None) -> RunSink:
 
 
 def processor_from_env(
-    sink: RunSink | None = None, environ: Mapping[str, str] | None = None
+    sink: RunSink | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    shutdown_on_exit: bool = True,
 ) -> RunSpanProcessor:
     """A RunSpanProcessor configured by the OTEL_LLM_RUNS_* and LANGSMITH_* variables.
 
     Args:
         sink: the sink (default: `sink_from_env`).
         environ: the environment (default: os.environ).
+        shutdown_on_exit: see `RunSpanProcessor`.
 
     Raises:
         ValueError: naming the variable, for a bad value.
@@ -185,6 +189,7 @@ def processor_from_env(
         schedule_delay_millis=config.processor_int(
             config.OTEL_LLM_RUNS_SCHEDULE_DELAY_MS, 500, env
         ),
+        shutdown_on_exit=shutdown_on_exit,
     )
 
 
@@ -200,7 +205,11 @@ class RunExporter(SpanExporter):
     """
 
     def __init__(self, processor: RunSpanProcessor | None = None) -> None:
-        self.processor = processor if processor is not None else processor_from_env()
+        # The SDK's BatchSpanProcessor owns this exporter: at exit it flushes into it,
+        # then shuts it down, so the processor must not shut itself down first.
+        self.processor = (
+            processor if processor is not None else processor_from_env(shutdown_on_exit=False)
+        )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Queues the spans for the processor's worker; FAILURE if any was dropped."""

@@ -190,6 +190,9 @@ class RunSpanProcessor(SpanProcessor):
             first, so spans that never end cannot grow memory).
         orphan_timeout_s: how long a span waits for a local parent it has not seen.
         stats_log_interval_s: counters are logged at most this often, when they moved.
+        shutdown_on_exit: shut down (flushing everything) when the interpreter exits;
+            turn off when something else owns the processor's lifetime (an exporter
+            wrapped in the SDK's BatchSpanProcessor, which flushes into it at exit).
     """
 
     def __init__(
@@ -210,6 +213,7 @@ class RunSpanProcessor(SpanProcessor):
         max_live_spans: int = 50_000,
         orphan_timeout_s: float = 120.0,
         stats_log_interval_s: float = 60.0,
+        shutdown_on_exit: bool = True,
     ) -> None:
         for name, value in (
             ("max_queue_size", max_queue_size),
@@ -244,8 +248,9 @@ class RunSpanProcessor(SpanProcessor):
 
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=after_fork_in_child)
-        weak_exit = weakref.WeakMethod(self._at_exit)
-        atexit.register(lambda: (m := weak_exit()) is not None and m())
+        if shutdown_on_exit:
+            weak_exit = weakref.WeakMethod(self._at_exit)
+            atexit.register(lambda: (m := weak_exit()) is not None and m())
 
     # --- state (rebuilt in a forked child, whose parent delivers what was queued) -----
 

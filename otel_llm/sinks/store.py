@@ -8,6 +8,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from otel_llm.model import Run
@@ -59,9 +60,15 @@ class StoreRunSink(RunSink):
     def export(self, runs: Sequence[Run]) -> SinkResult:
         """Args:
         runs: the batch to ingest (one transaction)."""
+        if self.project:
+            # The project only fills in for runs that name none, as in the HTTP sink.
+            runs = [
+                r if r.session_name or r.session_id else replace(r, session_name=self.project)
+                for r in runs
+            ]
         try:
             with self._lock:
-                self._open().ingest(runs, self.project)
+                self._open().ingest(runs)
         except (sqlite3.Error, OSError, ValueError, RuntimeError) as exc:
             logger.warning("cannot write %d runs to the store %s: %s", len(runs), self.path, exc)
             return SinkResult.FAILURE

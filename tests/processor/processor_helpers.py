@@ -52,7 +52,10 @@ def recording(provider: TracerProvider) -> InMemorySpanExporter:
 def make(tracer: trace.Tracer, spec: Spec) -> None:
     """Make the spans of `spec` (nested, in the current context)."""
     with tracer.start_as_current_span(
-        spec.name, kind=spec.kind, attributes=spec.attrs, record_exception=False,
+        spec.name,
+        kind=spec.kind,
+        attributes=spec.attrs,
+        record_exception=False,
         set_status_on_exception=False,
     ) as span:
         for name, attrs in spec.events:
@@ -69,8 +72,11 @@ def make(tracer: trace.Tracer, spec: Spec) -> None:
 def remote_parent(trace_id: int, span_id: int) -> Iterator[None]:
     """Make spans under a parent that lives in another process (W3C traceparent)."""
     ctx = trace.set_span_in_context(
-        NonRecordingSpan(SpanContext(trace_id, span_id, is_remote=True,
-                                     trace_flags=TraceFlags(TraceFlags.SAMPLED)))
+        NonRecordingSpan(
+            SpanContext(
+                trace_id, span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED)
+            )
+        )
     )
     from opentelemetry import context
 
@@ -119,85 +125,168 @@ MESSAGES_OUT = json.dumps(
 
 CONVENTIONS: dict[str, Spec] = {
     "gen_ai": Spec(
-        "invoke_agent math", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "math"},
+        "invoke_agent math",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "math"},
         [
-            Spec("chat gpt-4o", {
-                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": "gpt-4o", "gen_ai.response.model": "gpt-4o-2024-08-06",
-                "gen_ai.request.temperature": 0.2, "gen_ai.usage.input_tokens": 12,
-                "gen_ai.usage.output_tokens": 3, "gen_ai.input.messages": MESSAGES_IN,
-                "gen_ai.output.messages": MESSAGES_OUT,
-                "gen_ai.response.finish_reasons": ("stop",),
-            }, kind=SpanKind.CLIENT),
-            Spec("execute_tool add", {
-                "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "add",
-                "gen_ai.tool.call.id": "call_1", "gen_ai.tool.call.arguments": '{"a":2,"b":2}',
-                "gen_ai.tool.call.result": "4",
-            }),
+            Spec(
+                "chat gpt-4o",
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": "gpt-4o",
+                    "gen_ai.response.model": "gpt-4o-2024-08-06",
+                    "gen_ai.request.temperature": 0.2,
+                    "gen_ai.usage.input_tokens": 12,
+                    "gen_ai.usage.output_tokens": 3,
+                    "gen_ai.input.messages": MESSAGES_IN,
+                    "gen_ai.output.messages": MESSAGES_OUT,
+                    "gen_ai.response.finish_reasons": ("stop",),
+                },
+                kind=SpanKind.CLIENT,
+            ),
+            Spec(
+                "execute_tool add",
+                {
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": "add",
+                    "gen_ai.tool.call.id": "call_1",
+                    "gen_ai.tool.call.arguments": '{"a":2,"b":2}',
+                    "gen_ai.tool.call.result": "4",
+                },
+            ),
         ],
     ),
     "openinference": Spec(
-        "RAG", {"openinference.span.kind": "CHAIN", "input.value": "what is otel?"},
+        "RAG",
+        {"openinference.span.kind": "CHAIN", "input.value": "what is otel?"},
         [
-            Spec("retrieve", {
-                "openinference.span.kind": "RETRIEVER", "input.value": "what is otel?",
-                "retrieval.documents.0.document.id": "d1",
-                "retrieval.documents.0.document.content": "OpenTelemetry is ...",
-                "retrieval.documents.0.document.score": 0.9,
-            }),
-            Spec("ChatOpenAI", {
-                "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini",
-                "llm.provider": "openai", "llm.token_count.prompt": 30,
-                "llm.token_count.completion": 8, "llm.token_count.total": 38,
-                "llm.input_messages.0.message.role": "user",
-                "llm.input_messages.0.message.content": "what is otel?",
-                "llm.output_messages.0.message.role": "assistant",
-                "llm.output_messages.0.message.content": "A telemetry standard.",
-                "input.value": '{"q": "what is otel?"}', "input.mime_type": "application/json",
-                "output.value": "A telemetry standard.", "output.mime_type": "text/plain",
-            }, kind=SpanKind.CLIENT),
+            Spec(
+                "retrieve",
+                {
+                    "openinference.span.kind": "RETRIEVER",
+                    "input.value": "what is otel?",
+                    "retrieval.documents.0.document.id": "d1",
+                    "retrieval.documents.0.document.content": "OpenTelemetry is ...",
+                    "retrieval.documents.0.document.score": 0.9,
+                },
+            ),
+            Spec(
+                "ChatOpenAI",
+                {
+                    "openinference.span.kind": "LLM",
+                    "llm.model_name": "gpt-4o-mini",
+                    "llm.provider": "openai",
+                    "llm.token_count.prompt": 30,
+                    "llm.token_count.completion": 8,
+                    "llm.token_count.total": 38,
+                    "llm.input_messages.0.message.role": "user",
+                    "llm.input_messages.0.message.content": "what is otel?",
+                    "llm.output_messages.0.message.role": "assistant",
+                    "llm.output_messages.0.message.content": "A telemetry standard.",
+                    "input.value": '{"q": "what is otel?"}',
+                    "input.mime_type": "application/json",
+                    "output.value": "A telemetry standard.",
+                    "output.mime_type": "text/plain",
+                },
+                kind=SpanKind.CLIENT,
+            ),
         ],
     ),
     "traceloop": Spec(
-        "joke.workflow", {"traceloop.span.kind": "workflow", "traceloop.entity.name": "joke",
-                          "traceloop.entity.input": '{"args": [], "kwargs": {"topic": "otel"}}'},
+        "joke.workflow",
+        {
+            "traceloop.span.kind": "workflow",
+            "traceloop.entity.name": "joke",
+            "traceloop.entity.input": '{"args": [], "kwargs": {"topic": "otel"}}',
+        },
         [
-            Spec("openai.chat", {
-                "llm.request.type": "chat", "gen_ai.system": "openai",
-                "gen_ai.request.model": "gpt-3.5-turbo", "gen_ai.prompt.0.role": "user",
-                "gen_ai.prompt.0.content": "tell a joke", "gen_ai.completion.0.role": "assistant",
-                "gen_ai.completion.0.content": "...", "gen_ai.usage.prompt_tokens": 5,
-                "gen_ai.usage.completion_tokens": 7, "llm.usage.total_tokens": 12,
-            }, kind=SpanKind.CLIENT),
+            Spec(
+                "openai.chat",
+                {
+                    "llm.request.type": "chat",
+                    "gen_ai.system": "openai",
+                    "gen_ai.request.model": "gpt-3.5-turbo",
+                    "gen_ai.prompt.0.role": "user",
+                    "gen_ai.prompt.0.content": "tell a joke",
+                    "gen_ai.completion.0.role": "assistant",
+                    "gen_ai.completion.0.content": "...",
+                    "gen_ai.usage.prompt_tokens": 5,
+                    "gen_ai.usage.completion_tokens": 7,
+                    "llm.usage.total_tokens": 12,
+                },
+                kind=SpanKind.CLIENT,
+            ),
         ],
     ),
     "langsmith": Spec(
-        "pipeline", {"langsmith.span.kind": "chain", "langsmith.trace.name": "pipeline"},
-        [Spec("llm step", {"langsmith.span.kind": "llm", "gen_ai.request.model": "claude-3",
-                           "gen_ai.usage.input_tokens": 4, "gen_ai.usage.output_tokens": 1})],
+        "pipeline",
+        {"langsmith.span.kind": "chain", "langsmith.trace.name": "pipeline"},
+        [
+            Spec(
+                "llm step",
+                {
+                    "langsmith.span.kind": "llm",
+                    "gen_ai.request.model": "claude-3",
+                    "gen_ai.usage.input_tokens": 4,
+                    "gen_ai.usage.output_tokens": 1,
+                },
+            )
+        ],
     ),
     "langfuse": Spec(
-        "trace", {"langfuse.observation.type": "span"},
-        [Spec("generation", {"langfuse.observation.type": "generation",
-                             "langfuse.observation.model.name": "gpt-4o",
-                             "langfuse.observation.input": '"hi"',
-                             "langfuse.observation.output": '"hello"'})],
+        "trace",
+        {"langfuse.observation.type": "span"},
+        [
+            Spec(
+                "generation",
+                {
+                    "langfuse.observation.type": "generation",
+                    "langfuse.observation.model.name": "gpt-4o",
+                    "langfuse.observation.input": '"hi"',
+                    "langfuse.observation.output": '"hello"',
+                },
+            )
+        ],
     ),
     "mlflow": Spec(
-        "agent", {"mlflow.spanType": '"AGENT"', "mlflow.spanInputs": '{"q": 1}'},
-        [Spec("llm", {"mlflow.spanType": '"LLM"', "mlflow.spanInputs": '{"p": "x"}',
-                      "mlflow.spanOutputs": '{"c": "y"}',
-                      "mlflow.chat.tokenUsage": '{"input_tokens": 3, "output_tokens": 4, '
-                                                '"total_tokens": 7}'})],
+        "agent",
+        {"mlflow.spanType": '"AGENT"', "mlflow.spanInputs": '{"q": 1}'},
+        [
+            Spec(
+                "llm",
+                {
+                    "mlflow.spanType": '"LLM"',
+                    "mlflow.spanInputs": '{"p": "x"}',
+                    "mlflow.spanOutputs": '{"c": "y"}',
+                    "mlflow.chat.tokenUsage": '{"input_tokens": 3, "output_tokens": 4, '
+                    '"total_tokens": 7}',
+                },
+            )
+        ],
     ),
     "vercel": Spec(
-        "ai.generateText", {"ai.operationId": "ai.generateText", "ai.model.id": "gpt-4o",
-                            "ai.usage.inputTokens": 9, "ai.usage.outputTokens": 2},
-        [Spec("ai.generateText.doGenerate", {
-            "ai.operationId": "ai.generateText.doGenerate", "ai.model.id": "gpt-4o",
-            "ai.model.provider": "openai.chat", "ai.prompt.messages": MESSAGES_IN,
-            "ai.response.text": "4", "ai.usage.inputTokens": 9, "ai.usage.outputTokens": 2,
-        }, kind=SpanKind.CLIENT)],
+        "ai.generateText",
+        {
+            "ai.operationId": "ai.generateText",
+            "ai.model.id": "gpt-4o",
+            "ai.usage.inputTokens": 9,
+            "ai.usage.outputTokens": 2,
+        },
+        [
+            Spec(
+                "ai.generateText.doGenerate",
+                {
+                    "ai.operationId": "ai.generateText.doGenerate",
+                    "ai.model.id": "gpt-4o",
+                    "ai.model.provider": "openai.chat",
+                    "ai.prompt.messages": MESSAGES_IN,
+                    "ai.response.text": "4",
+                    "ai.usage.inputTokens": 9,
+                    "ai.usage.outputTokens": 2,
+                },
+                kind=SpanKind.CLIENT,
+            )
+        ],
     ),
 }
 
@@ -243,13 +332,16 @@ def replay_on_sdk(tracer: trace.Tracer, spans: Sequence[SpanRecord]) -> None:
     def run(s: SpanRecord, parent: Any) -> int:
         ctx = trace.set_span_in_context(parent) if parent is not None else None
         span = tracer.start_span(
-            s.name, context=ctx, kind=SpanKind(max(0, s.kind - 1)),
+            s.name,
+            context=ctx,
+            kind=SpanKind(max(0, s.kind - 1)),
             attributes={k: sdk_value(v) for k, v in s.attributes.items()},
             start_time=s.start_time_unix_nano,
         )
         for e in s.events:
-            span.add_event(e.name, {k: sdk_value(v) for k, v in e.attributes.items()},
-                           e.time_unix_nano)
+            span.add_event(
+                e.name, {k: sdk_value(v) for k, v in e.attributes.items()}, e.time_unix_nano
+            )
         end = s.end_time_unix_nano
         for child in sorted(kids.get(s.span_id, []), key=lambda c: c.start_time_unix_nano):
             end = max(end, run(child, span) + 1)  # children end before their parent

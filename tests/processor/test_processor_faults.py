@@ -77,8 +77,7 @@ def test_a_full_queue_drops_and_counts_and_never_blocks_the_app() -> None:
 
 def test_a_slow_sink_does_not_hold_conversion_and_batches_merge_behind_it() -> None:
     sink = GatedSink()
-    processor = RunSpanProcessor(sink, redaction=False, max_batch_size=10,
-                                 schedule_delay_millis=1)
+    processor = RunSpanProcessor(sink, redaction=False, max_batch_size=10, schedule_delay_millis=1)
     provider = provider_with(processor)
     tracer = provider.get_tracer("t")
     make(tracer, CHAT)

@@ -80,8 +80,14 @@ def test_slow_traces_are_kept_and_fast_ones_dropped() -> None:
 def test_the_buffer_is_bounded_and_roots_that_never_end_time_out() -> None:
     now = [0.0]
     wall = [10_000_000_000]
-    s = TraceSampler(0.0, slow_threshold_ms=1_000, max_buffered_runs=3, root_timeout_s=60,
-                     clock=lambda: now[0], wall_clock_ns=lambda: wall[0])
+    s = TraceSampler(
+        0.0,
+        slow_threshold_ms=1_000,
+        max_buffered_runs=3,
+        root_timeout_s=60,
+        clock=lambda: now[0],
+        wall_clock_ns=lambda: wall[0],
+    )
     for i in range(5):
         s.offer(_trace(10 + i), _run(start_ns=wall[0]))
     assert s.buffered == 3 and s.decided_early == 2 and s.sampled_out == 2
@@ -104,10 +110,14 @@ def test_the_processor_keeps_error_traces_whole_and_drops_the_rest() -> None:
     tracer = provider.get_tracer("t")
     for _ in range(5):
         make(tracer, CONVENTIONS["gen_ai"])
-    failing = Spec("agent", {"gen_ai.operation.name": "invoke_agent"}, [
-        Spec("chat", {"gen_ai.operation.name": "chat"}),
-        Spec("tool", {"gen_ai.operation.name": "execute_tool"}, error="division by zero"),
-    ])
+    failing = Spec(
+        "agent",
+        {"gen_ai.operation.name": "invoke_agent"},
+        [
+            Spec("chat", {"gen_ai.operation.name": "chat"}),
+            Spec("tool", {"gen_ai.operation.name": "execute_tool"}, error="division by zero"),
+        ],
+    )
     make(tracer, failing)
     assert processor.force_flush(10_000)
     runs = sink.get_finished_runs()
@@ -120,8 +130,12 @@ def test_the_processor_keeps_error_traces_whole_and_drops_the_rest() -> None:
 def test_the_ratio_follows_langsmiths_sampling_variable() -> None:
     assert config.runs_sample_rate({"LANGSMITH_TRACING_SAMPLING_RATE": "0.3"}) == 0.3
     assert config.runs_sample_rate({"LANGCHAIN_TRACING_SAMPLING_RATE": "0.2"}) == 0.2
-    assert config.runs_sample_rate({"OTEL_LLM_RUNS_SAMPLE_RATE": "0.1",
-                                    "LANGSMITH_TRACING_SAMPLING_RATE": "0.3"}) == 0.1
+    assert (
+        config.runs_sample_rate(
+            {"OTEL_LLM_RUNS_SAMPLE_RATE": "0.1", "LANGSMITH_TRACING_SAMPLING_RATE": "0.3"}
+        )
+        == 0.1
+    )
     assert config.runs_sample_rate({}) == 1.0
     with pytest.raises(ValueError, match="LANGSMITH_TRACING_SAMPLING_RATE must be between 0"):
         config.runs_sample_rate({"LANGSMITH_TRACING_SAMPLING_RATE": "2"})

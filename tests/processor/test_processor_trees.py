@@ -68,7 +68,9 @@ def test_golden_traces_replayed_on_the_sdk_match_batch_conversion() -> None:
         assert processor.force_flush(10_000), label
         expected = spans_to_runs(span_from_readable(s) for s in spans.get_finished_spans())
         got = sink.get_finished_runs()
-        assert sorted(got, key=lambda r: str(r.id)) == sorted(expected, key=lambda r: str(r.id)), label
+        assert sorted(got, key=lambda r: str(r.id)) == sorted(expected, key=lambda r: str(r.id)), (
+            label
+        )
         provider.shutdown()
 
 
@@ -98,19 +100,28 @@ def test_tree_ids_and_dotted_order_of_an_agent_trace() -> None:
 def test_inputs_outputs_and_usage_of_spans_in_the_projects_convention() -> None:
     # Spans as otel-llm's own writer shapes them (its instrumentations' real output).
     llm = Run(
-        id=uuid.uuid4(), name="chat", run_type="llm",
+        id=uuid.uuid4(),
+        name="chat",
+        run_type="llm",
         inputs={"messages": [{"role": "user", "content": "hi"}]},
-        outputs={"generations": [{"text": "yo"}],
-                 "usage_metadata": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}},
+        outputs={
+            "generations": [{"text": "yo"}],
+            "usage_metadata": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
+        },
         extra={"metadata": {"ls_provider": "openai", "ls_model_name": "gpt-4o"}},
     )
-    attrs = {k: v for k, v in run_to_span(llm, emit=("gen_ai",)).attributes.items()
-             if not k.startswith("otel_llm.run.id")}
+    attrs = {
+        k: v
+        for k, v in run_to_span(llm, emit=("gen_ai",)).attributes.items()
+        if not k.startswith("otel_llm.run.id")
+    }
     sink = InMemoryRunSink()
     processor = _processor(sink)
     provider = provider_with(processor)
-    make(provider.get_tracer("t"), Spec("root", {"gen_ai.operation.name": "invoke_agent"},
-                                        [Spec("chat", attrs)]))
+    make(
+        provider.get_tracer("t"),
+        Spec("root", {"gen_ai.operation.name": "invoke_agent"}, [Spec("chat", attrs)]),
+    )
     assert processor.force_flush(10_000)
     runs = by_name(sink.get_finished_runs())
     chat = runs["chat"]
@@ -128,10 +139,14 @@ def test_a_span_that_names_its_own_run_id_is_the_parent_its_children_name() -> N
     sink = InMemoryRunSink()
     processor = _processor(sink, export_all=True)
     provider = provider_with(processor)
-    make(provider.get_tracer("t"), Spec(
-        "parent", {"otel_llm.observation.type": "span", "otel_llm.run.id": str(own)},
-        [Spec("child", {"gen_ai.operation.name": "chat"})],
-    ))
+    make(
+        provider.get_tracer("t"),
+        Spec(
+            "parent",
+            {"otel_llm.observation.type": "span", "otel_llm.run.id": str(own)},
+            [Spec("child", {"gen_ai.operation.name": "chat"})],
+        ),
+    )
     assert processor.force_flush(10_000)
     runs = by_name(sink.get_finished_runs())
     assert runs["parent"].id == own
@@ -144,15 +159,30 @@ def test_only_llm_spans_and_their_ancestors_become_runs_by_default() -> None:
     sink = InMemoryRunSink()
     processor = _processor(sink)
     provider = provider_with(processor)
-    make(provider.get_tracer("t"), Spec("POST /ask", {"http.method": "POST"}, [
-        Spec("SELECT users", {"db.system": "postgresql"}),
-        Spec("handler", {}, [
-            Spec("chat gpt-4o", {"gen_ai.operation.name": "chat"}, [
-                Spec("POST api.openai.com", {"http.method": "POST"}),
-            ]),
-        ]),
-        Spec("render", {}),
-    ]))
+    make(
+        provider.get_tracer("t"),
+        Spec(
+            "POST /ask",
+            {"http.method": "POST"},
+            [
+                Spec("SELECT users", {"db.system": "postgresql"}),
+                Spec(
+                    "handler",
+                    {},
+                    [
+                        Spec(
+                            "chat gpt-4o",
+                            {"gen_ai.operation.name": "chat"},
+                            [
+                                Spec("POST api.openai.com", {"http.method": "POST"}),
+                            ],
+                        ),
+                    ],
+                ),
+                Spec("render", {}),
+            ],
+        ),
+    )
     make(provider.get_tracer("t"), Spec("GET /health", {"http.method": "GET"}))
     assert processor.force_flush(10_000)
     runs = by_name(sink.get_finished_runs())
@@ -231,8 +261,9 @@ def test_fed_only_ended_spans_behind_a_batch_processor_trees_are_still_complete(
     sink = InMemoryRunSink()
     processor = _processor(sink)
     exporter = RunExporter(processor)
-    provider = provider_with(BatchSpanProcessor(exporter, max_export_batch_size=2,
-                                                schedule_delay_millis=10))
+    provider = provider_with(
+        BatchSpanProcessor(exporter, max_export_batch_size=2, schedule_delay_millis=10)
+    )
     spans = recording(provider)
     for spec in CONVENTIONS.values():
         make(provider.get_tracer("t"), spec)
