@@ -296,7 +296,7 @@ def golden_traces() -> list[tuple[str, list[SpanRecord]]]:
     from otel_llm.otlp import OTLPDecodeError, decode_otlp_json
 
     out: list[tuple[str, list[SpanRecord]]] = []
-    for path in sorted(GOLDEN.glob("*/*.json")) if GOLDEN.is_dir() else []:
+    for path in sorted(GOLDEN.rglob("*.json")):
         try:
             spans = decode_otlp_json(path.read_bytes())
         except OTLPDecodeError:
@@ -304,7 +304,8 @@ def golden_traces() -> list[tuple[str, list[SpanRecord]]]:
         traces: dict[bytes, list[SpanRecord]] = {}
         for s in spans:
             traces.setdefault(s.trace_id, []).append(s)
-        out.extend((f"{path.parent.name}/{path.stem}", t) for t in traces.values())
+        label = str(path.parent.relative_to(GOLDEN))
+        out.extend((label, t) for t in traces.values())
     return out
 
 

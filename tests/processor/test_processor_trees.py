@@ -22,8 +22,9 @@ from processor_helpers import (
     span_run_id,
 )
 
-from otel_llm import Run, run_to_span, spans_to_runs
+from otel_llm import Run, SpanRecord, classify, run_to_span, spans_to_runs
 from otel_llm.exporter import RunExporter
+from otel_llm.ids import run_id_from_span_id
 from otel_llm.otlp import span_from_readable
 from otel_llm.processor import RunSpanProcessor
 from otel_llm.sinks.memory import InMemoryRunSink
@@ -58,20 +59,41 @@ def test_runs_equal_batch_conversion_of_the_same_spans(name: str, spec: Spec) ->
     provider.shutdown()
 
 
-def test_golden_traces_replayed_on_the_sdk_match_batch_conversion() -> None:
-    for label, records in golden_traces():
-        sink = InMemoryRunSink()
-        processor = _processor(sink, export_all=True)
-        provider = provider_with(processor)
-        spans = recording(provider)
-        replay_on_sdk(provider.get_tracer(label), records)
-        assert processor.force_flush(10_000), label
-        expected = spans_to_runs(span_from_readable(s) for s in spans.get_finished_spans())
-        got = sink.get_finished_runs()
-        assert sorted(got, key=lambda r: str(r.id)) == sorted(expected, key=lambda r: str(r.id)), (
-            label
-        )
-        provider.shutdown()
+GOLDEN = golden_traces()
+
+
+@pytest.mark.parametrize("records", [t for _, t in GOLDEN], ids=[label for label, _ in GOLDEN])
+def test_golden_traces_replayed_on_the_sdk(records: list[SpanRecord]) -> None:
+    # The core's golden inputs, made again as real SDK spans. With export_all the runs
+    # equal batch conversion; by default only classified spans and their ancestors come.
+    everything, relevant = InMemoryRunSink(), InMemoryRunSink()
+    p_all = _processor(everything, export_all=True)
+    p_default = _processor(relevant)
+    provider = provider_with(p_all, p_default)
+    spans = recording(provider)
+    replay_on_sdk(provider.get_tracer("golden"), records)
+    assert p_all.force_flush(10_000) and p_default.force_flush(10_000)
+    sdk_records = [span_from_readable(s) for s in spans.get_finished_spans()]
+    expected = spans_to_runs(sdk_records)
+    assert sorted(everything.get_finished_runs(), key=lambda r: str(r.id)) == sorted(
+        expected, key=lambda r: str(r.id)
+    )
+    by_span = {r.span_id: r for r in sdk_records}
+    wanted: set[bytes] = set()
+    for r in sdk_records:
+        if classify(r) is not None:
+            up: SpanRecord | None = r
+            while up is not None and up.span_id not in wanted:
+                wanted.add(up.span_id)
+                up = by_span.get(up.parent_span_id)
+    wanted_ids = {run_id_from_span_id(sid) for sid in wanted}
+    assert {r.id for r in relevant.get_finished_runs()} == {
+        r.id
+        for r in expected
+        if r.id in wanted_ids
+        or (r.extra.get("otel") or {}).get("span_id") in {w.hex() for w in wanted}
+    }
+    provider.shutdown()
 
 
 def test_tree_ids_and_dotted_order_of_an_agent_trace() -> None:
