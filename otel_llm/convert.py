@@ -116,9 +116,11 @@ READERS: tuple[ModuleType, ...] = (
     langfuse,
     mlflow,
     openinference,
+    # Before gen_ai: the Vercel AI SDK also writes gen_ai.* copies, some in its own
+    # spelling (gen_ai.system = "openai.chat"); its ai.* keys are the precise ones.
+    vercel,
     gen_ai,
     traceloop,
-    vercel,
     logfire,
 )
 
