@@ -9,7 +9,7 @@ from typing import Any
 
 from otel_llm.conventions import gen_ai
 from otel_llm.conventions import messages as msgs
-from otel_llm.conventions._typed import json_object, number, strings, text
+from otel_llm.conventions._typed import json_object, number, strings
 from otel_llm.conventions.base import Extraction, dumps, loads_maybe
 from otel_llm.model import RUN_TYPE_OF, Attributes, ObservationType, Run
 
@@ -90,11 +90,14 @@ def _kind(x: Extraction, obs: ObservationType) -> None:
 
 def _model(x: Extraction, obs: ObservationType) -> None:
     a = x.attrs
-    request = text(x, "llm.request.model_name")
-    name = text(x, "embedding.model_name" if obs is E else "llm.model_name")
-    response = text(x, "llm.response.model_name")
+    keys = ("llm.request.model_name", "embedding.model_name" if obs is E else "llm.model_name",
+            "llm.response.model_name")
+    request, name, response = (_model_name(x, key) for key in keys)
     x.model = x.model or request or name
-    x.response_model = x.response_model or response or (name if request else None)
+    x.response_model = x.response_model or response or (name if name != x.model else None)
+    for key in keys:
+        if a.get(key) == x.model:  # a different response model stays raw: no run field
+            x.consumed.add(key)
     for key in ("llm.provider", "llm.system"):
         value = a.get(key)
         if isinstance(value, str):
@@ -112,6 +115,14 @@ def _model(x: Extraction, obs: ObservationType) -> None:
             _tool_schema(x, item) for _, item in sorted(x.take_indexed("llm.tools.").items())
         ]
         x.invocation_params.setdefault("tools", tools)
+
+
+def _model_name(x: Extraction, key: str) -> str | None:
+    value = x.attrs.get(key)
+    if value is not None and not isinstance(value, str):
+        x.problem(key, "is not a string", value)
+        return None
+    return value
 
 
 def _tool_schema(x: Extraction, item: dict[str, Any]) -> Any:
