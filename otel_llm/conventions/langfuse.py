@@ -333,23 +333,23 @@ LEVELS = frozenset({"DEBUG", "DEFAULT", "WARNING", "ERROR"})
 
 
 def _level(x: Extraction) -> None:
+    """Level ERROR gives the run its error text (the span status may not say it); the
+    two keys then stay raw, so the error reads the same after a trip through a span.
+    Other levels and messages become metadata."""
     level = x.attrs.get("langfuse.observation.level", "DEFAULT")
     if level not in LEVELS:
         x.problem("langfuse.observation.level", "is not a known level", level)
         return
-    x.take("langfuse.observation.level")
-    message = text(x, "langfuse.observation.status_message")
     if level == "ERROR":
+        message = x.attrs.get("langfuse.observation.status_message")
         has_exception = any(e.name == "exception" for e in x.span.events)
         if x.error is None and not has_exception:
-            x.error = message or x.span.status_message or "ERROR"
-        elif message is not None:
-            x.set_metadata("status_message", message)
-    elif level != "DEFAULT":
+            x.error = str(message or x.span.status_message or "ERROR")
+        return
+    x.take("langfuse.observation.level")
+    if level != "DEFAULT":
         x.set_metadata("level", level)
-        x.set_metadata("status_message", message)
-    elif message is not None:
-        x.set_metadata("status_message", message)
+    x.set_metadata("status_message", text(x, "langfuse.observation.status_message"))
 
 
 # --- writing -----------------------------------------------------------------------

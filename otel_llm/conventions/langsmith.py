@@ -10,7 +10,7 @@ import orjson
 from otel_llm.conventions._typed import json_object, text
 from otel_llm.conventions.base import Extraction, dumps, loads_maybe
 from otel_llm.ids import ids_from_dotted_order
-from otel_llm.model import RUN_TYPE_OF, ObservationType, Run
+from otel_llm.model import RUN_TYPE_OF, ObservationType, Run, StatusCode
 
 NAMESPACES = frozenset({"langsmith"})
 
@@ -49,9 +49,11 @@ def read(x: Extraction) -> None:
     if name is not None and name != x.span.name and x.name is None:
         x.name = name
     _ids(x)
-    x.session_name = x.session_name or text(x, "langsmith.trace.session_name")
+    session_name = text(x, "langsmith.trace.session_name")
+    x.session_name = x.session_name or session_name
     if "langsmith.trace.session_id" in a:
-        x.session_id = x.session_id or _uuid(x, "langsmith.trace.session_id")
+        session_id = _uuid(x, "langsmith.trace.session_id")
+        x.session_id = x.session_id or session_id
     tags = text(x, "langsmith.span.tags")
     if tags is not None and x.tags is None:
         # The Python SDK joins with ", ", the project's writer with ",".
@@ -60,6 +62,8 @@ def read(x: Extraction) -> None:
         _usage(x)
     if "langsmith.attachments" in a:
         _attachments(x)
+    if x.span.status_code == StatusCode.ERROR and x.span.scope_name == EXPORTER_SCOPE:
+        _error(x)
     for key, value in a.items():
         if key.startswith(METADATA_PREFIX):
             x.consumed.add(key)
@@ -67,6 +71,27 @@ def read(x: Extraction) -> None:
 
 
 METADATA_PREFIX = "langsmith.metadata."
+EXPORTER_SCOPE = "langsmith"  # the tracer name of the LangSmith SDK's OTel exporter
+
+
+def _error(x: Extraction) -> None:
+    """The run's own error text: the SDK's exporter records `Exception(run.error)`, so the
+    exception event's message is the error exactly as the run had it."""
+    for event in x.span.events:
+        if event.name == "exception":
+            message = event.attributes.get("exception.message")
+            if event.attributes.get("exception.type") == "Exception" and isinstance(
+                message, str
+            ):
+                x.error = x.error if x.error is not None else message
+                if x.attrs.get("error.type") == _error_type(x.error):
+                    x.consumed.add("error.type")  # what gen_ai.write derives from it
+            return
+
+
+def _error_type(error: str) -> str:
+    """The `error.type` that `gen_ai.write` derives from a run's error text."""
+    return error.split(":", 1)[0].split("(", 1)[0].strip()[:128] or "error"
 
 # langsmith.* id key -> Extraction field.
 ID_KEYS: dict[str, str] = {

@@ -60,7 +60,8 @@ def read(x: Extraction) -> None:
         if key in a:
             x.set_metadata(name, _text(x, key))
     if "mlflow.llm.model" in a:
-        x.model = x.model or _text(x, "mlflow.llm.model")
+        model = _text(x, "mlflow.llm.model")
+        x.model = x.model or model
     if "mlflow.llm.provider" in a:
         provider = _text(x, "mlflow.llm.provider")
         if provider is not None:

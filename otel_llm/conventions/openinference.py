@@ -391,7 +391,8 @@ def _read_retriever_io(x: Extraction) -> None:
             if value is not _NOTHING:
                 x.set_inputs(value if isinstance(value, dict) else {"query": value})
     if "reranker.model_name" in a:
-        x.model = x.model or x.take("reranker.model_name")
+        model = x.take("reranker.model_name")
+        x.model = x.model or model
     if "reranker.top_k" in a:
         x.invocation_params.setdefault("top_k", x.take("reranker.top_k"))
     if x.outputs is None:
