@@ -87,6 +87,9 @@ CLASSIFIERS: tuple[tuple[str, Mapping[str, Kind]], ...] = (
     (vercel.KIND_KEY, vercel.KINDS),
 )
 
+# Then keys whose presence marks a kind, for producers that write no kind key.
+MARKERS: Mapping[str, Kind] = logfire.MARKER_KINDS
+
 # The last resort: a model plus token usage means a generation.
 MODEL_KEYS = (
     "gen_ai.request.model",
@@ -160,6 +163,9 @@ def _classify(attrs: Mapping[str, Any]) -> Kind | None:
             kind = table.get(str(value))
             if kind is not None:
                 return kind
+    for key, kind in MARKERS.items():
+        if key in attrs:
+            return kind
     if any(k in attrs for k in MODEL_KEYS) and any(k in attrs for k in USAGE_KEYS):
         return (G, None)
     return None

@@ -8,11 +8,13 @@ Writes: the latest official keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from otel_llm.conventions import messages as msgs
-from otel_llm.conventions.base import Extraction, dumps
-from otel_llm.model import ObservationType, Run
+from otel_llm.conventions._typed import number, strings, text
+from otel_llm.conventions.base import Extraction, dumps, indexed, loads_maybe
+from otel_llm.model import ObservationType, Run, StatusCode
 
 NAMESPACES = frozenset({"gen_ai", "error"})
 
@@ -102,9 +104,597 @@ USAGE_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+# --- reading -----------------------------------------------------------------------
+
+IN, OUT = "input_token_details", "output_token_details"
+
+# Every spelling of a token count -> (usage_metadata group or None, key). Input tokens
+# include cached tokens in all of them (OTel's rule; OpenLLMetry adds Anthropic's).
+USAGE_READ: tuple[tuple[str, str | None, str], ...] = (
+    ("gen_ai.usage.input_tokens", None, "input_tokens"),
+    ("gen_ai.usage.prompt_tokens", None, "input_tokens"),
+    ("gen_ai.usage.output_tokens", None, "output_tokens"),
+    ("gen_ai.usage.completion_tokens", None, "output_tokens"),
+    ("gen_ai.usage.cache_read.input_tokens", IN, "cache_read"),
+    ("gen_ai.usage.cache_read_input_tokens", IN, "cache_read"),
+    ("gen_ai.usage.cache_creation.input_tokens", IN, "cache_creation"),
+    ("gen_ai.usage.cache_write.input_tokens", IN, "cache_creation"),
+    ("gen_ai.usage.cache_creation_input_tokens", IN, "cache_creation"),
+    ("gen_ai.usage.reasoning.output_tokens", OUT, "reasoning"),
+    ("gen_ai.usage.reasoning_tokens", OUT, "reasoning"),
+)
+
+# Request keys read besides REQUEST_PARAMS (older or neighbouring spellings).
+REQUEST_PARAMS_READ: dict[str, str] = {
+    "gen_ai.retrieval.top_k": "top_k",
+    "gen_ai.openai.request.seed": "seed",
+    "gen_ai.openai.request.response_format": "response_format",
+    "gen_ai.openai.request.service_tier": "service_tier",
+    "gen_ai.request.encoding_formats": "encoding_formats",
+    "gen_ai.output.type": "output_type",
+}
+
+# Context keys -> metadata keys. Agent, conversation and workflow keys are copied onto
+# descendant spans by several SDKs: facts about the conversation, never about the type.
+METADATA: dict[str, str] = {
+    "gen_ai.conversation.id": "conversation_id",
+    "gen_ai.agent.id": "agent_id",
+    "gen_ai.agent.description": "agent_description",
+    "gen_ai.agent.version": "agent_version",
+    "gen_ai.workflow.name": "workflow_name",
+    "gen_ai.data_source.id": "data_source_id",
+    "gen_ai.prompt.name": "prompt_name",
+    "gen_ai.response.id": "response_id",
+    "gen_ai.tool.call.id": "tool_call_id",
+    "gen_ai.tool.type": "tool_type",
+    "gen_ai.tool.description": "tool_description",
+    "gen_ai.openai.response.system_fingerprint": "system_fingerprint",
+    "gen_ai.openai.system_fingerprint": "system_fingerprint",
+    "gen_ai.openai.response.service_tier": "service_tier",
+    "gen_ai.embeddings.dimension.count": "embedding_dimensions",  # of the answer
+}
+
+# The agent's (tool's) own name names its run; on other spans it is context (metadata).
+NAME_KEYS: dict[str, tuple[ObservationType, str]] = {
+    "gen_ai.agent.name": (A, "agent_name"),
+    "gen_ai.tool.name": (T, "tool_name"),
+}
+
+# v1.28-1.36 message events -> the role they stand for.
+EVENT_ROLES: dict[str, str] = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+CHOICE_EVENT = "gen_ai.choice"
+PROMPT_KEY, COMPLETION_KEY = "gen_ai.prompt", "gen_ai.completion"
+# v1.26-1.27 content events -> (the attribute holding their JSON, default role, output?).
+CONTENT_EVENTS: dict[str, tuple[str, str, bool]] = {
+    "gen_ai.content.prompt": (PROMPT_KEY, "user", False),
+    "gen_ai.content.completion": (COMPLETION_KEY, "assistant", True),
+}
+# Some SDKs (Semantic Kernel) put an event's body, as JSON, in one attribute.
+EVENT_BODY_KEY = "gen_ai.event.content"
+
+INPUT_MESSAGES, OUTPUT_MESSAGES = "gen_ai.input.messages", "gen_ai.output.messages"
+SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+FLAT_PROMPT, FLAT_COMPLETION = "gen_ai.prompt.", "gen_ai.completion."
+
+
 def read(x: Extraction) -> None:
-    """Fills what `gen_ai.*` attributes and events say (see the module docstring)."""
-    # Filled in by the conventions work; see tests/golden/gen_ai.
+    """Fills what `gen_ai.*` attributes and events say (see the module docstring).
+
+    Model, provider and request parameters are read on every span; usage only on
+    generations and embeddings (elsewhere it aggregates the children's). Content is
+    read per observation type: messages, tool arguments and result, retrieval query
+    and documents; where an earlier reader already set the inputs or outputs, the keys
+    repeating them are consumed without being parsed again.
+    """
+    obs = x.observation or S
+    _operation(x, obs)
+    _provider(x, obs)
+    _model(x)
+    _params(x)
+    if obs is G or obs is E:
+        _usage(x)
+    _context(x, obs)
+    _IO_READERS.get(obs, _read_message_io)(x, obs)
+    if x.span.status_code == StatusCode.ERROR and "error.type" in x.attrs:
+        _error(x)
+
+
+def _operation(x: Extraction, obs: ObservationType) -> None:
+    """The operation name is consumed when it is what `write` gives the run back."""
+    op = x.attrs.get(KIND_KEY)
+    if op is None:
+        return
+    if op == OPERATION_OF.get(obs) or (op == "text_completion" and obs is G):
+        x.consumed.add(KIND_KEY)
+
+
+def _ls_provider(value: str) -> str:
+    return PROVIDER_FROM_GEN_AI.get(value) or PROVIDER_FROM_GEN_AI.get(value.lower(), value)
+
+
+def _provider(x: Extraction, obs: ObservationType) -> None:
+    a = x.attrs
+    name, system = a.get("gen_ai.provider.name"), a.get("gen_ai.system")
+    if name is None and system is None:
+        return
+    provider: str | None = None
+    for key, value in (("gen_ai.provider.name", name), ("gen_ai.system", system)):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            x.problem(key, "is not a string", value)
+            continue
+        mapped = _ls_provider(value)
+        if provider is None or mapped == provider:  # a disagreeing legacy key stays raw
+            provider = mapped
+            x.consumed.add(key)
+    if provider is None:
+        return
+    # A generation's provider is ls_provider; elsewhere (an agent, a retriever's vector
+    # store) it is kept as metadata, which is where run_to_span reads it back from.
+    if obs is G or obs is E:
+        x.provider = x.provider or provider
+    else:
+        x.set_metadata("ls_provider", provider)
+
+
+def _model(x: Extraction) -> None:
+    a = x.attrs
+    request = text(x, "gen_ai.request.model") if "gen_ai.request.model" in a else None
+    response = text(x, "gen_ai.response.model") if "gen_ai.response.model" in a else None
+    x.model = x.model or request
+    if response is not None:
+        x.response_model = x.response_model or response
+        if x.model is not None and response != x.model:
+            # The run keeps the requested model; the one that answered is metadata.
+            x.set_metadata("response_model", response)
+
+
+def _params(x: Extraction) -> None:
+    a = x.attrs
+    for param, key in REQUEST_PARAMS.items():
+        if key in a:
+            x.invocation_params.setdefault(param, _param(x.take(key)))
+    for key, param in REQUEST_PARAMS_READ.items():
+        if key in a:
+            x.invocation_params.setdefault(param, _param(x.take(key)))
+    if "gen_ai.tool.definitions" in a:
+        tools = x.take_json("gen_ai.tool.definitions")
+        if tools is not None:
+            x.invocation_params.setdefault("tools", tools)
+
+
+def _param(value: Any) -> Any:
+    """Lists arrive as OTel arrays, or as JSON text from SDKs that encode them."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, str) and value[:1] == "[":
+        return loads_maybe(value)
+    return value
+
+
+def _usage(x: Extraction) -> None:
+    a = x.attrs
+    for key, group, name in USAGE_READ:
+        if key in a:
+            value = number(x, key)
+            if value is None:
+                continue
+            if group is None:
+                x.set_usage(name, value)
+            else:
+                x.set_usage_detail(group, name, value)
+
+
+def _context(x: Extraction, obs: ObservationType) -> None:
+    a = x.attrs
+    for key, name in METADATA.items():
+        if key in a:
+            x.set_metadata(name, x.take(key))
+    if "gen_ai.response.finish_reasons" in a:
+        reasons = strings(a["gen_ai.response.finish_reasons"])
+        if reasons is None:
+            x.problem("gen_ai.response.finish_reasons", "is not a list of strings",
+                      a["gen_ai.response.finish_reasons"])
+        else:
+            x.consumed.add("gen_ai.response.finish_reasons")
+            x.set_metadata("finish_reasons", reasons)
+    for key, (owner, meta) in NAME_KEYS.items():
+        if key in a:
+            value = text(x, key)
+            if value is None:
+                continue
+            if obs is owner and x.name in (None, value):
+                x.name = value
+            else:
+                x.set_metadata(meta, value)
+
+
+def _error(x: Extraction) -> None:
+    """`error.type` adds the error's type when the status message does not carry it."""
+    etype = x.attrs["error.type"]
+    if not isinstance(etype, str):
+        return
+    described = ""
+    for event in x.span.events:
+        if event.name == "exception":
+            described = str(event.attributes.get("exception.type") or "Exception")
+            break
+    if not described:
+        described = error_type_of(x.span.status_message)
+        if described != etype and x.error is None:
+            message = x.span.status_message
+            x.error = f"{etype}: {message}" if message else etype
+            described = etype
+    if described == etype:
+        x.consumed.add("error.type")
+
+
+def error_type_of(error: str) -> str:
+    """The type `write` derives from an error string (as `error.type`)."""
+    return error.split(":", 1)[0].split("(", 1)[0].strip()[:128] or "error"
+
+
+# --- reading: content ----------------------------------------------------------------
+
+
+def _read_message_io(x: Extraction, obs: ObservationType) -> None:
+    """Chat content in every version: message attributes, message events, content
+    events, legacy JSON attributes, flattened legacy attributes (first found wins)."""
+    events = _message_events(x) if x.span.events else None
+    if x.inputs is None:
+        inputs = _inputs(x, obs, events)
+        if inputs is not None:
+            x.set_inputs(inputs)
+    else:
+        _mark_inputs(x, events)
+    if x.outputs is None:
+        outputs = _outputs(x, obs, events)
+        if outputs is not None:
+            x.set_outputs(outputs)
+    else:
+        _mark_outputs(x, events)
+
+
+def _inputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dict[str, Any] | None:
+    a = x.attrs
+    found: list[msgs.Message] | None = None
+    if INPUT_MESSAGES in a:
+        found = msgs.from_gen_ai(x.take_json(INPUT_MESSAGES))
+        if found is None and INPUT_MESSAGES in x.consumed:
+            x.consumed.discard(INPUT_MESSAGES)
+            x.problem(INPUT_MESSAGES, "is not a list of messages", a[INPUT_MESSAGES])
+    if found is None and events is not None and events.inputs:
+        found = events.consume_inputs(x)
+    if found is None and PROMPT_KEY in a:
+        value = _take_legacy(x, PROMPT_KEY)
+        if isinstance(value, dict):
+            return value  # LangSmith's exporter: the run's inputs as they were
+        found = chat_messages(value, "user")
+    if found is None and (
+        f"{FLAT_PROMPT}0.role" in a or f"{FLAT_PROMPT}0.content" in a
+        or f"{FLAT_PROMPT}0.user" in a
+    ):
+        found = _flat_messages(x, FLAT_PROMPT, "user")
+    if SYSTEM_INSTRUCTIONS in a and (found is not None or obs is G):
+        system = system_message(x)
+        if system is not None:
+            found = [system, *(found or [])]
+    if found is None:
+        return None
+    if obs is E:
+        return {"input": [_text(m.get("content")) for m in found]}
+    return {"messages": found}
+
+
+def _outputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dict[str, Any] | None:
+    a = x.attrs
+    found: list[msgs.Message] | None = None
+    if OUTPUT_MESSAGES in a:
+        found = msgs.from_gen_ai(x.take_json(OUTPUT_MESSAGES))
+        if found is None and OUTPUT_MESSAGES in x.consumed:
+            x.consumed.discard(OUTPUT_MESSAGES)
+            x.problem(OUTPUT_MESSAGES, "is not a list of messages", a[OUTPUT_MESSAGES])
+    if found is None and events is not None and events.outputs:
+        found = events.consume_outputs(x)
+    if found is None and COMPLETION_KEY in a:
+        value = _take_legacy(x, COMPLETION_KEY)
+        if isinstance(value, dict):
+            return value
+        if isinstance(value, str) and obs is not G:
+            return {"output": value}
+        found = chat_messages(value, "assistant")
+    if found is None and (
+        f"{FLAT_COMPLETION}0.role" in a or f"{FLAT_COMPLETION}0.content" in a
+        or f"{FLAT_COMPLETION}0.finish_reason" in a
+    ):
+        found = _flat_messages(x, FLAT_COMPLETION, "assistant")
+    return {"messages": found} if found is not None else None
+
+
+def _mark_inputs(x: Extraction, events: _Events | None) -> None:
+    """Inputs are known already: the keys repeating them are taken as they are."""
+    a = x.attrs
+    for key in (INPUT_MESSAGES, SYSTEM_INSTRUCTIONS, PROMPT_KEY):
+        if key in a:
+            x.consumed.add(key)
+    if events is not None:
+        x.consumed_events.update(i for i, _ in events.inputs)
+    if f"{FLAT_PROMPT}0.role" in a or f"{FLAT_PROMPT}0.content" in a:
+        x.take_indexed(FLAT_PROMPT)
+
+
+def _mark_outputs(x: Extraction, events: _Events | None) -> None:
+    a = x.attrs
+    for key in (OUTPUT_MESSAGES, COMPLETION_KEY):
+        if key in a:
+            x.consumed.add(key)
+    if events is not None:
+        x.consumed_events.update(i for i, _ in events.outputs)
+    if f"{FLAT_COMPLETION}0.role" in a or f"{FLAT_COMPLETION}0.content" in a:
+        x.take_indexed(FLAT_COMPLETION)
+
+
+def system_message(x: Extraction) -> msgs.Message | None:
+    """`gen_ai.system_instructions` as the leading system message."""
+    value = x.take_json(SYSTEM_INSTRUCTIONS)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return msgs.message("system", value)
+    parts = value if isinstance(value, list) else [value]
+    found = msgs.from_gen_ai([{"role": "system", "parts": parts}])
+    return found[0] if found else None
+
+
+def _take_legacy(x: Extraction, key: str) -> Any:
+    """`gen_ai.prompt` / `gen_ai.completion`: JSON text, or plain text in old SDKs."""
+    value = x.attrs[key]
+    if isinstance(value, str) and value[:1] in ("{", "[", '"'):
+        return x.take_json(key)  # bad JSON stays raw, reported
+    return x.take(key)
+
+
+def _text(content: Any) -> Any:
+    """The text of a message's content (the parts' texts joined)."""
+    if isinstance(content, list):
+        texts = [p.get("text") for p in content if isinstance(p, dict) and "text" in p]
+        if len(texts) == len(content):
+            return "".join(str(t) for t in texts)
+    return content
+
+
+# --- messages in their older shapes ----------------------------------------------------
+
+
+def content_of(value: Any) -> Any:
+    """Message content: text, or a list of parts (which some SDKs send as JSON text)."""
+    if isinstance(value, str) and value[:1] == "[":
+        parsed = loads_maybe(value)
+        if isinstance(parsed, list):
+            return parsed
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def tool_calls_of(value: Any) -> list[dict[str, Any]]:
+    """OpenAI-style tool calls (`{id, type, function: {name, arguments}}`, or flat
+    `{id, name, arguments}`), possibly as JSON text, normalised."""
+    value = loads_maybe(value)
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        return []
+    calls = []
+    for call in value:
+        if not isinstance(call, dict):
+            continue
+        fn = call.get("function")
+        fn = loads_maybe(fn)
+        if isinstance(fn, dict):
+            calls.append(msgs.tool_call(call.get("id"), fn.get("name"), fn.get("arguments")))
+        else:
+            calls.append(msgs.tool_call(call.get("id"), call.get("name"), call.get("arguments")))
+    return calls
+
+
+def message_from_event(name: str, body: Mapping[str, Any]) -> msgs.Message | None:
+    """One v1.28-1.36 message event (its body, or its attributes) as a message.
+
+    Returns None for events that are not message events.
+    """
+    if name == CHOICE_EVENT:
+        raw = loads_maybe(body.get("message"))
+        message = raw if isinstance(raw, dict) else {}
+        return msgs.message(
+            message.get("role") or "assistant",
+            content_of(message.get("content", body.get("content"))),
+            tool_calls=tool_calls_of(message.get("tool_calls")),
+            finish_reason=body.get("finish_reason"),
+        )
+    role = EVENT_ROLES.get(name)
+    if role is None:
+        return None
+    call_id = body.get("id") if role == "tool" else None
+    return msgs.message(
+        body.get("role") or role,
+        content_of(body.get("content")),
+        tool_calls=tool_calls_of(body.get("tool_calls")),
+        tool_call_id=str(call_id) if call_id is not None else None,
+        name=body.get("name") if role == "tool" else None,
+    )
+
+
+def chat_messages(value: Any, default_role: str) -> list[msgs.Message] | None:
+    """Messages in any JSON shape seen in legacy attributes: official `{role, parts}`,
+    chat-style `{role, content}`, choices `{message, finish_reason}`, or plain text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [msgs.message(default_role, value)]
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        return [msgs.message(default_role, value)]
+    out: list[msgs.Message] = []
+    for item in value:
+        if isinstance(item, dict) and isinstance(item.get("parts"), list):
+            out.extend(msgs.from_gen_ai([item]) or ())
+        elif isinstance(item, dict) and isinstance(item.get("message"), dict):
+            m = message_from_event(CHOICE_EVENT, item)
+            if m is not None:
+                out.append(m)
+        elif isinstance(item, dict):
+            out.append(item)
+        else:
+            out.append(msgs.message(default_role, item))
+    return out
+
+
+def _flat_messages(x: Extraction, prefix: str, default_role: str) -> list[msgs.Message]:
+    """OpenLLMetry's flattened `prefix{i}.role|content|tool_calls.{j}.*|...`."""
+    out = []
+    for _, flat in sorted(x.take_indexed(prefix).items()):
+        calls = [
+            msgs.tool_call(c.get("id"), c.get("name"), c.get("arguments"))
+            for _, c in sorted(indexed(flat, "tool_calls.").items())
+        ]
+        if "function_call.name" in flat:  # the pre-tools OpenAI API
+            calls.append(msgs.tool_call(None, flat["function_call.name"],
+                                        flat.get("function_call.arguments")))
+        call_id = flat.get("tool_call_id")
+        out.append(
+            msgs.message(
+                flat.get("role") or default_role,
+                content_of(flat.get("content", flat.get("user"))),
+                tool_calls=calls,
+                tool_call_id=str(call_id) if call_id is not None else None,
+                finish_reason=flat.get("finish_reason"),
+            )
+        )
+    return out
+
+
+class _Events:
+    """The span's message events (index, message), split into inputs and outputs."""
+
+    __slots__ = ("inputs", "outputs")
+
+    def __init__(self) -> None:
+        self.inputs: list[tuple[int, msgs.Message]] = []
+        self.outputs: list[tuple[int, msgs.Message]] = []
+
+    def consume_inputs(self, x: Extraction) -> list[msgs.Message]:
+        x.consumed_events.update(i for i, _ in self.inputs)
+        return [m for _, m in self.inputs]
+
+    def consume_outputs(self, x: Extraction) -> list[msgs.Message]:
+        x.consumed_events.update(i for i, _ in self.outputs)
+        return [m for _, m in self.outputs]
+
+
+def _message_events(x: Extraction) -> _Events | None:
+    """v1.28-1.36 message events, else v1.26-1.27 content events (never both)."""
+    found, legacy = _Events(), _Events()
+    for i, event in enumerate(x.span.events):
+        name = event.name
+        if name in EVENT_ROLES or name == CHOICE_EVENT:
+            m = message_from_event(name, _event_body(event.attributes))
+            if m is not None:
+                (found.outputs if name == CHOICE_EVENT else found.inputs).append((i, m))
+            continue
+        content = CONTENT_EVENTS.get(name)
+        if content is None:
+            continue
+        key, role, is_output = content
+        raw = event.attributes.get(key)
+        value = loads_maybe(raw)
+        if isinstance(raw, str) and value is raw and raw[:1] in ("[", "{"):
+            x.problem(f"{name} event {key}", "is not valid JSON", raw)
+            continue  # the event stays, raw, in the run's events
+        (legacy.outputs if is_output else legacy.inputs).extend(
+            (i, m) for m in chat_messages(value, role) or ()
+        )
+    found.inputs = found.inputs or legacy.inputs
+    found.outputs = found.outputs or legacy.outputs
+    return found if found.inputs or found.outputs else None
+
+
+def _event_body(attrs: Mapping[str, Any]) -> Mapping[str, Any]:
+    raw = attrs.get(EVENT_BODY_KEY)
+    if raw is not None:
+        body = loads_maybe(raw)
+        if isinstance(body, dict):
+            return body
+    return attrs
+
+
+# --- reading: tools and retrieval ------------------------------------------------------
+
+
+def _read_tool_io(x: Extraction, obs: ObservationType) -> None:
+    a = x.attrs
+    if "gen_ai.tool.call.arguments" in a:
+        raw = x.take("gen_ai.tool.call.arguments")
+        if x.inputs is None:
+            args = loads_maybe(raw)
+            x.set_inputs(args if isinstance(args, dict) else {"input": args})
+    if "gen_ai.tool.call.result" in a:
+        result = x.take("gen_ai.tool.call.result")
+        if x.outputs is None:
+            x.set_outputs({"output": result})
+    _read_message_io(x, obs)
+
+
+def _read_retrieval_io(x: Extraction, obs: ObservationType) -> None:
+    a = x.attrs
+    if "gen_ai.retrieval.query.text" in a:
+        query = x.take("gen_ai.retrieval.query.text")
+        if x.inputs is None:
+            x.set_inputs({"query": query})
+    if "gen_ai.retrieval.documents" in a:
+        if x.outputs is not None:
+            x.consumed.add("gen_ai.retrieval.documents")
+        else:
+            docs = x.take_json("gen_ai.retrieval.documents")
+            if isinstance(docs, list):
+                x.set_outputs({"documents": [document(d) for d in docs]})
+            elif docs is not None:
+                x.consumed.discard("gen_ai.retrieval.documents")
+                x.problem("gen_ai.retrieval.documents", "is not a list", docs)
+    _read_message_io(x, obs)
+
+
+def document(doc: Any) -> dict[str, Any]:
+    """An official retrieval document (`{id?, score?, content?, ...}`) as a LangChain
+    document; id, score and any other fields go inside its metadata."""
+    if not isinstance(doc, dict):
+        return {"page_content": doc if isinstance(doc, str) else dumps(doc), "metadata": {},
+                "type": "Document"}
+    md = doc.get("metadata")
+    metadata: dict[str, Any] = dict(md) if isinstance(md, dict) else {}
+    content = None
+    for key, value in doc.items():
+        if key in _DOC_TEXT_KEYS:
+            content = value if content is None else content
+        elif key != "metadata" or not isinstance(md, dict):
+            metadata.setdefault(key, value)
+    return {"page_content": content if content is not None else "", "metadata": metadata,
+            "type": "Document"}
+
+
+_DOC_TEXT_KEYS = ("content", "text", "page_content")
+
+_IO_READERS: dict[ObservationType, Callable[[Extraction, ObservationType], None]] = {
+    T: _read_tool_io,
+    R: _read_retrieval_io,
+}
 
 
 # --- writing -----------------------------------------------------------------------

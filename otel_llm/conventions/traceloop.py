@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from otel_llm.conventions.base import Extraction
+from typing import Any
+
+from otel_llm.conventions._typed import number, strings, text
+from otel_llm.conventions.base import Extraction, as_dict, loads_maybe
 from otel_llm.model import ObservationType
 
 NAMESPACES = frozenset({"traceloop", "llm", "gen_ai"})
@@ -37,6 +40,100 @@ OPERATION_KINDS: dict[str, tuple[ObservationType, str | None]] = {
 }
 
 
+ASSOCIATION_PREFIX = "traceloop.association.properties."
+
+# Context keys -> metadata keys (the workflow name is copied onto every descendant span:
+# it names the trace's workflow, not this span).
+METADATA: dict[str, str] = {
+    "traceloop.workflow.name": "workflow_name",
+    "traceloop.entity.path": "entity_path",
+    "traceloop.entity.version": "entity_version",
+    "llm.user": "user_id",
+}
+# Request keys of the older releases -> invocation_params keys.
+PARAMS: dict[str, str] = {
+    "gen_ai.is_streaming": "stream",
+    "llm.is_streaming": "stream",
+    "llm.frequency_penalty": "frequency_penalty",
+    "llm.presence_penalty": "presence_penalty",
+    "llm.top_k": "top_k",
+    "llm.chat.stop_sequences": "stop",
+}
+TOTAL_TOKENS_KEYS = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens")
+FUNCTIONS_PREFIX = "llm.request.functions."
+
+
 def read(x: Extraction) -> None:
-    """Fills what Traceloop attributes say (entity input/output, association properties)."""
-    # Filled in by the conventions work; see tests/golden/traceloop.
+    """Fills what Traceloop attributes say: the entity's name, input and output, the
+    workflow and association properties (metadata), streaming, total tokens, and the
+    tools of older releases. Kinds are consumed when they agree with the classification.
+    """
+    a = x.attrs
+    obs = x.observation or S
+    for key, table in ((KIND_KEY, KINDS), (REQUEST_TYPE_KEY, REQUEST_KINDS)):
+        value = a.get(key)
+        if value is not None and isinstance(value, str):
+            kind = table.get(value)
+            if kind is not None and kind[0] is obs:
+                x.consumed.add(key)  # the run's type says it
+    if "traceloop.entity.name" in a:
+        name = text(x, "traceloop.entity.name")
+        if name is not None and x.name not in (None, name):
+            x.consumed.discard("traceloop.entity.name")  # another name won: stays raw
+        elif name is not None:
+            x.name = name
+    if "traceloop.entity.input" in a:
+        _entity_input(x)
+    if "traceloop.entity.output" in a:
+        value = x.take_json("traceloop.entity.output")
+        if value is not None:
+            x.set_outputs({"output": value} if obs is T else value)
+    for key, name in METADATA.items():
+        if key in a:
+            x.set_metadata(name, x.take(key))
+    for key in a:
+        if key.startswith(ASSOCIATION_PREFIX):
+            x.set_metadata(key[len(ASSOCIATION_PREFIX):], x.take(key))
+    for key, param in PARAMS.items():
+        if key in a:
+            x.invocation_params.setdefault(param, _param(x.take(key)))
+    if f"{FUNCTIONS_PREFIX}0.name" in a:
+        x.invocation_params.setdefault("tools", _functions(x))
+    if obs is G or obs is E:
+        for key in TOTAL_TOKENS_KEYS:
+            if key in a:
+                total = number(x, key)
+                if total is not None:
+                    x.set_usage("total_tokens", total)
+
+
+def _entity_input(x: Extraction) -> None:
+    """`{"args": [...], "kwargs": {...}}` becomes the kwargs, plus `args` when there are
+    positional arguments; any other JSON is taken as it is."""
+    value = x.take_json("traceloop.entity.input")
+    if value is None:
+        return
+    if isinstance(value, dict) and set(value) == {"args", "kwargs"}:
+        args, kwargs = value["args"], value["kwargs"]
+        if isinstance(kwargs, dict) and isinstance(args, list):
+            value = {**kwargs, "args": args} if args else kwargs
+    x.set_inputs(as_dict(value, "input"))
+
+
+def _param(value: Any) -> Any:
+    listed = strings(value)
+    return listed if listed is not None else value
+
+
+def _functions(x: Extraction) -> list[dict[str, Any]]:
+    """`llm.request.functions.{i}.name|description|parameters` as tool definitions."""
+    tools = []
+    for _, fn in sorted(x.take_indexed(FUNCTIONS_PREFIX).items()):
+        tool: dict[str, Any] = {"type": "function", "name": fn.get("name")}
+        if "description" in fn:
+            tool["description"] = fn["description"]
+        if "parameters" in fn:
+            tool["parameters"] = loads_maybe(fn["parameters"])
+        tools.append(tool)
+    return tools
+
