@@ -75,3 +75,15 @@ def strings(value: Any) -> list[str] | None:
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return list(value)
     return None
+
+
+def claim_error_type(x: Extraction) -> None:
+    """Consume `error.type` when it is what `gen_ai.write` derives from the error text a
+    reader has just set (the run's error then says everything it says)."""
+    if x.error is not None and x.attrs.get("error.type") == error_type(x.error):
+        x.consumed.add("error.type")
+
+
+def error_type(error: str) -> str:
+    """The `error.type` that `gen_ai.write` derives from a run's error text."""
+    return error.split(":", 1)[0].split("(", 1)[0].strip()[:128] or "error"

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from otel_llm.conventions import messages as msgs
-from otel_llm.conventions._typed import json_object, strings, text
+from otel_llm.conventions._typed import claim_error_type, json_object, strings, text
 from otel_llm.conventions.base import Extraction, as_dict
 from otel_llm.model import ObservationType, Run, iso_to_ns, ns_to_iso
 
@@ -345,6 +345,7 @@ def _level(x: Extraction) -> None:
         has_exception = any(e.name == "exception" for e in x.span.events)
         if x.error is None and not has_exception:
             x.error = str(message or x.span.status_message or "ERROR")
+            claim_error_type(x)
         return
     x.take("langfuse.observation.level")
     if level != "DEFAULT":

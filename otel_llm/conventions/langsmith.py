@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from otel_llm.conventions._typed import json_object, text
+from otel_llm.conventions._typed import claim_error_type, json_object, text
 from otel_llm.conventions.base import Extraction, dumps, loads_maybe
 from otel_llm.ids import ids_from_dotted_order
 from otel_llm.model import RUN_TYPE_OF, ObservationType, Run, StatusCode
@@ -84,14 +84,8 @@ def _error(x: Extraction) -> None:
                 message, str
             ):
                 x.error = x.error if x.error is not None else message
-                if x.attrs.get("error.type") == _error_type(x.error):
-                    x.consumed.add("error.type")  # what gen_ai.write derives from it
+                claim_error_type(x)
             return
-
-
-def _error_type(error: str) -> str:
-    """The `error.type` that `gen_ai.write` derives from a run's error text."""
-    return error.split(":", 1)[0].split("(", 1)[0].strip()[:128] or "error"
 
 # langsmith.* id key -> Extraction field.
 ID_KEYS: dict[str, str] = {
