@@ -123,24 +123,20 @@ class _Node:
         "parent",
         "pending",
         "resolved",
-        "run_id",
         "source",
         "span_id",
         "start_ns",
         "stub",
-        "trace_id",
         "wanted",
     )
 
-    def __init__(self, span_id: int, created: float) -> None:
+    def __init__(self, span_id: int) -> None:
         self.span_id = span_id
-        self.created = created
-        self.trace_id = b""
+        self.created = 0.0  # when it was made a placeholder (0: never)
+        self.source: SdkSpan | SpanRecord | None = None  # the started or ended span
         self.start_ns: int | None = None  # None: a placeholder for a parent not yet seen
         self.parent: _Node | None = None  # the local parent, when it is tracked
         self.has_parent = False  # a parent exists (local, remote or lost)
-        self.run_id: uuid.UUID | None = None
-        self.source: SdkSpan | SpanRecord | None = None  # kept when it names its ids
         self.own_dotted = False  # it carries its whole dotted order: needs no ancestors
         self.resolved = False  # the whole local ancestry is known
         self.ended = False
@@ -467,15 +463,10 @@ class RunSpanProcessor(SpanProcessor):
         if node.start_ns is not None:
             return
         parent = span.parent
-        self._fill(
-            node,
-            ctx.trace_id.to_bytes(16, "big"),
-            span.start_time or 0,
-            parent.span_id if parent is not None else None,
-            parent is not None and parent.is_remote,
-            span,
-            span.attributes,
-        )
+        if parent is None:
+            self._fill(node, span, span.start_time or 0, None, False)
+        else:
+            self._fill(node, span, span.start_time or 0, parent.span_id, parent.is_remote)
 
     def _ended(self, readable: ReadableSpan) -> None:
         try:
@@ -491,12 +482,10 @@ class RunSpanProcessor(SpanProcessor):
             parent = record.parent_span_id
             self._fill(
                 node,
-                record.trace_id,
+                record,
                 record.start_time_unix_nano,
                 int.from_bytes(parent, "big") if any(parent) else None,
                 record.flags & _PARENT_IS_REMOTE == _PARENT_IS_REMOTE,
-                record,
-                record.attributes,
             )
         node.ended = True
         if self._relevant(record):
@@ -531,7 +520,7 @@ class RunSpanProcessor(SpanProcessor):
     def _node(self, span_id: int) -> _Node:
         node = self._nodes.get(span_id)
         if node is None:
-            node = self._nodes[span_id] = _Node(span_id, time.monotonic())
+            node = self._nodes[span_id] = _Node(span_id)
             if len(self._nodes) > self._max_live:
                 self._let_go(next(iter(self._nodes.values())))
         return node
@@ -539,35 +528,34 @@ class RunSpanProcessor(SpanProcessor):
     def _fill(
         self,
         node: _Node,
-        trace_id: bytes,
+        source: SdkSpan | SpanRecord,
         start_ns: int,
         parent_id: int | None,
         parent_remote: bool,
-        source: SdkSpan | SpanRecord,
-        attrs: Mapping[str, Any] | None,
     ) -> None:
-        """What a span's start tells: its trace, start time and parent."""
-        self._placeholders.pop(node.span_id, None)
-        node.trace_id = trace_id
+        """What a span's start tells: its start time and parent (the rest is read from
+        `source` only if a child needs it)."""
+        if node.created:
+            self._placeholders.pop(node.span_id, None)
+        node.source = source
         node.start_ns = start_ns
-        node.run_id = run_id_from_span_id(node.span_id.to_bytes(8, "big"))
-        if attrs and any(k in attrs for k in _ID_KEYS):
-            node.source = source
-            node.own_dotted = any(k in attrs for k in _DOTTED_KEYS)
         node.has_parent = parent_id is not None
         if parent_id is not None and not parent_remote:
             parent = self._nodes.get(parent_id)
             if parent is None:
                 parent = self._node(parent_id)
+                parent.created = time.monotonic()
                 self._placeholders[parent_id] = parent
             if parent is not node:
                 node.parent = parent
                 parent.open_kids += 1
                 if node.wanted:  # a relevant descendant ended before this span did
                     self._want(parent)
-                if not parent.resolved and not node.own_dotted:
-                    parent.kids.append(node)
-                    return
+                if not parent.resolved:
+                    node.own_dotted = _names_any(source, _DOTTED_KEYS)
+                    if not node.own_dotted:
+                        parent.kids.append(node)
+                        return
         self._resolve(node)
 
     def _resolve(self, first: _Node) -> None:
@@ -755,12 +743,17 @@ class RunSpanProcessor(SpanProcessor):
             self._delivery_dropped += len(runs)
 
 
+def _names_any(source: SdkSpan | SpanRecord | None, keys: tuple[str, ...]) -> bool:
+    attrs = source.attributes if source is not None else None
+    return bool(attrs) and any(k in attrs for k in keys)  # type: ignore[operator]
+
+
 def _stub_of(node: _Node) -> Run:
     """A node's id facts, given its parent's stub (already built)."""
     parent = node.parent.stub if node.parent is not None else None
-    if node.source is not None:
+    source = node.source
+    if source is not None and _names_any(source, _ID_KEYS):
         # The span names (some of) its ids: let the converter combine them.
-        source = node.source
         record = source if isinstance(source, SpanRecord) else span_from_readable(source)
         run = span_to_run(record, parent=None if node.own_dotted else parent)
         if run is not None:
@@ -772,7 +765,7 @@ def _stub_of(node: _Node) -> Run:
                 dotted_order=run.dotted_order,
                 extra={"otel": {"incomplete": True}} if incomplete else {},
             )
-    run_id = node.run_id or uuid.UUID(int=0)
+    run_id = run_id_from_span_id(node.span_id.to_bytes(8, "big"))
     segment = dotted_segment(node.start_ns or 0, run_id)
     if parent is not None:
         incomplete = bool(parent.extra)
@@ -781,8 +774,13 @@ def _stub_of(node: _Node) -> Run:
     else:
         # A local root under a remote (or lost) parent names its trace provisionally.
         incomplete = node.has_parent
-        trace_id = uuid.UUID(bytes=node.trace_id) if incomplete else run_id
+        trace_id = run_id
         dotted = segment
+        if incomplete:
+            if isinstance(source, SpanRecord):
+                trace_id = uuid.UUID(bytes=source.trace_id)
+            elif source is not None and source.context is not None:
+                trace_id = uuid.UUID(int=source.context.trace_id)
     extra = {"otel": {"incomplete": True}} if incomplete else {}
     return Run(id=run_id, name="", trace_id=trace_id, dotted_order=dotted, extra=extra)
 

@@ -89,6 +89,11 @@ BUILTIN_PATTERNS: dict[str, Pattern] = {
 BUILTIN_RULES = ("keys", *BUILTIN_PATTERNS)
 
 
+_MEMO_SIZE = 8192
+_MEMO_MAX_LEN = 200
+_SCALARS = frozenset({int, float, bool})
+
+
 def _norm(key: str) -> str:
     return key.lower().replace("-", "_").replace(".", "_")
 
@@ -123,6 +128,7 @@ class Redactor:
         self.hide_outputs = hide_outputs
         self.replacement = replacement
         self._key_cache: dict[str, bool] = {}
+        self._memo: dict[str, str] = {}
 
     @classmethod
     def from_rules(
@@ -164,24 +170,66 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """A string with every value-pattern match replaced."""
+        memo = self._memo.get(value)
+        if memo is not None:
+            return memo
+        out = value
         for p in self.patterns:
-            value = p.regex.sub(p.replace, value)
-        return value
+            out = p.regex.sub(p.replace, out)
+        if len(value) <= _MEMO_MAX_LEN:
+            # Short strings repeat across runs (resource values, names, models).
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[value] = out
+        return out
 
     def value(self, value: Any) -> Any:
-        """A JSON-like value with secrets replaced; containers are copied, not mutated."""
+        """A JSON-like value with secrets replaced. Never mutates its argument: changed
+        containers are copied, unchanged ones are returned as they are."""
+        kind = type(value)
+        if kind is str:
+            return self.text(value) if self.patterns else value
+        if kind is dict:
+            return self._mapping(value)
+        if kind is list or kind is tuple:
+            return self._sequence(value)
         if isinstance(value, str):
             return self.text(value) if self.patterns else value
         if isinstance(value, Mapping):
-            return {
-                k: self.replacement
-                if isinstance(k, str) and self.secret_key(k) and v is not None
-                else self.value(v)
-                for k, v in value.items()
-            }
+            return self._mapping(dict(value))
         if isinstance(value, (list, tuple)):
-            return [self.value(v) for v in value]
+            return self._sequence(list(value))
         return value
+
+    def _mapping(self, value: dict[Any, Any]) -> dict[Any, Any]:
+        out: dict[Any, Any] | None = None
+        secret = self.secret_key
+        for k, v in value.items():
+            if v is None:
+                continue
+            if type(k) is str and secret(k):
+                new: Any = self.replacement
+            elif type(v) in _SCALARS:
+                continue
+            else:
+                new = self.value(v)
+            if new is not v:
+                if out is None:
+                    out = dict(value)
+                out[k] = new
+        return value if out is None else out
+
+    def _sequence(self, value: list[Any] | tuple[Any, ...]) -> list[Any] | tuple[Any, ...]:
+        out: list[Any] | None = None
+        for i, v in enumerate(value):
+            if type(v) in _SCALARS or v is None:
+                continue
+            new = self.value(v)
+            if new is not v:
+                if out is None:
+                    out = list(value)
+                out[i] = new
+        return value if out is None else out
 
     def __call__(self, run: Run) -> Run:
         """The run with its secrets replaced (a new Run; the argument is not changed).

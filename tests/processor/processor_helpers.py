@@ -93,6 +93,19 @@ def by_name(runs: Sequence[Run]) -> dict[str, Run]:
     return out
 
 
+def by_span_name(runs: Sequence[Run], exporter: InMemorySpanExporter) -> dict[str, Run]:
+    """Runs keyed by the name of the SDK span each came from (run names may differ:
+    convention readers name runs after agents, tools and models)."""
+    ids = {r.id: r for r in runs}
+    out = {}
+    for span in exporter.get_finished_spans():
+        run = ids.get(span_run_id(span))
+        if run is not None:
+            out[span.name] = run
+    assert len(out) == len(runs), "a run that came from no recorded span"
+    return out
+
+
 def check_tree(runs: Sequence[Run]) -> None:
     """Every run's ids agree with its dotted order, its parent is in the set, and every
     run of a trace names the same trace: the root's id."""

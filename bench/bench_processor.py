@@ -1,0 +1,250 @@
+"""RunSpanProcessor: what it costs the application, how fast its worker goes, and
+whether it loses spans under sustained load into a slow sink.
+
+Prints, next to each target:
+
+1. app-thread cost per span (median, µs): the SDK alone (BatchSpanProcessor + a no-op
+   exporter) and with RunSpanProcessor added; the difference is what the processor
+   adds (target <= 3 µs). Also what converting to a SpanRecord on the app thread
+   would cost instead of queueing the ReadableSpan.
+2. background throughput into the in-memory sink (target >= 30,000 spans/s): recorded
+   on_start/on_end calls of realistic traces (bench/fixtures.py, mixed conventions,
+   default settings: LLM filter and redaction on) replayed into a fresh processor,
+   timed until force_flush returns.
+3. sustained load: 10,000 spans/s for 30 s into a sink that takes 50 ms per batch
+   (target: zero dropped).
+
+    python bench/bench_processor.py [--seconds 30] [--rate 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from fixtures import make_request_spans
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from otel_llm.model import Run, SpanRecord
+from otel_llm.otlp import span_from_readable
+from otel_llm.processor import RunSpanProcessor
+from otel_llm.sinks.base import RunSink, SinkResult
+from otel_llm.sinks.memory import InMemoryRunSink
+
+CHAT_ATTRS: dict[str, Any] = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+    "gen_ai.request.temperature": 0.2,
+    "gen_ai.request.max_tokens": 256,
+    "gen_ai.usage.input_tokens": 812,
+    "gen_ai.usage.output_tokens": 96,
+    "gen_ai.response.id": "chatcmpl-9x",
+    "gen_ai.response.finish_reasons": ("stop",),
+}
+
+
+class NoopExporter(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+class SlowSink(RunSink):
+    """Takes `delay` seconds per batch, like a remote endpoint."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.runs = 0
+        self.batches = 0
+
+    def export(self, runs: Sequence[Run]) -> SinkResult:
+        time.sleep(self.delay)
+        self.runs += len(runs)
+        self.batches += 1
+        return SinkResult.SUCCESS
+
+
+class Recorder(SpanProcessor):
+    """Keeps the processor calls the SDK makes, to replay them later."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[bool, Any]] = []
+
+    def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
+        self.calls.append((True, span))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.calls.append((False, span))
+
+
+def _provider(*processors: SpanProcessor) -> TracerProvider:
+    provider = TracerProvider(shutdown_on_exit=False)
+    for p in processors:
+        provider.add_span_processor(p)
+    return provider
+
+
+def _replay(tracer: trace.Tracer, spans: list[SpanRecord]) -> None:
+    """Make real SDK spans with the structure, times and attributes of `spans`."""
+    kids: dict[bytes, list[SpanRecord]] = {}
+    ids = {s.span_id for s in spans}
+    for s in spans:
+        kids.setdefault(s.parent_span_id if s.parent_span_id in ids else b"", []).append(s)
+
+    def make(s: SpanRecord, parent: Any) -> int:
+        ctx = trace.set_span_in_context(parent) if parent is not None else None
+        attrs = {k: v for k, v in s.attributes.items() if isinstance(v, (str, bool, int, float))}
+        span = tracer.start_span(s.name, context=ctx, attributes=attrs,
+                                 start_time=s.start_time_unix_nano)
+        end = s.end_time_unix_nano
+        for child in kids.get(s.span_id, []):
+            end = max(end, make(child, span) + 1)
+        span.end(end_time=end)
+        return end
+
+    for root in kids.get(b"", []):
+        make(root, None)
+
+
+# --- 1. app-thread cost -------------------------------------------------------------------
+
+
+def app_thread_cost(rounds: int, per_round: int) -> tuple[float, float, float]:
+    """Median µs per span (create + end, 10 attributes): SDK alone, with the processor,
+    and span_from_readable of one such span."""
+    alone = _provider(BatchSpanProcessor(NoopExporter()))
+    sink = InMemoryRunSink()
+    runs = RunSpanProcessor(sink, shutdown_on_exit=False)
+    added = _provider(BatchSpanProcessor(NoopExporter()), runs)
+    samples: dict[str, list[int]] = {"alone": [], "added": []}
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        for label, provider in (("alone", alone), ("added", added)):
+            tracer = provider.get_tracer("bench")
+            out = samples[label]
+            for _ in range(per_round):
+                t0 = clock()
+                with tracer.start_as_current_span("chat gpt-4o-mini", attributes=CHAT_ATTRS):
+                    pass
+                out.append(clock() - t0)
+        sink.clear()  # keep memory flat; the worker keeps converting meanwhile
+    runs.force_flush(60_000)
+    rec = Recorder()
+    with _provider(rec).get_tracer("bench").start_as_current_span("x", attributes=CHAT_ATTRS):
+        pass
+    readable = rec.calls[-1][1]
+    conv = []
+    for _ in range(5_000):
+        t0 = clock()
+        span_from_readable(readable)
+        conv.append(clock() - t0)
+    for p in (alone, added):
+        p.shutdown()
+    return (statistics.median(samples["alone"]) / 1000,
+            statistics.median(samples["added"]) / 1000, statistics.median(conv) / 1000)
+
+
+# --- 2. background throughput ----------------------------------------------------------------
+
+
+def background_throughput(n_spans: int, repeat: int, **options: Any) -> float:
+    """Spans per second the worker converts and delivers into the in-memory sink."""
+    recorder = Recorder()
+    _replay(_provider(recorder).get_tracer("bench"), make_request_spans(n_spans, 10))
+    best = 0.0
+    for _ in range(repeat):
+        sink = InMemoryRunSink()
+        processor = RunSpanProcessor(sink, max_queue_size=2 * n_spans + 10,
+                                     max_batch_size=1_000, shutdown_on_exit=False, **options)
+        gc.collect()
+        start = time.perf_counter()
+        for is_start, span in recorder.calls:
+            if is_start:
+                processor.on_start(span)
+            else:
+                processor.on_end(span)
+        assert processor.force_flush(300_000)
+        elapsed = time.perf_counter() - start
+        stats = processor.stats
+        assert stats.received == n_spans and not stats.dropped, stats
+        best = max(best, n_spans / elapsed)
+        processor.shutdown()
+    return best
+
+
+# --- 3. sustained load into a slow sink ---------------------------------------------------------
+
+
+def sustained(rate: int, seconds: float, delay: float) -> tuple[int, int, int, float]:
+    """(spans ended, runs delivered, dropped, achieved spans/s) at `rate` spans/s."""
+    sink = SlowSink(delay)
+    processor = RunSpanProcessor(sink, shutdown_on_exit=False)
+    provider = _provider(processor)
+    tracer = provider.get_tracer("bench")
+    tick = 0.01
+    per_tick = max(2, int(rate * tick)) // 2  # traces of 2 spans
+    made = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    next_tick = start
+    while next_tick < deadline:
+        for _ in range(per_tick):
+            with tracer.start_as_current_span("invoke_agent support",
+                                              attributes={"gen_ai.operation.name": "invoke_agent"}):
+                with tracer.start_as_current_span("chat gpt-4o-mini", attributes=CHAT_ATTRS):
+                    pass
+        made += 2 * per_tick
+        next_tick += tick
+        pause = next_tick - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    achieved = made / (time.perf_counter() - start)
+    processor.shutdown(timeout_millis=120_000)
+    stats = processor.stats
+    return made, sink.runs, stats.dropped_total, achieved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="sustained test length")
+    parser.add_argument("--rate", type=int, default=10_000, help="sustained spans/s")
+    parser.add_argument("--spans", type=int, default=20_000, help="spans for throughput")
+    args = parser.parse_args()
+
+    alone, added, convert = app_thread_cost(rounds=20, per_round=1_000)
+    extra = added - alone
+    print("RunSpanProcessor benchmark (CPython, this machine)")
+    print(f"{'figure':<52}{'value':>12}  target")
+    print(f"{'app thread, SDK alone, µs/span (median)':<52}{alone:>12.2f}")
+    print(f"{'app thread, + RunSpanProcessor, µs/span (median)':<52}{added:>12.2f}")
+    verdict = "ok" if extra <= 3.0 else "ABOVE TARGET"
+    print(f"{'  added by RunSpanProcessor, µs/span':<52}{extra:>12.2f}  <= 3  {verdict}")
+    print(f"{'  (span_from_readable on the app thread instead)':<52}{convert:>12.2f}")
+
+    rate = background_throughput(args.spans, repeat=3)
+    verdict = "ok" if rate >= 30_000 else "BELOW TARGET"
+    print(f"{'background -> in-memory sink, spans/s':<52}{rate:>12,.0f}  >= 30,000  {verdict}")
+    rate_all = background_throughput(args.spans, repeat=3, export_all=True, redaction=False)
+    print(f"{'  (export_all, no redaction), spans/s':<52}{rate_all:>12,.0f}")
+
+    made, delivered, dropped, achieved = sustained(args.rate, args.seconds, 0.05)
+    verdict = "ok" if dropped == 0 and delivered == made else "LOST SPANS"
+    print(f"{f'sustained {achieved:,.0f} spans/s x {args.seconds:.0f} s, 50 ms sink':<52}"
+          f"{'':>12}")
+    print(f"{'  spans ended / runs delivered':<52}{f'{made:,} / {delivered:,}':>12}")
+    print(f"{'  dropped':<52}{dropped:>12,}  0  {verdict}")
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    main()
