@@ -214,43 +214,54 @@ def _operation(x: Extraction, obs: ObservationType) -> None:
 
 
 def _ls_provider(value: str) -> str:
-    return PROVIDER_FROM_GEN_AI.get(value) or PROVIDER_FROM_GEN_AI.get(value.lower(), value)
+    """ls_provider for any spelling: official, legacy, capitalised (OpenLLMetry's
+    "Anthropic") or `provider.api` (the Vercel AI SDK's "openai.chat")."""
+    found = PROVIDER_FROM_GEN_AI.get(value) or PROVIDER_FROM_GEN_AI.get(value.lower())
+    if found is None:
+        found = PROVIDER_FROM_GEN_AI.get(value.partition(".")[0].lower())
+    return found or value
 
 
 def _provider(x: Extraction, obs: ObservationType) -> None:
     a = x.attrs
-    name, system = a.get("gen_ai.provider.name"), a.get("gen_ai.system")
-    if name is None and system is None:
-        return
-    provider: str | None = None
-    for key, value in (("gen_ai.provider.name", name), ("gen_ai.system", system)):
+    # A generation's provider is ls_provider; elsewhere (an agent, a retriever's vector
+    # store) it is metadata, which is where run_to_span reads it back from.
+    known = x.provider if obs is G or obs is E else x.metadata.get("ls_provider")
+    for key in ("gen_ai.provider.name", "gen_ai.system"):
+        value = a.get(key)
         if value is None:
             continue
         if not isinstance(value, str):
             x.problem(key, "is not a string", value)
             continue
-        mapped = _ls_provider(value)
-        if provider is None or mapped == provider:  # a disagreeing legacy key stays raw
-            provider = mapped
+        provider = _ls_provider(value)
+        if known is None:
+            known = provider
+        if provider == known:  # a provider that disagrees with the one kept stays raw
             x.consumed.add(key)
-    if provider is None:
+    if known is None:
         return
-    # A generation's provider is ls_provider; elsewhere (an agent, a retriever's vector
-    # store) it is kept as metadata, which is where run_to_span reads it back from.
     if obs is G or obs is E:
-        x.provider = x.provider or provider
+        x.provider = known
     else:
-        x.set_metadata("ls_provider", provider)
+        x.set_metadata("ls_provider", known)
 
 
 def _model(x: Extraction) -> None:
     a = x.attrs
-    request = text(x, "gen_ai.request.model") if "gen_ai.request.model" in a else None
-    response = text(x, "gen_ai.response.model") if "gen_ai.response.model" in a else None
-    x.model = x.model or request
-    if response is not None:
+    if "gen_ai.request.model" in a:
+        request = text(x, "gen_ai.request.model")
+        x.model = x.model or request
+        if request != x.model:
+            x.consumed.discard("gen_ai.request.model")  # another reader's model won
+    if "gen_ai.response.model" in a:
+        response = text(x, "gen_ai.response.model")
         x.response_model = x.response_model or response
-        if x.model is not None and response != x.model:
+        if response is None:
+            return
+        if response != x.response_model:
+            x.consumed.discard("gen_ai.response.model")
+        elif x.model is not None and response != x.model:
             # The run keeps the requested model; the one that answered is metadata.
             x.set_metadata("response_model", response)
 

@@ -80,6 +80,13 @@ DETAILS_USAGE: dict[str, tuple[str, str]] = {
 COST_KEY = "operation.cost"  # USD, of this model call
 RAW_USAGE_KEY = "gen_ai.usage.raw"  # the provider's usage object, as JSON
 
+# The provider (ls_provider) of each Logfire LLM integration, by instrumentation scope:
+# older releases name it nowhere else.
+SCOPE_PROVIDERS: dict[str, str] = {
+    "logfire.openai": "openai",
+    "logfire.anthropic": "anthropic",
+}
+
 # Request fields that are content, not parameters.
 REQUEST_CONTENT = frozenset({"messages", "system", "input", "instructions", "prompt", "model"})
 # Attributes whose meaning this module (or the gen_ai one) knows: never span arguments.
@@ -224,6 +231,8 @@ def _request(x: Extraction, obs: ObservationType) -> None:
     request = json_object(x, "request_data")
     if request is None:
         return
+    if obs is G or obs is E:
+        x.provider = x.provider or SCOPE_PROVIDERS.get(x.span.scope_name)
     model = request.get("model")
     if isinstance(model, str):
         x.model = x.model or model

@@ -2,7 +2,8 @@
 and the writer of a case's `request.json` (OTLP/JSON, as an exporter sends it).
 
 Recording needs the real instrumentation packages, which are NOT dependencies of
-otel-llm: install them in a separate virtual environment (see tests/golden/README.md).
+otel-llm: install them in a separate virtual environment (each convention folder's
+README.md says which releases a case was recorded with).
 """
 
 from __future__ import annotations
