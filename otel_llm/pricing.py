@@ -23,6 +23,7 @@ import orjson
 _PER_TOKEN = 1e-6  # prices are per million tokens
 _BOUNDARIES = ("-", "@", ":", ".")
 _FIELDS = ("input", "output", "cached_input", "reasoning")
+_OWN_COST_KEYS = frozenset(("input_cost", "output_cost", "total_cost"))
 _CACHE_LIMIT = 4096  # distinct model names remembered by `PriceTable.lookup`
 SHIPPED_PRICES = Path(__file__).parent / "data" / "prices.json"
 
@@ -124,9 +125,8 @@ class PriceTable:
                 `output_token_details.reasoning`, or `input_cost` / `output_cost` /
                 `total_cost` given by the producer (those win).
         """
-        own = own_cost(usage)
-        if own is not None:
-            return own
+        if _OWN_COST_KEYS.intersection(usage):
+            return own_cost(usage)
         if model is None:
             return None
         price = self.lookup(model)
@@ -134,8 +134,13 @@ class PriceTable:
             return None
         input_tokens = _number(usage.get("input_tokens"))
         output_tokens = _number(usage.get("output_tokens"))
-        cache_read = min(_detail(usage, "input_token_details", "cache_read"), input_tokens)
-        reasoning = min(_detail(usage, "output_token_details", "reasoning"), output_tokens)
+        cache_read = reasoning = 0
+        details = usage.get("input_token_details")
+        if details:
+            cache_read = min(_detail(details, "cache_read"), input_tokens)
+        details = usage.get("output_token_details")
+        if details:
+            reasoning = min(_detail(details, "reasoning"), output_tokens)
         cached_price = price.input if price.cached_input is None else price.cached_input
         reasoning_price = price.output if price.reasoning is None else price.reasoning
         prompt = (
@@ -200,6 +205,8 @@ def parse_prices(data: Any, source: str) -> dict[str, Price]:
 
 
 def _number(value: Any) -> int:
+    if type(value) is int:  # the common case, without the checks below
+        return value if value > 0 else 0
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return 0
     return max(int(value), 0)
@@ -211,6 +218,5 @@ def _maybe_number(value: Any) -> float | None:
     return float(value)
 
 
-def _detail(usage: Mapping[str, Any], group: str, key: str) -> int:
-    details = usage.get(group)
+def _detail(details: Any, key: str) -> int:
     return _number(details.get(key)) if isinstance(details, dict) else 0

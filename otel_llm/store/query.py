@@ -310,7 +310,7 @@ class _Field:
     """How one filter field reads in SQL: an expression over the runs alias `{a}`."""
 
     expr: str
-    kind: str  # text, uuid, time, duration, number, error, tags, meta_key, meta_value, bool
+    kind: str  # text, uuid, trace, time, duration, number, error, tags, meta_key, meta_value, bool
 
 
 _GEN = "('llm', 'embedding')"
@@ -319,7 +319,7 @@ _STATUS = ("(CASE WHEN {a}.error IS NOT NULL THEN 'error' "
 
 FIELDS: dict[str, _Field] = {
     "id": _Field("{a}.id", "uuid"),
-    "trace_id": _Field("{a}.trace_id", "uuid"),
+    "trace_id": _Field("{a}.trace_id", "trace"),
     "parent_run_id": _Field("{a}.parent_run_id", "uuid"),
     "reference_example_id": _Field("{a}.reference_example_id", "uuid"),
     "name": _Field("{a}.name", "text"),
@@ -442,6 +442,22 @@ class _Compiler:
     def uuid_(self, node: Compare, expr: str) -> SQL:
         return self.scalar(node, expr, self.to_uuid)
 
+    def trace(self, node: Compare, expr: str) -> SQL:
+        """eq / in on trace_id go through the traces table to the runs' trace index."""
+        if node.op not in ("eq", "in"):
+            return self.uuid_(node, expr)
+        raw = self.as_list(node) if node.op == "in" else [node.value]
+        ids = [self.to_uuid(v, node) for v in raw]
+        if not ids:
+            return "0", []
+        marks = ", ".join("?" * len(ids))
+        a = self.alias
+        return (
+            f"({a}.trace_key IN (SELECT key FROM traces WHERE trace_id IN ({marks}) "
+            f"OR otel_trace_id IN ({marks})) AND {expr} IN ({marks}))",
+            [*ids, *(uuid.UUID(i).hex for i in ids), *ids],
+        )
+
     def time(self, node: Compare, expr: str) -> SQL:
         return self.scalar(node, expr, self.to_time)
 
@@ -561,6 +577,7 @@ class _Compiler:
 _KIND_HANDLERS: dict[str, Callable[[_Compiler, Compare, str], SQL]] = {
     "text": _Compiler.text_,
     "uuid": _Compiler.uuid_,
+    "trace": _Compiler.trace,
     "time": _Compiler.time,
     "duration": _Compiler.duration,
     "number": _Compiler.number,
