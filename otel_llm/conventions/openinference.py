@@ -69,12 +69,14 @@ def read(x: Extraction) -> None:
     """
     obs = x.observation or S
     _kind(x, obs)
+    # Flattened lists matter to generations, embeddings and retrievers only.
+    lists = flattened(x.attrs) if obs is G or obs is E or obs is R else {}
     if obs is G or obs is E:
-        _model(x, obs)
+        _model(x, obs, lists)
         _usage(x)
     _context(x, obs)
     if x.inputs is None or x.outputs is None:
-        _IO_READERS.get(obs, _read_plain_io)(x)
+        _IO_READERS.get(obs, _read_plain_io)(x, lists)
 
 
 def _kind(x: Extraction, obs: ObservationType) -> None:
@@ -88,7 +90,7 @@ def _kind(x: Extraction, obs: ObservationType) -> None:
         x.problem(KIND_KEY, "is not a known OpenInference span kind", value)
 
 
-def _model(x: Extraction, obs: ObservationType) -> None:
+def _model(x: Extraction, obs: ObservationType, lists: Lists) -> None:
     a = x.attrs
     keys = ("llm.request.model_name", "embedding.model_name" if obs is E else "llm.model_name",
             "llm.response.model_name")
@@ -110,10 +112,8 @@ def _model(x: Extraction, obs: ObservationType) -> None:
         if params:
             for k, v in params.items():
                 x.invocation_params.setdefault(k, v)
-    if "llm.tools.0.tool.json_schema" in a:
-        tools = [
-            _tool_schema(x, item) for _, item in sorted(x.take_indexed("llm.tools.").items())
-        ]
+    if "llm.tools." in lists:
+        tools = [_tool_schema(x, item) for item in _items(x, lists, "llm.tools.")]
         x.invocation_params.setdefault("tools", tools)
 
 
@@ -253,7 +253,7 @@ def _consume_io(x: Extraction, key: str, mime_key: str) -> None:
         x.consumed.add(mime_key)
 
 
-def _read_plain_io(x: Extraction) -> None:
+def _read_plain_io(x: Extraction, lists: Lists) -> None:
     if x.inputs is None:
         value = _value(x, "input.value", "input.mime_type")
         if value is not _NOTHING:
@@ -264,7 +264,7 @@ def _read_plain_io(x: Extraction) -> None:
             x.set_outputs(value)
 
 
-def _read_tool_io(x: Extraction) -> None:
+def _read_tool_io(x: Extraction, lists: Lists) -> None:
     if x.inputs is None:
         value = _value(x, "input.value", "input.mime_type")
         if value is not _NOTHING:
@@ -310,29 +310,28 @@ def _absorb_response(x: Extraction, obs: ObservationType) -> dict[str, Any] | No
     return response
 
 
-def _read_generation_io(x: Extraction) -> None:
-    a = x.attrs
+def _read_generation_io(x: Extraction, lists: Lists) -> None:
     if x.inputs is None:
-        if _has_messages(a, "llm.input_messages."):
-            x.set_inputs({"messages": _messages(x, "llm.input_messages.", "user")})
+        if "llm.input_messages." in lists:
+            x.set_inputs({"messages": _messages(x, lists, "llm.input_messages.", "user")})
             _absorb_request(x, G)
-        elif "llm.prompts.0.prompt.text" in a or "llm.prompts" in a:
-            x.set_inputs({"prompt": _prompts(x)})
+        elif "llm.prompts." in lists or "llm.prompts" in x.attrs:
+            x.set_inputs({"prompt": _prompts(x, lists)})
             _absorb_request(x, G)
     if x.outputs is None:
-        if _has_messages(a, "llm.output_messages."):
-            out = _messages(x, "llm.output_messages.", "assistant")
+        if "llm.output_messages." in lists:
+            out = _messages(x, lists, "llm.output_messages.", "assistant")
             response = _absorb_response(x, G)
             _finish_reasons(x, out, response)
             x.set_outputs({"messages": out, **_rest(response, RESPONSE_CONTENT[G])})
-        elif "llm.choices.0.completion.text" in a:
+        elif "llm.choices." in lists:
             choices = [
                 {"index": i, "text": item.get("completion.text")}
-                for i, item in sorted(x.take_indexed("llm.choices.").items())
+                for i, item in enumerate(_items(x, lists, "llm.choices."))
             ]
             _finish_reasons(x, choices, _absorb_response(x, G))
             x.set_outputs({"choices": choices})
-    _read_plain_io(x)
+    _read_plain_io(x, lists)
 
 
 def _rest(response: dict[str, Any] | None, content: frozenset[str]) -> dict[str, Any]:
@@ -361,12 +360,9 @@ def _finish_reasons(
         out[0].setdefault("finish_reason", reason)
 
 
-def _read_embedding_io(x: Extraction) -> None:
-    a = x.attrs
-    if "embedding.embeddings.0.embedding.text" in a or (
-        "embedding.embeddings.0.embedding.vector" in a
-    ):
-        items = [item for _, item in sorted(x.take_indexed("embedding.embeddings.").items())]
+def _read_embedding_io(x: Extraction, lists: Lists) -> None:
+    if "embedding.embeddings." in lists:
+        items = _items(x, lists, "embedding.embeddings.")
         texts = [item["embedding.text"] for item in items if "embedding.text" in item]
         vectors = [item["embedding.vector"] for item in items if "embedding.vector" in item]
         if texts:
@@ -375,16 +371,16 @@ def _read_embedding_io(x: Extraction) -> None:
         if vectors:
             response = _absorb_response(x, E)
             x.set_outputs({"embeddings": vectors, **_rest(response, RESPONSE_CONTENT[E])})
-    _read_plain_io(x)
+    _read_plain_io(x, lists)
 
 
-def _read_retriever_io(x: Extraction) -> None:
+def _read_retriever_io(x: Extraction, lists: Lists) -> None:
     a = x.attrs
     if x.inputs is None:
         if "reranker.query" in a:
             inputs: dict[str, Any] = {"query": x.take("reranker.query")}
-            if _has_documents(a, "reranker.input_documents."):
-                inputs["documents"] = _documents(x, "reranker.input_documents.")
+            if "reranker.input_documents." in lists:
+                inputs["documents"] = _documents(x, lists, "reranker.input_documents.")
             x.set_inputs(inputs)
         else:
             value = _value(x, "input.value", "input.mime_type")
@@ -397,12 +393,12 @@ def _read_retriever_io(x: Extraction) -> None:
         x.invocation_params.setdefault("top_k", x.take("reranker.top_k"))
     if x.outputs is None:
         for prefix in ("retrieval.documents.", "reranker.output_documents."):
-            if _has_documents(a, prefix):
-                docs = _documents(x, prefix)
+            if prefix in lists:
+                docs = _documents(x, lists, prefix)
                 rest = _absorb_documents(x, len(docs))
                 x.set_outputs({"documents": docs, **rest})
                 break
-    _read_plain_io(x)
+    _read_plain_io(x, lists)
 
 
 def _absorb_documents(x: Extraction, n: int) -> dict[str, Any]:
@@ -428,16 +424,44 @@ _IO_READERS = {
 # --- flattened lists ---------------------------------------------------------------
 
 
-def _has_messages(a: Attributes, prefix: str) -> bool:
-    return (
-        f"{prefix}0.message.role" in a
-        or f"{prefix}0.message.content" in a
-        or f"{prefix}0.message.contents.0.message_content.type" in a
-    )
+Lists = dict[str, tuple[dict[int, dict[str, Any]], list[str]]]
+
+# The flattened lists OpenInference writes: `<prefix><i>.<rest>`.
+LIST_PREFIXES = (
+    "llm.input_messages.", "llm.output_messages.", "llm.tools.", "llm.prompts.",
+    "llm.choices.", "retrieval.documents.", "reranker.input_documents.",
+    "reranker.output_documents.", "embedding.embeddings.",
+)
 
 
-def _has_documents(a: Attributes, prefix: str) -> bool:
-    return f"{prefix}0.document.content" in a or f"{prefix}0.document.id" in a
+def flattened(a: Attributes) -> Lists:
+    """Every flattened list of the span, re-nested in ONE pass over its attributes:
+    {prefix: ({i: {rest: value}}, keys)}. Nothing is consumed until a reader uses it."""
+    out: Lists = {}
+    for key, value in a.items():
+        if not key.startswith(LIST_PREFIXES):  # one C call for the common miss
+            continue
+        second = key.find(".", key.find(".") + 1)
+        prefix = key[: second + 1]
+        idx, _, rest = key[second + 1 :].partition(".")
+        if not idx.isdigit():
+            continue
+        found = out.get(prefix)
+        if found is None:
+            found = out[prefix] = ({}, [])
+        found[0].setdefault(int(idx), {})[rest] = value
+        found[1].append(key)
+    return out
+
+
+def _items(x: Extraction, lists: Lists, prefix: str) -> list[dict[str, Any]]:
+    """One list's items in index order, its keys marked as mapped."""
+    found = lists.get(prefix)
+    if found is None:
+        return []
+    items, keys = found
+    x.consumed.update(keys)
+    return [items[i] for i in sorted(items)]
 
 
 def _pop_indexed(flat: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
@@ -451,8 +475,10 @@ def _pop_indexed(flat: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     return [found[i] for i in sorted(found)]
 
 
-def _messages(x: Extraction, prefix: str, default_role: str) -> list[dict[str, Any]]:
-    return [_message(flat, default_role) for _, flat in sorted(x.take_indexed(prefix).items())]
+def _messages(
+    x: Extraction, lists: Lists, prefix: str, default_role: str
+) -> list[dict[str, Any]]:
+    return [_message(flat, default_role) for flat in _items(x, lists, prefix)]
 
 
 def _message(flat: dict[str, Any], default_role: str) -> dict[str, Any]:
@@ -508,20 +534,19 @@ def _part(flat: dict[str, Any]) -> dict[str, Any]:
     return part
 
 
-def _prompts(x: Extraction) -> Any:
+def _prompts(x: Extraction, lists: Lists) -> Any:
     """Legacy completion prompts: one text, or a list of them."""
     if "llm.prompts" in x.attrs:
         texts = x.take("llm.prompts")
     else:
-        texts = [item.get("prompt.text")
-                 for _, item in sorted(x.take_indexed("llm.prompts.").items())]
+        texts = [item.get("prompt.text") for item in _items(x, lists, "llm.prompts.")]
     if isinstance(texts, (list, tuple)):
         return texts[0] if len(texts) == 1 else list(texts)
     return texts
 
 
-def _documents(x: Extraction, prefix: str) -> list[dict[str, Any]]:
-    return [_document(x, flat) for _, flat in sorted(x.take_indexed(prefix).items())]
+def _documents(x: Extraction, lists: Lists, prefix: str) -> list[dict[str, Any]]:
+    return [_document(x, flat) for flat in _items(x, lists, prefix)]
 
 
 def _document(x: Extraction, flat: dict[str, Any]) -> dict[str, Any]:
