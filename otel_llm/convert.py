@@ -373,7 +373,9 @@ def _assemble(
     if otel:
         run.extra["otel"] = otel
     if x.problems:
-        run.metadata.setdefault(PROBLEMS_KEY, []).extend(x.problems)
+        # A run restored with its exact extra already lists the problems of its raw values.
+        known = run.metadata.setdefault(PROBLEMS_KEY, [])
+        known.extend(p for p in x.problems if p not in known)
     return run
 
 

@@ -42,6 +42,14 @@ KINDS: dict[str, tuple[ObservationType, str | None]] = {
     "plan": (S, None),
 }
 
+# Non-standard operation names that SDKs are known to write (LangSmith: run types;
+# OpenLLMetry's LangChain instrumentor; MLflow: its span types): not worth a problem.
+WILD_OPERATIONS = frozenset({
+    "llm", "chain", "tool", "retriever", "embedding", "prompt", "parser", "agent",
+    "workflow", "task", "chat_model", "reranker", "memory", "guardrail", "evaluator",
+    "unknown", "execute_task", "vector_db_retrieve",
+})
+
 # The operation name written for each observation type (none for plain spans).
 OPERATION_OF: dict[ObservationType, str] = {
     G: "chat",
@@ -205,12 +213,17 @@ def read(x: Extraction) -> None:
 
 
 def _operation(x: Extraction, obs: ObservationType) -> None:
-    """The operation name is consumed when it is what `write` gives the run back."""
+    """The operation name is consumed when it is what `write` gives the run back; other
+    values stay raw, and values nobody is known to write are reported."""
     op = x.attrs.get(KIND_KEY)
     if op is None:
         return
     if op == OPERATION_OF.get(obs) or (op == "text_completion" and obs is G):
         x.consumed.add(KIND_KEY)
+    elif not isinstance(op, str) or not (
+        op in KINDS or op.endswith("_memory") or op.lower() in WILD_OPERATIONS
+    ):
+        x.problem(KIND_KEY, "is not a known operation name", op)
 
 
 def _ls_provider(value: str) -> str:
@@ -356,20 +369,16 @@ def error_type_of(error: str) -> str:
 
 def _read_message_io(x: Extraction, obs: ObservationType) -> None:
     """Chat content in every version: message attributes, message events, content
-    events, legacy JSON attributes, flattened legacy attributes (first found wins)."""
+    events, legacy JSON attributes, flattened legacy attributes (first found wins). A
+    source is read even when an earlier reader set the run's content: it is consumed
+    when it parses (it repeats that content), kept raw and reported when it does not."""
     events = _message_events(x) if x.span.events else None
-    if x.inputs is None:
-        inputs = _inputs(x, obs, events)
-        if inputs is not None:
-            x.set_inputs(inputs)
-    else:
-        _mark_inputs(x, events)
-    if x.outputs is None:
-        outputs = _outputs(x, obs, events)
-        if outputs is not None:
-            x.set_outputs(outputs)
-    else:
-        _mark_outputs(x, events)
+    inputs = _inputs(x, obs, events)
+    if inputs is not None:
+        x.set_inputs(inputs)
+    outputs = _outputs(x, obs, events)
+    if outputs is not None:
+        x.set_outputs(outputs)
 
 
 def _inputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dict[str, Any] | None:
@@ -426,29 +435,6 @@ def _outputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dic
     ):
         found = _flat_messages(x, FLAT_COMPLETION, "assistant")
     return {"messages": found} if found is not None else None
-
-
-def _mark_inputs(x: Extraction, events: _Events | None) -> None:
-    """Inputs are known already: the keys repeating them are taken as they are."""
-    a = x.attrs
-    for key in (INPUT_MESSAGES, SYSTEM_INSTRUCTIONS, PROMPT_KEY):
-        if key in a:
-            x.consumed.add(key)
-    if events is not None:
-        x.consumed_events.update(i for i, _ in events.inputs)
-    if f"{FLAT_PROMPT}0.role" in a or f"{FLAT_PROMPT}0.content" in a:
-        x.take_indexed(FLAT_PROMPT)
-
-
-def _mark_outputs(x: Extraction, events: _Events | None) -> None:
-    a = x.attrs
-    for key in (OUTPUT_MESSAGES, COMPLETION_KEY):
-        if key in a:
-            x.consumed.add(key)
-    if events is not None:
-        x.consumed_events.update(i for i, _ in events.outputs)
-    if f"{FLAT_COMPLETION}0.role" in a or f"{FLAT_COMPLETION}0.content" in a:
-        x.take_indexed(FLAT_COMPLETION)
 
 
 def system_message(x: Extraction) -> msgs.Message | None:

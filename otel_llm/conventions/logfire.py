@@ -48,6 +48,7 @@ MARKER_KINDS: dict[str, tuple[ObservationType, str | None]] = {
 
 SPAN_TYPE_KEY = "logfire.span_type"
 PENDING = "pending_span"
+SPAN_TYPES = frozenset({"span", "log", PENDING})
 IN, OUT = "input_token_details", "output_token_details"
 
 # A provider's own usage object (OpenAI chat, OpenAI Responses, Anthropic): path ->
@@ -96,9 +97,12 @@ OWN_KEYS = NAMESPACES | {"events", "async", "agent_name", "model_name", "tools"}
 def read(x: Extraction) -> None:
     """Fills what Logfire / Pydantic AI attributes say; marks pending spans to skip."""
     a = x.attrs
-    if a.get(SPAN_TYPE_KEY) == PENDING:
+    span_type = a.get(SPAN_TYPE_KEY)
+    if span_type == PENDING:
         x.skip = True
         return
+    if span_type is not None and span_type not in SPAN_TYPES:
+        x.problem(SPAN_TYPE_KEY, "is not a known Logfire span type", span_type)
     obs = x.observation or S
     if "logfire.tags" in a:
         _tags(x)

@@ -72,10 +72,13 @@ def read(x: Extraction) -> None:
     obs = x.observation or S
     for key, table in ((KIND_KEY, KINDS), (REQUEST_TYPE_KEY, REQUEST_KINDS)):
         value = a.get(key)
-        if value is not None and isinstance(value, str):
-            kind = table.get(value)
-            if kind is not None and kind[0] is obs:
-                x.consumed.add(key)  # the run's type says it
+        if value is None:
+            continue
+        kind = table.get(value) if isinstance(value, str) else None
+        if kind is not None and kind[0] is obs:
+            x.consumed.add(key)  # the run's type says it
+        elif kind is None and value != "unknown":
+            x.problem(key, "is not a known value", value)
     if "traceloop.entity.name" in a:
         name = text(x, "traceloop.entity.name")
         if name is not None and x.name not in (None, name):
