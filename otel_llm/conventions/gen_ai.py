@@ -123,6 +123,7 @@ USAGE_READ: tuple[tuple[str, str | None, str], ...] = (
     ("gen_ai.usage.prompt_tokens", None, "input_tokens"),
     ("gen_ai.usage.output_tokens", None, "output_tokens"),
     ("gen_ai.usage.completion_tokens", None, "output_tokens"),
+    ("gen_ai.usage.total_tokens", None, "total_tokens"),  # OpenLLMetry's
     ("gen_ai.usage.cache_read.input_tokens", IN, "cache_read"),
     ("gen_ai.usage.cache_read_input_tokens", IN, "cache_read"),
     ("gen_ai.usage.cache_creation.input_tokens", IN, "cache_creation"),
@@ -140,6 +141,7 @@ REQUEST_PARAMS_READ: dict[str, str] = {
     "gen_ai.openai.request.service_tier": "service_tier",
     "gen_ai.request.encoding_formats": "encoding_formats",
     "gen_ai.output.type": "output_type",
+    "gen_ai.is_streaming": "stream",  # OpenLLMetry's
 }
 
 # Context keys -> metadata keys. Agent, conversation and workflow keys are copied onto

@@ -1,4 +1,9 @@
-"""OpenLLMetry / Traceloop: `traceloop.*` decorator spans and `llm.*` legacy keys."""
+"""OpenLLMetry / Traceloop: `traceloop.*` decorator spans and `llm.*` legacy keys.
+
+Its LLM spans write `gen_ai.*` keys, read by the gen_ai reader (which knows this
+project's extras too: `gen_ai.usage.total_tokens`, `gen_ai.is_streaming`, the
+flattened `gen_ai.prompt.{i}.*`); this reader only runs on spans with its own keys.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from otel_llm.conventions._typed import number, strings, text
 from otel_llm.conventions.base import Extraction, as_dict, loads_maybe
 from otel_llm.model import ObservationType
 
-NAMESPACES = frozenset({"traceloop", "llm", "gen_ai"})
+NAMESPACES = frozenset({"traceloop", "llm"})
 
 G, E, R, T, A, S = (
     ObservationType.GENERATION,
@@ -52,22 +57,21 @@ METADATA: dict[str, str] = {
 }
 # Request keys of the older releases -> invocation_params keys.
 PARAMS: dict[str, str] = {
-    "gen_ai.is_streaming": "stream",
     "llm.is_streaming": "stream",
     "llm.frequency_penalty": "frequency_penalty",
     "llm.presence_penalty": "presence_penalty",
     "llm.top_k": "top_k",
     "llm.chat.stop_sequences": "stop",
 }
-TOTAL_TOKENS_KEYS = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens")
+TOTAL_TOKENS_KEY = "llm.usage.total_tokens"
 FUNCTIONS_PREFIX = "llm.request.functions."
 
 
 def read(x: Extraction) -> None:
     """Fills what Traceloop attributes say: the entity's name, input and output, the
-    workflow and association properties (metadata), streaming, total tokens, and the
-    tools of older releases. Kinds are consumed when they agree with the classification.
-    """
+    workflow and association properties (metadata), and the request keys, total tokens
+    and tools of older releases. Kinds are consumed when they agree with the
+    classification."""
     a = x.attrs
     obs = x.observation or S
     for key, table in ((KIND_KEY, KINDS), (REQUEST_TYPE_KEY, REQUEST_KINDS)):
@@ -102,12 +106,10 @@ def read(x: Extraction) -> None:
             x.invocation_params.setdefault(param, _param(x.take(key)))
     if f"{FUNCTIONS_PREFIX}0.name" in a:
         x.invocation_params.setdefault("tools", _functions(x))
-    if obs is G or obs is E:
-        for key in TOTAL_TOKENS_KEYS:
-            if key in a:
-                total = number(x, key)
-                if total is not None:
-                    x.set_usage("total_tokens", total)
+    if (obs is G or obs is E) and TOTAL_TOKENS_KEY in a:
+        total = number(x, TOTAL_TOKENS_KEY)
+        if total is not None:
+            x.set_usage("total_tokens", total)
 
 
 def _entity_input(x: Extraction) -> None:
