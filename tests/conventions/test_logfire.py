@@ -278,3 +278,10 @@ def test_a_foreign_events_attribute_is_left_alone() -> None:
     run = read({**SPAN, "events": '["login", "logout"]'})
     assert raw(run) == {**SPAN, "events": '["login", "logout"]'}
     assert problems(run) == [] and metadata(run) == {}
+
+
+def test_huge_request_data() -> None:
+    text = "ж" * 2_000_000
+    run = read({**SPAN, "gen_ai.operation.name": "chat",
+                "request_data": json.dumps({"messages": [{"role": "user", "content": text}]})})
+    assert run.inputs == {"messages": [{"role": "user", "content": text}]}

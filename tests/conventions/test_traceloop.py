@@ -154,3 +154,13 @@ def test_a_kind_that_disagrees_with_the_classification_stays_raw() -> None:
     assert run.run_type == "llm"
     assert raw(run) == {"traceloop.span.kind": "task"}
     assert problems(run) == []
+
+
+def test_huge_entity_values() -> None:
+    text = "é" * 2_000_000
+    run = read(entity("task", "big", [text], {}, {"echo": text}))
+    assert run.inputs == {"args": [text]} and run.outputs == {"echo": text}
+    cut = read({"traceloop.span.kind": "task",
+                "traceloop.entity.output": json.dumps({"echo": text})[:1_000_000]})
+    assert raw(cut)["traceloop.entity.output"].startswith('{"echo"')
+    assert problems(cut)[0].endswith(" chars>")  # reported by size, not echoed
