@@ -14,12 +14,17 @@ def main() -> None:
 def _register() -> None:
     # Commands are added here, one import per module, so `otel-llm --help` lists them all.
     from otel_llm.cli.convert import convert
+    from otel_llm.cli.read import projects, prune, runs, trace
     from otel_llm.cli.replay import replay
     from otel_llm.cli.serve import serve
 
     main.add_command(convert)
     main.add_command(serve)
     main.add_command(replay)
+    main.add_command(projects)
+    main.add_command(runs)
+    main.add_command(trace)
+    main.add_command(prune)
 
 
 _register()

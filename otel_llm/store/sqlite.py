@@ -668,9 +668,8 @@ class SQLiteStore:
                 the latter also returns runs still waiting for their ancestors.
         """
         conn = self._reader()
-        keys, run_trace_id = _trace_selector(conn, trace_id)
         rows: list[tuple[Any, ...]] = []
-        for key in keys:
+        for key, run_trace_id in _trace_selector(conn, trace_id):
             if run_trace_id is None:
                 rows += conn.execute(f"SELECT {_READ_SQL} FROM runs WHERE trace_key = ?",
                                      (key,)).fetchall()
@@ -780,11 +779,15 @@ class SQLiteStore:
         if q.is_root is not None:
             conds.append("r.parent_run_id IS NULL" if q.is_root else "r.parent_run_id IS NOT NULL")
         if q.trace is not None:
-            keys = _trace_keys(conn, q.trace)
-            if not keys:
+            selected = _trace_selector(conn, q.trace)
+            if not selected:
                 return None, []
-            conds.append(f"r.trace_key IN ({_marks(keys)}) AND r.trace_id = ?")
-            params += [*keys, q.trace]
+            either = []
+            for key, run_trace_id in selected:
+                either.append("r.trace_key = ?" if run_trace_id is None
+                              else "(r.trace_key = ? AND r.trace_id = ?)")
+                params += [key] if run_trace_id is None else [key, run_trace_id]
+            conds.append("(" + " OR ".join(either) + ")")
         if q.parent_run is not None:
             parent = conn.execute("SELECT trace_key FROM runs WHERE id = ?",
                                   (q.parent_run,)).fetchone()
@@ -1277,24 +1280,27 @@ def _trace_key(trace_id: str | uuid.UUID) -> tuple[str, str]:
 
 def _trace_selector(
     conn: sqlite3.Connection, trace_id: str | uuid.UUID
-) -> tuple[list[int], str | None]:
-    """The trace keys a trace id names, and the run trace id the runs must carry.
+) -> list[tuple[int, str | None]]:
+    """The traces a trace id names: (trace key, run trace id the runs must carry, or
+    None for all runs of that trace).
 
-    An OTel trace id (hex) names all its runs, placed or still waiting for ancestors; a
-    run trace id names the runs that carry it (the root's id once the root is stored,
-    else the provisional id made from the OTel trace id).
+    An OTel trace id, as 32 hex digits or as the UUID of its 16 bytes (which is also the
+    provisional trace id of runs still waiting for ancestors), names every run of the
+    OTel trace. A run trace id (the root run's id) names the runs that carry it.
     """
     column, value = _trace_key(trace_id)
     if column == "otel_trace_id":
         rows = conn.execute("SELECT key FROM traces WHERE otel_trace_id = ?", (value,))
-        return [r[0] for r in rows], None
-    rows = conn.execute("SELECT key FROM traces WHERE trace_id = ? OR otel_trace_id = ?",
-                        (value, uuid.UUID(value).hex))
-    return [r[0] for r in rows], value
+        return [(r[0], None) for r in rows]
+    otel = uuid.UUID(value).hex
+    rows = conn.execute(
+        "SELECT key, otel_trace_id FROM traces WHERE trace_id = ? OR otel_trace_id = ?",
+        (value, otel))
+    return [(key, None if found == otel else value) for key, found in rows]
 
 
 def _trace_keys(conn: sqlite3.Connection, trace_id: str | uuid.UUID) -> list[int]:
-    return _trace_selector(conn, trace_id)[0]
+    return [key for key, _ in _trace_selector(conn, trace_id)]
 
 
 _DUMPS_OPTS = orjson.OPT_NON_STR_KEYS

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from store_helpers import make_span, new_span_id, new_trace_id, random_trace
 
 from otel_llm.convert import spans_to_runs
 from otel_llm.model import SpanRecord
-from otel_llm.store import SQLiteStore
+from otel_llm.store import RunQuery, SQLiteStore
 
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 _COST_FIELDS = ("prompt_cost", "completion_cost", "total_cost")
@@ -149,6 +150,12 @@ def test_children_first_across_requests(tmp_path: Path) -> None:
         assert all("incomplete" not in r["extra"].get("otel", {}) for r in runs)
         assert root_run["total_tokens"] == 1204
         assert root_run["total_cost"] == pytest.approx(1000 * 0.15e-6 + 204 * 0.6e-6)
+        # The OTel trace id, as hex or as a UUID, names every run of the trace.
+        otel_uuid = str(uuid.UUID(bytes=tid))
+        page, _ = store.query_runs(RunQuery(trace=otel_uuid))
+        assert len(page) == 4
+        page, _ = store.query_runs(RunQuery(trace=root_run["id"], is_root=False))
+        assert len(page) == 3
         trace = store.get_trace(root_run["id"])
         assert trace is not None
         assert trace["incomplete"] is False
