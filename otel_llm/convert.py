@@ -246,7 +246,7 @@ def span_to_run(span: SpanRecord, parent: Run | None = None) -> Run | None:
         return None
     run_id = _run_id(x)
     if x.dotted_order is not None:
-        return _assemble(x, run_id, None, None, complete=True)
+        return _assemble(x, run_id, None, None, complete=not x.incomplete)
     if parent is not None:
         incomplete = bool((parent.extra.get("otel") or {}).get("incomplete"))
         return _assemble(x, run_id, parent.id, parent, complete=not incomplete)
@@ -299,7 +299,7 @@ def spans_to_runs(spans: Iterable[SpanRecord]) -> list[Run]:
         for j in reversed(path):
             x = extractions[j]
             if x.dotted_order is not None or not _valid_parent(x.span):
-                run = _assemble(x, run_ids[j], None, None, complete=True)
+                run = _assemble(x, run_ids[j], None, None, complete=not x.incomplete)
             elif parent_run is not None:
                 incomplete = bool(parent_run.extra.get("otel", {}).get("incomplete"))
                 run = _assemble(x, run_ids[j], parent_run.id, parent_run, complete=not incomplete)
@@ -688,10 +688,12 @@ def run_to_span(run: Run, emit: Collection[str] = DEFAULT_EMIT) -> SpanRecord:
     for family, write in EMIT_FAMILIES.items():
         if family in emit:
             write(run, facts, attrs)
-    if "openinference" in emit or _structured_io(facts) != (
+    # input/output.value carry the exact run I/O unless the structured GenAI keys alone
+    # give it back (then they would only repeat it).
+    if ("openinference" in emit or "gen_ai" not in emit or _structured_io(facts) != (
         run.inputs or None,
         run.outputs,
-    ):
+    )):
         otel_llm.write_verbatim_io(run, attrs)
     raw = ot.get("attributes")
     if raw:
@@ -709,7 +711,7 @@ def run_to_span(run: Run, emit: Collection[str] = DEFAULT_EMIT) -> SpanRecord:
         code, message = StatusCode.ERROR, run.error
     else:
         code, message = StatusCode.UNSET, ""
-    scope = ot.get("scope") or {"name": WRITER_SCOPE}
+    scope = ot.get("scope", {"name": WRITER_SCOPE})
     return SpanRecord(
         trace_id=trace_id,
         span_id=span_id,

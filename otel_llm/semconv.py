@@ -161,6 +161,9 @@ JSON text of the run's `extra` without its `otel` part (`metadata`, `runtime`,
 OTEL_LLM_RUN_ID: Final = "otel_llm.run.id"
 """The run's UUID."""
 
+OTEL_LLM_RUN_INCOMPLETE: Final = "otel_llm.run.incomplete"
+"""True when the run's ancestors were not all known when it was converted."""
+
 OTEL_LLM_RUN_NAME: Final = "otel_llm.run.name"
 """The run's name."""
 

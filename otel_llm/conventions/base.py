@@ -64,6 +64,7 @@ class Extraction:
     attachments: dict[str, Any] | None = None
     name: str | None = None  # the run's name when it differs from the span's
     unfinished: bool = False  # the run had no end time
+    incomplete: bool = False  # the run's ancestors were not all known when it was made
     error: str | None = None
     first_token_time_ns: int | None = None
     skip: bool = False  # e.g. Logfire pending spans, which duplicate a real span

@@ -42,9 +42,9 @@ def read(x: Extraction) -> None:
         x.consumed.add(sc.OTEL_LLM_RUN_TAGS)
     elif tags is not None:
         x.problem(sc.OTEL_LLM_RUN_TAGS, "is not a list of strings", tags)
+    # The writer leaves out an empty extra: absent means empty, not unknown.
     extra = x.take_json(sc.OTEL_LLM_RUN_EXTRA)
-    if isinstance(extra, dict):
-        x.extra = extra
+    x.extra = extra if isinstance(extra, dict) else {}
     x.session_name = _str(x, sc.OTEL_LLM_RUN_SESSION_NAME)
     x.session_id = _uuid(x, sc.OTEL_LLM_RUN_SESSION_ID)
     x.reference_example_id = _uuid(x, sc.OTEL_LLM_RUN_REFERENCE_EXAMPLE_ID)
@@ -56,6 +56,8 @@ def read(x: Extraction) -> None:
         x.attachments = attachments
     if x.take(sc.OTEL_LLM_RUN_UNFINISHED):
         x.unfinished = True
+    if x.take(sc.OTEL_LLM_RUN_INCOMPLETE):
+        x.incomplete = True
     if x.take(sc.OTEL_LLM_IO_VERBATIM):
         for key, mime, setter in (
             (sc.INPUT_VALUE, sc.INPUT_MIME_TYPE, x.set_inputs),
@@ -121,6 +123,8 @@ def write(run: Run, obs: ObservationType, span_name: str, out: dict[str, Any]) -
         out[sc.OTEL_LLM_RUN_ATTACHMENTS] = dumps(run.attachments)
     if run.end_time_ns is None:
         out[sc.OTEL_LLM_RUN_UNFINISHED] = True
+    if (run.extra.get("otel") or {}).get("incomplete"):
+        out[sc.OTEL_LLM_RUN_INCOMPLETE] = True
 
 
 def write_verbatim_io(run: Run, out: dict[str, Any]) -> None:
