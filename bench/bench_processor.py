@@ -34,9 +34,11 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from otel_llm.convert import span_to_run
 from otel_llm.model import Run, SpanRecord
 from otel_llm.otlp import span_from_readable
 from otel_llm.processor import RunSpanProcessor
+from otel_llm.redaction import Redactor
 from otel_llm.sinks.base import RunSink, SinkResult
 from otel_llm.sinks.memory import InMemoryRunSink
 
@@ -52,6 +54,9 @@ CHAT_ATTRS: dict[str, Any] = {
     "gen_ai.response.id": "chatcmpl-9x",
     "gen_ai.response.finish_reasons": ("stop",),
 }
+
+
+AGENT_ATTRS: dict[str, Any] = {"gen_ai.operation.name": "invoke_agent"}
 
 
 class NoopExporter(SpanExporter):
@@ -104,8 +109,9 @@ def _replay(tracer: trace.Tracer, spans: list[SpanRecord]) -> None:
     def make(s: SpanRecord, parent: Any) -> int:
         ctx = trace.set_span_in_context(parent) if parent is not None else None
         attrs = {k: v for k, v in s.attributes.items() if isinstance(v, (str, bool, int, float))}
-        span = tracer.start_span(s.name, context=ctx, attributes=attrs,
-                                 start_time=s.start_time_unix_nano)
+        span = tracer.start_span(
+            s.name, context=ctx, attributes=attrs, start_time=s.start_time_unix_nano
+        )
         end = s.end_time_unix_nano
         for child in kids.get(s.span_id, []):
             end = max(end, make(child, span) + 1)
@@ -150,8 +156,11 @@ def app_thread_cost(rounds: int, per_round: int) -> tuple[float, float, float]:
         conv.append(clock() - t0)
     for p in (alone, added):
         p.shutdown()
-    return (statistics.median(samples["alone"]) / 1000,
-            statistics.median(samples["added"]) / 1000, statistics.median(conv) / 1000)
+    return (
+        statistics.median(samples["alone"]) / 1000,
+        statistics.median(samples["added"]) / 1000,
+        statistics.median(conv) / 1000,
+    )
 
 
 # --- 2. background throughput ----------------------------------------------------------------
@@ -164,8 +173,13 @@ def background_throughput(n_spans: int, repeat: int, **options: Any) -> float:
     best = 0.0
     for _ in range(repeat):
         sink = InMemoryRunSink()
-        processor = RunSpanProcessor(sink, max_queue_size=2 * n_spans + 10,
-                                     max_batch_size=1_000, shutdown_on_exit=False, **options)
+        processor = RunSpanProcessor(
+            sink,
+            max_queue_size=2 * n_spans + 10,
+            max_batch_size=1_000,
+            shutdown_on_exit=False,
+            **options,
+        )
         gc.collect()
         start = time.perf_counter()
         for is_start, span in recorder.calls:
@@ -182,11 +196,51 @@ def background_throughput(n_spans: int, repeat: int, **options: Any) -> float:
     return best
 
 
+def worker_breakdown(n_spans: int) -> dict[str, float]:
+    """CPU µs per span of each step the worker takes, on the same spans (one thread,
+    no competition): SpanRecord, conversion, redaction, and the processor's own work."""
+    recorder = Recorder()
+    _replay(_provider(recorder).get_tracer("bench"), make_request_spans(n_spans, 10))
+    ends = [span for is_start, span in recorder.calls if not is_start]
+
+    def cpu(work: Any) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.process_time()
+            work()
+            best = min(best, time.process_time() - t0)
+        return best / n_spans * 1e6
+
+    records = [span_from_readable(s) for s in ends]
+    runs = [r for r in (span_to_run(rec) for rec in records) if r is not None]
+    redactor = Redactor()
+
+    def whole() -> None:
+        processor = RunSpanProcessor(
+            InMemoryRunSink(),
+            export_all=True,
+            max_queue_size=2 * n_spans + 10,
+            max_batch_size=10 * n_spans,
+            shutdown_on_exit=False,
+        )
+        for _, span in recorder.calls:  # on the calling thread: no competition
+            processor._handle(span)
+        processor.shutdown()
+
+    out = {
+        "SpanRecord (span_from_readable)": cpu(lambda: [span_from_readable(s) for s in ends]),
+        "conversion (span_to_run)": cpu(lambda: [span_to_run(r) for r in records]),
+        "redaction (default rules)": cpu(lambda: [redactor(r) for r in runs]),
+    }
+    out["processor's own work"] = max(0.0, cpu(whole) - sum(out.values()))
+    return out
+
+
 # --- 3. sustained load into a slow sink ---------------------------------------------------------
 
 
-def sustained(rate: int, seconds: float, delay: float) -> tuple[int, int, int, float]:
-    """(spans ended, runs delivered, dropped, achieved spans/s) at `rate` spans/s."""
+def sustained(rate: int, seconds: float, delay: float) -> tuple[int, int, int, float, float]:
+    """(spans ended, runs delivered, dropped, achieved spans/s, cores used) at `rate`."""
     sink = SlowSink(delay)
     processor = RunSpanProcessor(sink, shutdown_on_exit=False)
     provider = _provider(processor)
@@ -194,15 +248,17 @@ def sustained(rate: int, seconds: float, delay: float) -> tuple[int, int, int, f
     tick = 0.01
     per_tick = max(2, int(rate * tick)) // 2  # traces of 2 spans
     made = 0
+    cpu0 = time.process_time()
     start = time.perf_counter()
     deadline = start + seconds
     next_tick = start
     while next_tick < deadline:
         for _ in range(per_tick):
-            with tracer.start_as_current_span("invoke_agent support",
-                                              attributes={"gen_ai.operation.name": "invoke_agent"}):
-                with tracer.start_as_current_span("chat gpt-4o-mini", attributes=CHAT_ATTRS):
-                    pass
+            with (
+                tracer.start_as_current_span("invoke_agent support", attributes=AGENT_ATTRS),
+                tracer.start_as_current_span("chat gpt-4o-mini", attributes=CHAT_ATTRS),
+            ):
+                pass
         made += 2 * per_tick
         next_tick += tick
         pause = next_tick - time.perf_counter()
@@ -210,8 +266,9 @@ def sustained(rate: int, seconds: float, delay: float) -> tuple[int, int, int, f
             time.sleep(pause)
     achieved = made / (time.perf_counter() - start)
     processor.shutdown(timeout_millis=120_000)
+    cores = (time.process_time() - cpu0) / (time.perf_counter() - start)
     stats = processor.stats
-    return made, sink.runs, stats.dropped_total, achieved
+    return made, sink.runs, stats.dropped_total, achieved, cores
 
 
 def main() -> None:
@@ -237,12 +294,15 @@ def main() -> None:
     rate_all = background_throughput(args.spans, repeat=3, export_all=True, redaction=False)
     print(f"{'  (export_all, no redaction), spans/s':<52}{rate_all:>12,.0f}")
 
-    made, delivered, dropped, achieved = sustained(args.rate, args.seconds, 0.05)
+    for step, micros in worker_breakdown(5_000).items():
+        print(f"{'  worker CPU, ' + step + ', µs/span':<52}{micros:>12.2f}")
+
+    made, delivered, dropped, achieved, cores = sustained(args.rate, args.seconds, 0.05)
     verdict = "ok" if dropped == 0 and delivered == made else "LOST SPANS"
-    print(f"{f'sustained {achieved:,.0f} spans/s x {args.seconds:.0f} s, 50 ms sink':<52}"
-          f"{'':>12}")
+    print(f"{f'sustained {achieved:,.0f} spans/s x {args.seconds:.0f} s, 50 ms sink':<52}{'':>12}")
     print(f"{'  spans ended / runs delivered':<52}{f'{made:,} / {delivered:,}':>12}")
     print(f"{'  dropped':<52}{dropped:>12,}  0  {verdict}")
+    print(f"{'  process CPU (cores busy, of 1 usable by Python)':<52}{cores:>12.2f}")
 
 
 if __name__ == "__main__":

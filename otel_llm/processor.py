@@ -62,15 +62,17 @@ ShouldExport = Callable[[SpanRecord], bool]
 # Keys through which a span names its own run ids (the project's exact run fields,
 # LangSmith's bridge). A span with any of them gets its ids from `span_to_run`, the one
 # place that knows how they combine; the rest derive from span ids without conversion.
-_ID_KEYS = (
-    sc.OTEL_LLM_RUN_ID,
-    sc.OTEL_LLM_RUN_TRACE_ID,
-    sc.OTEL_LLM_RUN_DOTTED_ORDER,
-    "langsmith.span.id",
-    "langsmith.trace.id",
-    "langsmith.span.dotted_order",
+_ID_KEYS = frozenset(
+    {
+        sc.OTEL_LLM_RUN_ID,
+        sc.OTEL_LLM_RUN_TRACE_ID,
+        sc.OTEL_LLM_RUN_DOTTED_ORDER,
+        "langsmith.span.id",
+        "langsmith.trace.id",
+        "langsmith.span.dotted_order",
+    }
 )
-_DOTTED_KEYS = (sc.OTEL_LLM_RUN_DOTTED_ORDER, "langsmith.span.dotted_order")
+_DOTTED_KEYS = frozenset({sc.OTEL_LLM_RUN_DOTTED_ORDER, "langsmith.span.dotted_order"})
 _PARENT_IS_REMOTE = 0x300  # OTLP span flags: "has is_remote" | "is remote"
 _HOUSEKEEPING_EVERY_S = 1.0
 
@@ -260,6 +262,7 @@ class RunSpanProcessor(SpanProcessor):
         self._flushes: list[_Flush] = []
         self._flush_lock = threading.Lock()
         # Converter state.
+        self._is_start: dict[type, bool] = {}
         self._nodes: dict[int, _Node] = {}
         self._placeholders: dict[int, _Node] = {}
         self._waiting = 0
@@ -449,7 +452,13 @@ class RunSpanProcessor(SpanProcessor):
             self._log_stats()
 
     def _handle(self, item: Any) -> None:
-        if isinstance(item, SdkSpan):
+        # Live spans are queued at start, ReadableSpans at end; the type test is cached
+        # because isinstance against the API's abstract Span is slow.
+        kind = type(item)
+        started = self._is_start.get(kind)
+        if started is None:
+            started = self._is_start[kind] = isinstance(item, SdkSpan)
+        if started:
             self._started(item)
         else:
             self._received += 1
@@ -743,9 +752,9 @@ class RunSpanProcessor(SpanProcessor):
             self._delivery_dropped += len(runs)
 
 
-def _names_any(source: SdkSpan | SpanRecord | None, keys: tuple[str, ...]) -> bool:
+def _names_any(source: SdkSpan | SpanRecord | None, keys: frozenset[str]) -> bool:
     attrs = source.attributes if source is not None else None
-    return bool(attrs) and any(k in attrs for k in keys)  # type: ignore[operator]
+    return bool(attrs) and not keys.isdisjoint(attrs)  # type: ignore[arg-type]
 
 
 def _stub_of(node: _Node) -> Run:

@@ -68,11 +68,13 @@ class Pattern:
         regex: the pattern.
         replace: a replacement string, or a function of the match (to keep matches
             that turn out not to be secrets).
+        needle: a substring every match contains; strings without it are not scanned.
     """
 
     name: str
     regex: re.Pattern[str]
     replace: str | Callable[[re.Match[str]], str] = REPLACEMENT
+    needle: str | None = None
 
 
 BUILTIN_PATTERNS: dict[str, Pattern] = {
@@ -81,9 +83,11 @@ BUILTIN_PATTERNS: dict[str, Pattern] = {
         Pattern(
             "email",
             re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+            needle="@",
         ),
-        Pattern("card", re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])"), _card),
-        Pattern("bearer", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*")),
+        # ASCII digits only: card numbers are, and the Luhn check reads them so.
+        Pattern("card", re.compile(r"(?<![\w-])(?:[0-9][ -]?){12,18}[0-9](?![\w-])"), _card),
+        Pattern("bearer", re.compile(r"\b(?i:bearer)\s+[A-Za-z0-9\-._~+/]+=*")),
     )
 }
 BUILTIN_RULES = ("keys", *BUILTIN_PATTERNS)
@@ -91,7 +95,6 @@ BUILTIN_RULES = ("keys", *BUILTIN_PATTERNS)
 
 _MEMO_SIZE = 8192
 _MEMO_MAX_LEN = 200
-_SCALARS = frozenset({int, float, bool})
 
 
 def _norm(key: str) -> str:
@@ -175,7 +178,8 @@ class Redactor:
             return memo
         out = value
         for p in self.patterns:
-            out = p.regex.sub(p.replace, out)
+            if p.needle is None or p.needle in out:
+                out = p.regex.sub(p.replace, out)
         if len(value) <= _MEMO_MAX_LEN:
             # Short strings repeat across runs (resource values, names, models).
             if len(self._memo) >= _MEMO_SIZE:
@@ -202,17 +206,29 @@ class Redactor:
         return value
 
     def _mapping(self, value: dict[Any, Any]) -> dict[Any, Any]:
+        # The hot loop of redaction: caches are read inline, scalars skipped early.
         out: dict[Any, Any] | None = None
-        secret = self.secret_key
+        keys, memo, patterns = self._key_cache, self._memo, self.patterns
         for k, v in value.items():
             if v is None:
                 continue
-            if type(k) is str and secret(k):
+            secret = keys.get(k) if type(k) is str else False
+            if secret is None:
+                secret = self.secret_key(k)
+            if secret:
                 new: Any = self.replacement
-            elif type(v) in _SCALARS:
-                continue
             else:
-                new = self.value(v)
+                kind = type(v)
+                if kind is str:
+                    if not patterns:
+                        continue
+                    new = memo.get(v)
+                    if new is None:
+                        new = self.text(v)
+                elif kind is int or kind is float or kind is bool:
+                    continue
+                else:
+                    new = self.value(v)
             if new is not v:
                 if out is None:
                     out = dict(value)
@@ -222,7 +238,8 @@ class Redactor:
     def _sequence(self, value: list[Any] | tuple[Any, ...]) -> list[Any] | tuple[Any, ...]:
         out: list[Any] | None = None
         for i, v in enumerate(value):
-            if type(v) in _SCALARS or v is None:
+            kind = type(v)
+            if v is None or kind is int or kind is float or kind is bool:
                 continue
             new = self.value(v)
             if new is not v:
@@ -232,40 +249,52 @@ class Redactor:
         return value if out is None else out
 
     def __call__(self, run: Run) -> Run:
-        """The run with its secrets replaced (a new Run; the argument is not changed).
+        """The run with its secrets replaced: a new Run when anything changed (the
+        argument is never mutated), else the run itself.
 
         Args:
             run: the run to redact.
         """
-        inputs = {} if self.hide_inputs else self.value(run.inputs)
+        inputs: dict[str, Any] = {} if self.hide_inputs else run.inputs
         outputs = run.outputs
-        if outputs is not None:
-            outputs = {} if self.hide_outputs else self.value(outputs)
-        return dataclasses.replace(
-            run,
-            inputs=inputs,
-            outputs=outputs,
-            error=self.text(run.error) if run.error is not None and self.patterns else run.error,
-            extra=self._extra(run.extra),
-            events=self.value(run.events),
-            serialized=self.value(run.serialized) if run.serialized is not None else None,
-        )
+        if outputs is not None and self.hide_outputs:
+            outputs = {}
+        extra = self._hide_content(run.extra)
+        if self.keys or self.patterns:
+            inputs = self.value(inputs)
+            outputs = self.value(outputs) if outputs is not None else None
+            extra = self._extra(extra)
+            changes = {
+                "error": self.text(run.error)
+                if run.error is not None and self.patterns
+                else run.error,
+                "events": self.value(run.events),
+                "serialized": self.value(run.serialized) if run.serialized is not None else None,
+            }
+        else:
+            changes = {}
+        changes.update(inputs=inputs, outputs=outputs, extra=extra)
+        if all(value is getattr(run, name) for name, value in changes.items()):
+            return run  # nothing to redact: no copy
+        return dataclasses.replace(run, **changes)
+
+    def _hide_content(self, extra: dict[str, Any]) -> dict[str, Any]:
+        """Without their inputs/outputs, runs must not keep them in raw attributes."""
+        otel = extra.get("otel")
+        if not (self.hide_inputs or self.hide_outputs) or not isinstance(otel, dict):
+            return extra
+        attrs = otel.get("attributes")
+        if not isinstance(attrs, dict):
+            return extra
+        kept = {k: v for k, v in attrs.items() if not _content_key(k)}
+        return {**extra, "otel": {**otel, "attributes": kept}}
 
     def _extra(self, extra: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = self.value(extra)
-        otel = extra.get("otel")
-        if not isinstance(otel, dict):
-            return out
-        for key in _ID_KEYS:  # OTel ids are never secrets, and must survive intact
-            if key in otel:
-                out["otel"][key] = otel[key]
-        if self.hide_inputs or self.hide_outputs:
-            # Raw attributes the readers did not map may hold content too.
-            attrs = otel.get("attributes")
-            if isinstance(attrs, dict):
-                out["otel"]["attributes"] = {
-                    k: v for k, v in out["otel"]["attributes"].items() if not _content_key(k)
-                }
+        otel, new = extra.get("otel"), out.get("otel")
+        if isinstance(otel, dict) and isinstance(new, dict) and new is not otel:
+            # OTel ids are never secrets, and must survive intact.
+            out = {**out, "otel": {**new, **{k: otel[k] for k in _ID_KEYS if k in otel}}}
         return out
 
 
