@@ -164,7 +164,9 @@ METADATA: dict[str, str] = {
     "gen_ai.embeddings.dimension.count": "embedding_dimensions",  # of the answer
 }
 
-# The agent's (tool's) own name names its run; on other spans it is context (metadata).
+# An agent's (tool's) own name names its run when the span is named by it, the official
+# way (`{operation} {name}`, which run_to_span derives back) or plainly; a span name the
+# producer chose is kept, as every backend shows it. Otherwise the name is metadata.
 NAME_KEYS: dict[str, tuple[ObservationType, str]] = {
     "gen_ai.agent.name": (A, "agent_name"),
     "gen_ai.tool.name": (T, "tool_name"),
@@ -335,7 +337,9 @@ def _context(x: Extraction, obs: ObservationType) -> None:
             value = text(x, key)
             if value is None:
                 continue
-            if obs is owner and x.name in (None, value):
+            if obs is owner and (x.name == value or (
+                x.name is None and x.span.name in (value, f"{a.get(KIND_KEY)} {value}")
+            )):
                 x.name = value
             else:
                 x.set_metadata(meta, value)

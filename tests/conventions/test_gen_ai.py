@@ -392,6 +392,15 @@ def test_usage_on_an_agent_is_an_aggregate_and_stays_raw() -> None:
     assert raw(run) == attrs
 
 
+def test_an_agent_span_named_by_its_producer_keeps_its_name() -> None:
+    run = read({"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support"},
+               name="support agent")
+    assert run.name == "support agent"
+    assert metadata(run) == {"agent_name": "support", "observation_type": "agent"}
+    assert raw(run) == {}
+    assert_round_trip(run)
+
+
 def test_propagated_context_is_metadata_never_evidence_of_type() -> None:
     run = read({
         "gen_ai.agent.name": "planner",

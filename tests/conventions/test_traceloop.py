@@ -72,7 +72,7 @@ def test_workflow_and_association_properties_are_metadata() -> None:
 
 def test_a_name_another_reader_gave_wins_and_the_entity_name_stays_raw() -> None:
     run = read({"traceloop.span.kind": "tool", "traceloop.entity.name": "lookup",
-                "gen_ai.tool.name": "search"})
+                "gen_ai.tool.name": "search"}, name="search")
     assert run.name == "search"
     assert raw(run) == {"traceloop.entity.name": "lookup"}
 
