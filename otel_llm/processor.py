@@ -75,6 +75,7 @@ _ID_KEYS = frozenset(
 _DOTTED_KEYS = frozenset({sc.OTEL_LLM_RUN_DOTTED_ORDER, "langsmith.span.dotted_order"})
 _PARENT_IS_REMOTE = 0x300  # OTLP span flags: "has is_remote" | "is remote"
 _HOUSEKEEPING_EVERY_S = 1.0
+_INTENDED_DROPS = frozenset({"sampled_out", "redacted"})
 
 
 @dataclass(frozen=True)
@@ -410,9 +411,12 @@ class RunSpanProcessor(SpanProcessor):
         if stats == last:
             return
         self._last_log, self._logged = now, stats
-        lost = stats.dropped_total > last.dropped_total or (
-            stats.delivery_failures > last.delivery_failures
-        )
+        # Sampling and the redact hook drop runs on purpose; anything else is a loss.
+        lost = any(
+            n > last.dropped.get(cause, 0)
+            for cause, n in stats.dropped.items()
+            if cause not in _INTENDED_DROPS
+        ) or (stats.delivery_failures > last.delivery_failures)
         logger.log(
             logging.WARNING if lost else logging.INFO,
             "otel-llm runs: received %d spans, emitted %d runs, filtered %d, dropped %s, "

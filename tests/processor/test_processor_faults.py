@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from processor_helpers import CONVENTIONS, Spec, check_tree, make, provider_with
 
 from otel_llm.model import Run
@@ -146,10 +147,7 @@ def test_shutdown_honours_its_timeout_and_spills_what_the_stuck_sink_holds(
     assert processor.force_flush(100) is False
 
 
-def test_stats_are_logged_at_most_once_per_interval(caplog: object) -> None:
-    import pytest
-
-    assert isinstance(caplog, pytest.LogCaptureFixture)
+def test_stats_are_logged_at_most_once_per_interval(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="otel_llm.processor")
     processor = RunSpanProcessor(RaisingSink(), redaction=False, stats_log_interval_s=3600)
     provider = provider_with(processor)
@@ -221,3 +219,16 @@ def test_runs_are_flushed_at_exit_without_an_explicit_shutdown(tmp_path: Path) -
     """)
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
     assert [r.name for r in read_runs(out)] == ["chat"]
+
+
+def test_intended_drops_are_logged_as_info_not_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    from otel_llm.sampling import TraceSampler
+
+    caplog.set_level(logging.INFO, logger="otel_llm.processor")
+    processor = RunSpanProcessor(InMemoryRunSink(), sampler=TraceSampler(0.0))
+    provider = provider_with(processor)
+    make(provider.get_tracer("t"), CHAT)
+    provider.shutdown()
+    (line,) = [r for r in caplog.records if "otel-llm runs: received" in r.getMessage()]
+    assert line.levelno == logging.INFO
+    assert "dropped {'sampled_out': 1}" in line.getMessage()

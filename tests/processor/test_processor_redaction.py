@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
 from processor_helpers import Spec, make, provider_with
 
 from otel_llm import config
@@ -117,9 +118,7 @@ def test_hide_inputs_and_outputs_follow_langsmiths_variables() -> None:
     assert r.extra["otel"]["attributes"] == {"http.route": "/a"}
 
 
-def test_the_processor_redacts_before_the_sink_and_a_hook_can_drop_runs(
-    monkeypatch: object,
-) -> None:
+def test_the_processor_redacts_before_the_sink_and_a_hook_can_drop_runs() -> None:
     sink = InMemoryRunSink()
 
     def drop_internal(run: Run) -> Run | None:
@@ -151,10 +150,9 @@ def test_the_processor_redacts_before_the_sink_and_a_hook_can_drop_runs(
     provider.shutdown()
 
 
-def test_hidden_io_from_the_environment_reaches_the_processor(monkeypatch: object) -> None:
-    import pytest
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+def test_hidden_io_from_the_environment_reaches_the_processor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("LANGSMITH_HIDE_INPUTS", "true")
     sink = InMemoryRunSink()
     processor = RunSpanProcessor(sink, redaction=False)
