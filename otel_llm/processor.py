@@ -386,7 +386,7 @@ class RunSpanProcessor(SpanProcessor):
         with self._drop_lock:
             app = dict(self._app_dropped)
         dropped: collections.Counter[str] = collections.Counter(app)
-        dropped.update(self._dropped)
+        dropped.update(dict(self._dropped))  # one C-level copy: the worker keeps counting
         dropped["sampled_out"] += self._sampler.sampled_out
         if self._delivery_dropped:
             dropped["delivery_failed"] += self._delivery_dropped

@@ -310,3 +310,41 @@ def test_info_is_read_once() -> None:
         sink.export(_tree())
         assert sink.info["version"] == INFO["version"]
     assert [r.path for r in server.requests if r.method == "GET"] == ["/info"]
+
+
+def test_a_processor_spills_what_a_down_endpoint_refuses_and_replay_sends_it(
+    tmp_path: Any,
+) -> None:
+    from click.testing import CliRunner
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from otel_llm.cli import main
+    from otel_llm.processor import RunSpanProcessor
+
+    with IngestServer(lambda req: Reply(503)) as down:
+        sink = _sink(down.url, retry_seconds=0.2, max_attempts=3)
+        processor = RunSpanProcessor(sink, spill_dir=tmp_path / "spill")
+        provider = TracerProvider(shutdown_on_exit=False)
+        provider.add_span_processor(processor)
+        tracer = provider.get_tracer("t")
+        with tracer.start_as_current_span(
+            "agent", attributes={"gen_ai.operation.name": "invoke_agent"}
+        ), tracer.start_as_current_span("chat", attributes={"gen_ai.operation.name": "chat"}):
+            pass
+        provider.shutdown()
+    stats = processor.stats
+    assert stats.spilled == 2 and stats.emitted == 0 and stats.delivery_failures == 1
+    assert len(down.posts()) == 3  # the retry budget, then the spill
+
+    with IngestServer() as up:
+        result = CliRunner().invoke(main, ["replay", str(tmp_path / "spill"), "--endpoint", up.url])
+    assert result.exit_code == 0, result.output
+    (req,) = up.posts("/runs/multipart")
+    heads = [
+        p.json
+        for p in parse_multipart(req.body, req.headers["Content-Type"])
+        if p.name.count(".") == 1
+    ]
+    agent = next(h for h in heads if "parent_run_id" not in h)
+    child = next(h for h in heads if h is not agent)
+    assert child["parent_run_id"] == agent["id"] == child["trace_id"]
