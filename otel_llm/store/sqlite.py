@@ -335,6 +335,9 @@ class SQLiteStore:
         if conn is None:
             conn = self._connect()
             conn.execute("PRAGMA query_only = 1")
+            # Many server threads may each hold a reader: keep their caches small (the
+            # OS page cache serves repeated reads anyway).
+            conn.execute("PRAGMA cache_size = -8000")
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
@@ -351,9 +354,8 @@ class SQLiteStore:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
-            # Leave a tidy file; another process reading it will checkpoint later if busy.
-            with contextlib.suppress(sqlite3.Error):
-                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # The last connection to close checkpoints and removes the WAL by itself; an
+            # explicit checkpoint here could stall a server writing to the same file.
             self._writer.close()
 
     def __enter__(self) -> SQLiteStore:
