@@ -201,7 +201,7 @@ def read(x: Extraction) -> None:
     generations and embeddings (elsewhere it aggregates the children's). Content is
     read per observation type: messages, tool arguments and result, retrieval query
     and documents; where an earlier reader already set the inputs or outputs, the keys
-    repeating them are consumed without being parsed again.
+    repeating them are consumed when they parse (a value that does not stays raw).
     """
     obs = x.observation or S
     _operation(x, obs)
