@@ -54,6 +54,8 @@ def make_span(
         md["ls_model_name"] = model
     if usage is not None:
         md["usage_metadata"] = usage
+    if agent:  # the project's own keys carry the run's exact extra, agent marker included
+        md["observation_type"] = "agent"
     attrs: dict[str, Any] = {
         "otel_llm.observation.type": "agent" if agent else OBSERVATION_OF_TYPE[run_type],
         "otel_llm.run.type": run_type,
