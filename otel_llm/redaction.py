@@ -93,6 +93,7 @@ BUILTIN_PATTERNS: dict[str, Pattern] = {
 BUILTIN_RULES = ("keys", *BUILTIN_PATTERNS)
 
 
+_UNCHANGED = "\x00unchanged"  # memo entry: the string had nothing to redact
 _MEMO_SIZE = 8192
 _MEMO_MAX_LEN = 200
 
@@ -175,16 +176,19 @@ class Redactor:
         """A string with every value-pattern match replaced."""
         memo = self._memo.get(value)
         if memo is not None:
-            return memo
+            # The very same object when nothing changed, so containers are not copied.
+            return value if memo is _UNCHANGED else memo
         out = value
         for p in self.patterns:
             if p.needle is None or p.needle in out:
                 out = p.regex.sub(p.replace, out)
+        if out == value:
+            out = value
         if len(value) <= _MEMO_MAX_LEN:
             # Short strings repeat across runs (resource values, names, models).
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
-            self._memo[value] = out
+            self._memo[value] = _UNCHANGED if out is value else out
         return out
 
     def value(self, value: Any) -> Any:
@@ -225,6 +229,8 @@ class Redactor:
                     new = memo.get(v)
                     if new is None:
                         new = self.text(v)
+                    elif new is _UNCHANGED:
+                        continue
                 elif kind is int or kind is float or kind is bool:
                     continue
                 else:
