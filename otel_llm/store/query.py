@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from otel_llm.model import iso_to_ns
 
 Literal = str | int | float | bool | None | list[Any]
@@ -390,10 +392,11 @@ class _Compiler:
             items.remove(value)
             k = self.meta_text(key)
             v = self.meta_text(value)
+            md = f"{self.alias}.metadata"
             out.append((
-                f"EXISTS (SELECT 1 FROM json_each({self.alias}.metadata) "
-                f"WHERE key = ? AND {_META_TEXT} = ?)",
-                [k, v],
+                f"(instr({md}, ?) > 0 AND instr({md}, ?) > 0 AND EXISTS (SELECT 1 FROM "
+                f"json_each({md}) WHERE key = ? AND {_META_TEXT} = ?))",
+                [_key_needle(k), _value_needle(v), k, v],
             ))
         return out
 
@@ -486,7 +489,8 @@ class _Compiler:
     def tags(self, node: Compare, expr: str) -> SQL:
         has = f"EXISTS (SELECT 1 FROM json_each({expr}) WHERE value = ?)"
         if node.op in ("has", "eq"):
-            return has, [self.to_text(node.value, node)]
+            tag = self.to_text(node.value, node)
+            return f"(instr({expr}, ?) > 0 AND {has})", [_dumps(tag), tag]
         if node.op == "neq":
             return f"NOT {has}", [self.to_text(node.value, node)]
         if node.op == "in":
@@ -502,7 +506,9 @@ class _Compiler:
         column = "key" if node.field == "metadata_key" else _META_TEXT
         exists = f"EXISTS (SELECT 1 FROM json_each({expr}) WHERE {column} = ?)"
         if node.op in ("eq", "has"):
-            return exists, [self.meta_text(node)]
+            text = self.meta_text(node)
+            needle = _key_needle(text) if node.field == "metadata_key" else _value_needle(text)
+            return f"(instr({expr}, ?) > 0 AND {exists})", [needle, text]
         if node.op == "neq":
             return f"NOT {exists}", [self.meta_text(node)]
         if node.op == "in":
@@ -601,6 +607,23 @@ def compile_filter(text: str, alias: str = "r") -> SQL:
         FilterSyntaxError: for any parse or type problem.
     """
     return _Compiler(text, alias).node(parse_filter(text))
+
+
+# Cheap text pre-checks before json_each, which costs ~1 us per row: the store writes
+# every JSON column with orjson, so a key k appears in the text exactly as `"k":` and a
+# value v as the inside of its JSON string (or as written, for numbers and booleans).
+
+
+def _dumps(text: str) -> str:
+    return orjson.dumps(text).decode()
+
+
+def _key_needle(key: str) -> str:
+    return _dumps(key) + ":"
+
+
+def _value_needle(value: str) -> str:
+    return _dumps(value)[1:-1]
 
 
 def _like_escape(text: str) -> str:

@@ -320,3 +320,30 @@ def test_cursor_pages_cover_every_run_once(tmp_path: Path) -> None:
         rest, end = s.query_runs(RunQuery(session=[one], limit=100, cursor=cursor))
         assert len(rest) == 30 and end is None
         assert {r["name"] for r in runs + rest} == {f"one-{i}" for i in range(130)}
+
+
+def test_metadata_and_tag_values_that_json_escapes(tmp_path: Path) -> None:
+    tricky = {"quote": 'say "hi"\\now', "accent": "café ☕", "flag": True, "count": 12,
+              "nested": {"inner": "x"}}
+    with SQLiteStore(tmp_path / "m.db") as s:
+        s.ingest(spans_to_runs([
+            make_span(new_trace_id(), new_span_id(), name="tricky", metadata=tricky,
+                      tags=['with "quotes"', "ünï"]),
+            make_span(new_trace_id(), new_span_id(), name="plain", metadata={"count": "13"}),
+        ]), "p")
+
+        def found(expr: str) -> set[str]:
+            runs, _ = s.query_runs(RunQuery(filter=expr))
+            return {r["name"] for r in runs}
+
+        assert found('and(eq(metadata_key, "quote"), eq(metadata_value, \'say "hi"\\\\now\'))') \
+            == {"tricky"}
+        assert found('and(eq(metadata_key, "accent"), eq(metadata_value, "café ☕"))') == {"tricky"}
+        assert found('and(eq(metadata_key, "flag"), eq(metadata_value, true))') == {"tricky"}
+        assert found('and(eq(metadata_key, "count"), eq(metadata_value, "12"))') == {"tricky"}
+        assert found('and(eq(metadata_key, "count"), eq(metadata_value, 13))') == {"plain"}
+        assert found('and(eq(metadata_key, "inner"), eq(metadata_value, "x"))') == set()
+        assert found('eq(metadata_value, "café ☕")') == {"tricky"}
+        assert found('has(tags, \'with "quotes"\')') == {"tricky"}
+        assert found('has(tags, "ünï")') == {"tricky"}
+        assert found('has(tags, "with")') == set()
