@@ -62,8 +62,11 @@ class ConventionSpanExporter(SpanExporter):
             )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Args:
-        spans: a batch from the span processor (children usually before parents)."""
+        """Rewrite the spans and hand them to the inner exporter.
+
+        Args:
+            spans: a batch from the span processor (children usually before parents).
+        """
         try:
             out = []
             for run in spans_to_runs(span_from_readable(s) for s in spans):

@@ -52,7 +52,7 @@ from otel_llm.model import Run, SpanRecord, StatusCode
 from otel_llm.otlp import span_from_readable
 from otel_llm.redaction import RedactHook, Redactor, chain
 from otel_llm.sampling import TraceSampler
-from otel_llm.sinks.base import RunSink, SinkResult
+from otel_llm.sinks.base import RunSink, SinkResult, reinit_after_fork
 from otel_llm.sinks.spill import SpillDirectory
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,6 @@ class _Node:
 
     __slots__ = (
         "created",
-        "dotted",
         "ended",
         "has_parent",
         "kids",
@@ -147,7 +146,6 @@ class _Node:
         self.open_kids = 0  # tracked children
         self.kids: list[_Node] = []  # children waiting for this node to resolve
         self.pending: SpanRecord | None = None  # ended, kept, waiting to resolve
-        self.dotted: str | None = None
         self.stub: Run | None = None
 
 
@@ -238,20 +236,16 @@ class RunSpanProcessor(SpanProcessor):
         self._log_interval = stats_log_interval_s
         self._wake_at = max(1, min(max_batch_size, max_queue_size // 4))
         self._init_runtime()
-        weak = weakref.WeakMethod(self._init_runtime)
-
-        def after_fork_in_child() -> None:
-            reinit = weak()
-            if reinit is not None:
-                reinit()
-
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=after_fork_in_child)
+        reinit_after_fork(self._after_fork)
         if shutdown_on_exit:
             weak_exit = weakref.WeakMethod(self._at_exit)
             atexit.register(lambda: (m := weak_exit()) is not None and m())
 
     # --- state (rebuilt in a forked child, whose parent delivers what was queued) -----
+
+    def _after_fork(self) -> None:
+        if not self._stopping:  # a processor shut down before the fork stays down
+            self._init_runtime()
 
     def _init_runtime(self) -> None:
         self._queue: collections.deque[Any] = collections.deque()
@@ -294,7 +288,12 @@ class RunSpanProcessor(SpanProcessor):
     # --- the SpanProcessor interface (application threads) ----------------------------
 
     def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
-        """Queues the live span: its ids and start time are what its children need."""
+        """Queues the live span: its ids and start time are what its children need.
+
+        Args:
+            span: the span that started.
+            parent_context: unused (the span knows its parent).
+        """
         if len(self._queue) < self._max_queue and not self._closed:
             self._queue.append(span)
 
@@ -302,11 +301,15 @@ class RunSpanProcessor(SpanProcessor):
         """Called by the SDK (>= 1.40) just before a span ends; nothing to do yet."""
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Queues the ended span; O(1), never blocks; drops (counted) when full."""
+        """Queues the ended span; O(1), never blocks; drops (counted) when full.
+
+        Args:
+            span: the span that ended.
+        """
         queue = self._queue
         if len(queue) < self._max_queue and not self._closed:
             queue.append(span)
-            if len(queue) >= self._wake_at:
+            if len(queue) >= self._wake_at and not self._wake.is_set():
                 self._wake.set()
         else:
             self._count_app_drop("shutdown" if self._closed else "queue_full")
@@ -314,7 +317,11 @@ class RunSpanProcessor(SpanProcessor):
     def feed(self, span: ReadableSpan) -> bool:
         """Queue an ended span that did not pass through `on_start` (exporter use).
 
-        Returns False when it was dropped (queue full or shut down).
+        Args:
+            span: the ended span.
+
+        Returns:
+            False when it was dropped (queue full or shut down).
         """
         before = self._app_dropped_total()
         self.on_end(span)

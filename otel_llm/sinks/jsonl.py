@@ -88,8 +88,11 @@ class JsonlRunSink(RunSink):
         self._file = None
 
     def export(self, runs: Sequence[Run]) -> SinkResult:
-        """Args:
-        runs: the batch to append."""
+        """Append the runs, one JSON line each, rotating first when the file is full.
+
+        Args:
+            runs: the batch to append.
+        """
         lines = [run_line(r) for r in runs]
         try:
             with self._lock:

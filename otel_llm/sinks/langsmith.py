@@ -289,8 +289,11 @@ class LangSmithRunSink(RunSink):
     # --- the RunSink interface -------------------------------------------------------
 
     def export(self, runs: Sequence[Run]) -> SinkResult:
-        """Args:
-        runs: the batch to deliver (split to the server's batch limits)."""
+        """POST the runs (split to the server's batch limits), retrying within budget.
+
+        Args:
+            runs: the batch to deliver.
+        """
         if self._stop.is_set():
             return SinkResult.FAILURE
         if not runs:

@@ -23,8 +23,11 @@ class InMemoryRunSink(RunSink):
         self._lock = threading.Lock()
 
     def export(self, runs: Sequence[Run]) -> SinkResult:
-        """Args:
-        runs: the batch to keep (refused after `shutdown`)."""
+        """Keep the runs (refused after `shutdown`).
+
+        Args:
+            runs: the batch to keep.
+        """
         if self._stopped:
             return SinkResult.FAILURE
         with self._lock:

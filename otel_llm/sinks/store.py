@@ -58,8 +58,11 @@ class StoreRunSink(RunSink):
         return self._store
 
     def export(self, runs: Sequence[Run]) -> SinkResult:
-        """Args:
-        runs: the batch to ingest (one transaction)."""
+        """Ingest the runs in one transaction.
+
+        Args:
+            runs: the batch to ingest.
+        """
         if self.project:
             # The project only fills in for runs that name none, as in the HTTP sink.
             runs = [
