@@ -17,6 +17,12 @@ Token counts and costs: a generation (run_type llm or embedding) shows its own u
 any other run shows the sum over the generations below it (kept current on ingest, so
 an agent span's own usage attributes never count twice). Trace aggregates live in the
 `traces` table, keyed by OTel trace id so that they never move when a tree is completed.
+
+Indexes, kept few because every one costs ingest time: runs by id, by (project,
+start_time) and (project, run_type, start_time) for pages with a keyset cursor, and by
+(trace_key, dotted_order) for trees. `trace_key` is an integer each OTel trace gets in
+arrival order, so that index grows at its end instead of taking random inserts of UUID
+text. WAL checkpoints run on a background thread (`_Checkpointer`), off the commit path.
 """
 
 from __future__ import annotations

@@ -60,31 +60,60 @@ def _split(spans: list[SpanRecord], order: list[int], cuts: list[int]) -> list[l
 
 
 @st.composite
-def _arrivals(draw: st.DrawFn) -> tuple[int, list[int], list[int], list[int]]:
+def _arrivals(draw: st.DrawFn) -> tuple[int, list[int], list[int], list[tuple[int, int]]]:
     size = draw(st.integers(min_value=1, max_value=14))
     seed = draw(st.integers(min_value=0, max_value=2**32))
     order = draw(st.permutations(list(range(size))))
     cuts = draw(st.lists(st.integers(min_value=0, max_value=size), max_size=size))
-    retries = draw(st.lists(st.integers(min_value=0, max_value=size), max_size=3))
-    return seed, list(order), cuts, [size, *retries]
+    # (after how many batches, which earlier batch) a client resends
+    retries = draw(st.lists(st.tuples(st.integers(0, size), st.integers(0, size)), max_size=3))
+    return seed, list(order), cuts, retries
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_arrivals())
 def test_any_arrival_order_gives_the_one_batch_result(
-    tmp_path_factory: pytest.TempPathFactory, arrival: tuple[int, list[int], list[int], list[int]]
+    tmp_path_factory: pytest.TempPathFactory,
+    arrival: tuple[int, list[int], list[int], list[tuple[int, int]]],
 ) -> None:
-    seed, order, cuts, (size, *retries) = arrival
-    spans = random_trace(random.Random(seed), size)
+    seed, order, cuts, retries = arrival
+    spans = random_trace(random.Random(seed), len(order))
     tmp = tmp_path_factory.mktemp("trees")
     with SQLiteStore(tmp / "one.db") as one, SQLiteStore(tmp / "many.db") as many:
         _ingest_batches(one, [spans])
         expected = _snapshot(one, spans[0].trace_id)
         batches = _split(spans, order, cuts)
-        _ingest_batches(many, batches)
-        # Retried batches (a client resending after a lost answer) change nothing.
-        for r in retries:
-            _ingest_batches(many, [batches[r % len(batches)]])
+        sent: list[list[SpanRecord]] = []
+        for batch in batches:
+            sent.append(batch)
+            _ingest_batches(many, [batch])
+            # A client resends a batch whose answer it lost: nothing changes.
+            for after, which in retries:
+                if after % len(batches) == len(sent) - 1:
+                    _ingest_batches(many, [sent[which % len(sent)]])
+        assert _snapshot(many, spans[0].trace_id) == expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_arrivals())
+def test_complete_runs_in_any_order_roll_up_the_same(
+    tmp_path_factory: pytest.TempPathFactory,
+    arrival: tuple[int, list[int], list[int], list[tuple[int, int]]],
+) -> None:
+    """Runs that arrive with full ids and dotted order (as the LangSmith SDK sends
+    them), children before parents: the rollups still match one complete batch."""
+    seed, order, cuts, _ = arrival
+    spans = random_trace(random.Random(seed), len(order))
+    runs = spans_to_runs(spans)
+    tmp = tmp_path_factory.mktemp("sdk")
+    with SQLiteStore(tmp / "one.db") as one, SQLiteStore(tmp / "many.db") as many:
+        one.ingest(runs, "p")
+        expected = _snapshot(one, spans[0].trace_id)
+        ordered = [runs[i] for i in order]
+        bounds = sorted({c % (len(runs) + 1) for c in cuts} | {0, len(runs)})
+        for a, b in itertools.pairwise(bounds):
+            if b > a:
+                many.ingest(ordered[a:b], "p")
         assert _snapshot(many, spans[0].trace_id) == expected
 
 
