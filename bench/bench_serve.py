@@ -279,6 +279,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40, help="requests per transport")
     parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
     parser.add_argument("--workers", type=int, default=None, help="server decode workers")
+    parser.add_argument("--fsync", action="store_true", help="serve with --fsync")
     parser.add_argument("--overload-seconds", type=float, default=60.0)
     parser.add_argument(
         "--overload-clients", type=int, default=32, help="more than the queue holds (16)"
@@ -287,6 +288,7 @@ def main() -> None:
     args = parser.parse_args()
 
     extra = ["--workers", str(args.workers)] if args.workers is not None else []
+    extra += ["--fsync"] if args.fsync else []
     with tempfile.TemporaryDirectory(prefix="otel-llm-bench-") as tmp:
         server = Server(Path(tmp), extra)
         try:

@@ -36,11 +36,12 @@ OTEL_LLM_DB = "OTEL_LLM_DB"  # SQLite file of the run store, default ./otel-llm.
 OTEL_LLM_API_KEY = "OTEL_LLM_API_KEY"  # when set, every request must carry it
 OTEL_LLM_MAX_BODY_BYTES = "OTEL_LLM_MAX_BODY_BYTES"  # per request, after gunzip too
 OTEL_LLM_QUEUE_SIZE = "OTEL_LLM_QUEUE_SIZE"  # requests admitted but not yet committed
-OTEL_LLM_MAX_INFLIGHT_BYTES = "OTEL_LLM_MAX_INFLIGHT_BYTES"  # body bytes admitted, total
+OTEL_LLM_MAX_INFLIGHT_BYTES = "OTEL_LLM_MAX_INFLIGHT_BYTES"  # decoded bytes admitted, total
 OTEL_LLM_WORKERS = "OTEL_LLM_WORKERS"  # decode+convert processes (0: in-process thread)
 OTEL_LLM_RETENTION = "OTEL_LLM_RETENTION"  # e.g. 14d: delete traces older than this
 OTEL_LLM_PRICES = "OTEL_LLM_PRICES"  # model price table that extends/overrides the shipped one
 OTEL_LLM_LOG_LEVEL = "OTEL_LLM_LOG_LEVEL"  # debug, info, warning, error
+OTEL_LLM_FSYNC = "OTEL_LLM_FSYNC"  # true: fsync each commit (survives power loss too)
 
 # --- span processor, sinks and exporters -------------------------------------------
 # RunSpanProcessor and the run sinks take these as defaults when an argument is None;

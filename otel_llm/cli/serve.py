@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -57,6 +59,25 @@ def _project_retentions(
     return parsed
 
 
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An event set by the first SIGINT/SIGTERM; a second one exits at once (nothing
+    acknowledged is lost: acknowledged means committed). Handlers restored on exit."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os._exit(130)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 @click.command("serve")
 @click.option("--host", envvar=config.OTEL_LLM_HOST, default=DEFAULT_HOST, show_default=True,
               show_envvar=True, help="Interface to listen on (0.0.0.0 exposes the server).")
@@ -94,7 +115,13 @@ def _project_retentions(
 @click.option("--prices", envvar=config.OTEL_LLM_PRICES,
               type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               show_envvar=True,
-              help="Model price table (JSON or YAML) that extends or overrides the shipped one.")
+              help="Model price table (JSON, the shipped prices.json shape) that extends or "
+                   "overrides the shipped one.")
+@click.option("--fsync/--no-fsync", envvar=config.OTEL_LLM_FSYNC, default=False, show_default=True,
+              show_envvar=True,
+              help="fsync every commit, so acknowledged spans survive an OS crash or power "
+                   "loss too (without it they survive a killed server). Group commit keeps "
+                   "this to one fsync per batch of requests.")
 @click.option("--log-level", envvar=config.OTEL_LLM_LOG_LEVEL,
               type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
               show_default=True, show_envvar=True, help="Logging verbosity.")
@@ -111,6 +138,7 @@ def serve(
     retention: float | None,
     project_retention: list[tuple[str, float]],
     prices: Path | None,
+    fsync: bool,
     log_level: str,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP), store them as runs, serve LangSmith's read API.
@@ -141,36 +169,35 @@ def serve(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():  # a second Ctrl+C: leave now (nothing acknowledged is lost)
-            os._exit(130)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-
-    store = SQLiteStore(str(db), prices_path=str(prices) if prices else None)
+    try:
+        store = SQLiteStore(
+            str(db),
+            prices_path=str(prices) if prices else None,
+            synchronous="FULL" if fsync else "NORMAL",
+        )
+    except ValueError as exc:  # a bad price file, or a database of a newer otel-llm
+        raise click.ClickException(str(exc)) from None
     try:
         for project, seconds in project_retention:
             store.set_retention(project, seconds)
         server = OtelLlmServer(store, settings, log_level=log_level.lower())
-        try:
-            server.start()
-        except OSError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"otel-llm serve: database {db.resolve()}")
-        if server.grpc_address:
-            click.echo(f"  OTLP/gRPC  {server.grpc_address}")
-        click.echo(f"  OTLP/HTTP  {server.http_url}/v1/traces  (also /otel/v1/traces)")
-        click.echo(f"  read API   {server.http_url}  (langsmith.Client api_url)")
-        if settings.api_key:
-            click.echo("  API key required (x-api-key or Authorization: Bearer)")
-        sys.stdout.flush()
-        stop.wait()
-        click.echo("otel-llm serve: shutting down, finishing in-flight requests")
-        server.stop()
+        # Handlers first: a signal that comes while starting still stops us gracefully.
+        with _stop_signals() as stop:
+            try:
+                server.start()
+            except OSError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"otel-llm serve: database {db.resolve()}")
+            if server.grpc_address:
+                click.echo(f"  OTLP/gRPC  {server.grpc_address}")
+            click.echo(f"  OTLP/HTTP  {server.http_url}/v1/traces  (also /otel/v1/traces)")
+            click.echo(f"  read API   {server.http_url}  (langsmith.Client api_url)")
+            if settings.api_key:
+                click.echo("  API key required (x-api-key or Authorization: Bearer)")
+            sys.stdout.flush()
+            stop.wait()
+            click.echo("otel-llm serve: shutting down, finishing in-flight requests")
+            server.stop()
     finally:
         store.close()
     click.echo("otel-llm serve: stopped")

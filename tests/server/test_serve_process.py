@@ -38,6 +38,7 @@ FLAGS_AND_ENV = {
     "--retention": "OTEL_LLM_RETENTION",
     "--prices": "OTEL_LLM_PRICES",
     "--log-level": "OTEL_LLM_LOG_LEVEL",
+    "--fsync": "OTEL_LLM_FSYNC",
 }
 
 
@@ -87,6 +88,15 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
         first.wait()
 
 
+def test_a_bad_price_file_is_a_clear_error(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text("{not json")
+    args = ["serve", "--db", str(tmp_path / "x.db"), "--prices", str(prices), "--workers", "0"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "is not valid JSON" in result.output
+
+
 class Load:
     """Client threads sending distinct traces until stopped or the server goes away;
     every acknowledged request's run ids are recorded."""
@@ -96,6 +106,7 @@ class Load:
         self.acked: list[set[str]] = []
         self.failures: list[str] = []
         self.stopped = threading.Event()
+        self.signalled = threading.Event()  # the test is stopping or killing the server
         self.lock = threading.Lock()
         self.threads = [
             threading.Thread(target=self._http, args=(n,)) for n in range(http_threads)
@@ -141,8 +152,10 @@ class Load:
                 grpc_export(self.server.grpc_address, protobuf_body(spans))
             except grpc.RpcError as exc:
                 code = exc.code()  # type: ignore[attr-defined]
-                if code == grpc.StatusCode.UNAVAILABLE:
-                    if self.server.proc.poll() is not None:
+                # Retryable: busy, or a call that reached a server already shutting
+                # down (never acknowledged, so nothing is lost).
+                if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+                    if self.signalled.is_set() or self.server.proc.poll() is not None:
                         return
                     continue
                 self.failures.append(f"gRPC {code}: {exc.details()}")  # type: ignore[attr-defined]
@@ -196,6 +209,7 @@ def test_sigkill_mid_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     try:
         wait_until(lambda: load.acked_count() >= 12, timeout=120)
         workers = _children(server.proc.pid)
+        load.signalled.set()
         server.proc.kill()  # SIGKILL, in the middle of the load
         server.proc.wait(30)
     finally:
@@ -208,14 +222,19 @@ def test_sigkill_mid_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     wait_until(lambda: not any(_alive(p) for p in workers), timeout=30)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_clean_shutdown_finishes_in_flight_requests(tmp_path: Path, signum: signal.Signals) -> None:
-    server = ServeProcess(tmp_path / "runs.db", "--workers", "1")
+@pytest.mark.parametrize(
+    ("signum", "fsync"), [(signal.SIGTERM, "--no-fsync"), (signal.SIGINT, "--fsync")]
+)
+def test_clean_shutdown_finishes_in_flight_requests(
+    tmp_path: Path, signum: signal.Signals, fsync: str
+) -> None:
+    server = ServeProcess(tmp_path / "runs.db", "--workers", "1", fsync)
     assert any("OTLP/gRPC  127.0.0.1:" in line for line in server.banner)
     assert any(f"http://127.0.0.1:{server.http_port}/v1/traces" in line for line in server.banner)
     load = Load(server)
     try:
         wait_until(lambda: load.acked_count() >= 6, timeout=120)
+        load.signalled.set()
         server.signal(signum)
         code, out, err = server.wait(120)
     finally:
