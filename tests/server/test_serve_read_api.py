@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import httpx
 import langsmith
@@ -20,6 +21,7 @@ from otel_llm.server.openapi import OPENAPI
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 START = 1_760_000_000_000_000_000
+START_2 = datetime.fromtimestamp((START + 2 * 10**9) / 1e9, tz=timezone.utc)  # trace 2's start
 
 
 @pytest.fixture
@@ -105,6 +107,12 @@ def test_list_runs_with_filters(client: langsmith.Client) -> None:
     assert len(by_trace) == 4
     limited = list(client.list_runs(project_name="alpha", limit=5))
     assert len(limited) == 5
+    children = list(client.list_runs(parent_run_id=root_id(1)))
+    assert {str(r.id) for r in children} == run_ids(trace_spans(1)[:-1])
+    later = list(client.list_runs(project_name="alpha", start_time=START_2, is_root=True))
+    assert [str(r.id) for r in later] == [root_id(2)]
+    slow = list(client.list_runs(project_name="alpha", filter='gt(latency, "30ms")'))
+    assert {r.name for r in slow} == {"support agent"}
 
 
 def test_pagination_with_cursors(loaded: OtelLlmServer) -> None:
@@ -143,10 +151,10 @@ def test_bad_filter_is_400_with_the_parsers_message(
 ) -> None:
     response = httpx.post(loaded.http_url + "/runs/query", json={"filter": "and(eq(name, "})
     assert response.status_code == 400
-    assert response.json()["detail"]
+    assert response.json()["detail"].startswith("bad filter at column 14: expected a value")
     with pytest.raises(LangSmithError) as info:
         list(client.list_runs(project_name="alpha", filter="gt(latency"))
-    assert "400" in str(info.value)
+    assert "400" in str(info.value) and "bad filter at column 11" in str(info.value)
 
 
 @pytest.mark.parametrize(
