@@ -15,6 +15,7 @@ from otel_llm.convert import (
     span_to_run,
     spans_to_runs,
 )
+from otel_llm.exporter import ConventionSpanExporter
 from otel_llm.model import (
     ObservationType,
     Run,
@@ -24,16 +25,40 @@ from otel_llm.model import (
     SpanRecord,
     StatusCode,
 )
+from otel_llm.otlp import OTLPDecodeError
+from otel_llm.processor import ProcessorStats, RunSpanProcessor
+from otel_llm.redaction import Redactor
+from otel_llm.sampling import TraceSampler
+from otel_llm.sinks import (
+    InMemoryRunSink,
+    JsonlRunSink,
+    LangSmithRunSink,
+    RunSink,
+    SinkResult,
+    StoreRunSink,
+)
 
 __all__ = [
     "DEFAULT_EMIT",
+    "ConventionSpanExporter",
+    "InMemoryRunSink",
+    "JsonlRunSink",
+    "LangSmithRunSink",
+    "OTLPDecodeError",
     "ObservationType",
+    "ProcessorStats",
+    "Redactor",
     "Run",
+    "RunSink",
+    "RunSpanProcessor",
+    "SinkResult",
     "SpanEvent",
     "SpanKind",
     "SpanLink",
     "SpanRecord",
     "StatusCode",
+    "StoreRunSink",
+    "TraceSampler",
     "classify",
     "observation_of",
     "otel_ids",

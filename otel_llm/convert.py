@@ -783,7 +783,9 @@ def _flat(value: Any) -> bool:
         return True
     if isinstance(value, dict) and len(value) == 1 and _BYTES in value:
         return True
-    if isinstance(value, list) and value:
+    if isinstance(value, list):
+        if not value:
+            return True
         first = type(value[0])
         return first in (str, bool, int, float) and all(type(v) is first for v in value)
     return False

@@ -187,12 +187,15 @@ def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
     """Run ids and fields so LangSmith's OTLP endpoint keeps the run as it was."""
     out[KIND_KEY] = run.run_type
     out["langsmith.trace.name"] = run.name
-    if run.trace_id is not None:
+    # An incomplete run's trace id and dotted order are provisional: LangSmith would
+    # trust them over the span ids, so they are left out.
+    complete = not (run.extra.get("otel") or {}).get("incomplete")
+    if run.trace_id is not None and complete:
         out["langsmith.trace.id"] = str(run.trace_id)
     out["langsmith.span.id"] = str(run.id)
     if run.parent_run_id is not None:
         out["langsmith.span.parent_id"] = str(run.parent_run_id)
-    if run.dotted_order:
+    if run.dotted_order and complete:
         out["langsmith.span.dotted_order"] = run.dotted_order
     if run.session_name:
         out["langsmith.trace.session_name"] = run.session_name

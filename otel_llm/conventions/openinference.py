@@ -590,7 +590,7 @@ def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
                 out[key] = int(value)
         if facts.invocation_params:
             out["llm.invocation_parameters"] = dumps(facts.invocation_params)
-    elif obs is T:
+    elif obs is T and run.name:
         out["tool.name"] = run.name
     if run.tags:
         out["tag.tags"] = list(run.tags)
