@@ -180,7 +180,9 @@ def serve(
     try:
         for project, seconds in project_retention:
             store.set_retention(project, seconds)
-        server = OtelLlmServer(store, settings, log_level=log_level.lower())
+        # uvicorn's own start/stop lines only at debug: the banner below says it all.
+        uvicorn_level = "debug" if log_level.lower() == "debug" else "warning"
+        server = OtelLlmServer(store, settings, log_level=uvicorn_level)
         # Handlers first: a signal that comes while starting still stops us gracefully.
         with _stop_signals() as stop:
             try:
@@ -195,7 +197,10 @@ def serve(
             if settings.api_key:
                 click.echo("  API key required (x-api-key or Authorization: Bearer)")
             sys.stdout.flush()
-            stop.wait()
+            # A timeout, not a bare wait(): a signal delivered to another thread only
+            # runs its Python handler once the main thread wakes up.
+            while not stop.wait(0.2):
+                pass
             click.echo("otel-llm serve: shutting down, finishing in-flight requests")
             server.stop()
     finally:

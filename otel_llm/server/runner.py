@@ -171,7 +171,7 @@ class OtelLlmServer:
             self._ready.set()
 
             await self._stop_requested.wait()
-            logger.info("shutting down: finishing in-flight requests")
+            logger.debug("shutting down: finishing in-flight requests")
             http.should_exit = True
             if grpc_server is not None:
                 await grpc_server.stop(grace=SHUTDOWN_GRACE_SECONDS)
