@@ -53,6 +53,8 @@ def build_grpc_server(
         options=[
             ("grpc.max_receive_message_length", max_body_bytes),
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
+            # A busy port is an error, never silently shared with another server.
+            ("grpc.so_reuseport", 0),
         ]
     )
     server.add_generic_rpc_handlers((handler,))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 import uvicorn
+from grpc import aio
 
 from otel_llm.server.app import create_app
 from otel_llm.server.auth import ApiKeyCheck
@@ -132,6 +133,8 @@ class OtelLlmServer:
         settings = self.settings
         self._stop_requested = asyncio.Event()
         pipeline = self.pipeline = IngestPipeline(self.writer, settings)
+        grpc_server: aio.Server | None = None
+        http_socket: socket.socket | None = None
         try:
             await pipeline.start()
             check = ApiKeyCheck(settings.api_key)
@@ -151,7 +154,6 @@ class OtelLlmServer:
                 timeout_graceful_shutdown=int(SHUTDOWN_GRACE_SECONDS),
             )
             http = uvicorn.Server(config)
-            grpc_server = None
             if settings.grpc_port is not None:
                 grpc_server = build_grpc_server(pipeline, check, settings.max_body_bytes)
                 address = f"{_url_host(settings.host)}:{settings.grpc_port}"
@@ -181,6 +183,11 @@ class OtelLlmServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await retention
         finally:
+            # Also reached when starting failed half-way: release what was acquired.
+            if grpc_server is not None:
+                await grpc_server.stop(None)
+            if http_socket is not None:
+                http_socket.close()
             pipeline.close()
 
     async def _retention_loop(self) -> None:

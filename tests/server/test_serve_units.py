@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import socket
 import threading
 import zlib
 from collections.abc import Callable
@@ -131,3 +132,22 @@ def test_stop_waits_for_in_flight_requests(
     assert all(store.get_run(i) is not None for i in run_ids(spans))
     with pytest.raises(httpx.TransportError):
         httpx.get(server.http_url + "/info", timeout=5)
+
+
+@pytest.mark.parametrize(("busy", "name"), [("grpc_port", "gRPC"), ("http_port", "HTTP")])
+def test_a_busy_port_fails_start_and_releases_the_other(
+    store: SQLiteStore, busy: str, name: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = {"grpc_port": 0, "http_port": 0, busy: port}
+        server = OtelLlmServer(store, ServerSettings(**settings))
+        with pytest.raises(OSError, match=f"cannot listen for {name} on 127.0.0.1:{port}"):
+            server.start()
+        server.stop()
+    # Nothing is left listening: the HTTP port bound before gRPC failed is free again.
+    again = OtelLlmServer(store, ServerSettings(grpc_port=0, http_port=server.http_port or 0))
+    again.start()
+    again.stop()
