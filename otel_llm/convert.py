@@ -39,7 +39,7 @@ from otel_llm.conventions import (
     vercel,
 )
 from otel_llm.conventions import messages as msgs
-from otel_llm.conventions.base import Extraction, RunFacts, dumps, loads_maybe
+from otel_llm.conventions.base import A, E, Extraction, G, R, RunFacts, S, T, dumps, loads_maybe
 from otel_llm.ids import (
     dotted_order,
     dotted_segment,
@@ -63,14 +63,6 @@ from otel_llm.model import (
 
 Kind = tuple[ObservationType, "str | None"]
 
-G, E, R, T, A, S = (
-    ObservationType.GENERATION,
-    ObservationType.EMBEDDING,
-    ObservationType.RETRIEVER,
-    ObservationType.TOOL,
-    ObservationType.AGENT,
-    ObservationType.SPAN,
-)
 
 # Classification precedence: the project's own key, then producers' native kinds, then
 # the official operation name (official values only), then hints. First match wins.
@@ -490,9 +482,10 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
             ot["end_time_unix_nano"] = span.end_time_unix_nano
     elif span.end_time_unix_nano % 1000:
         ot["end_time_unix_nano"] = span.end_time_unix_nano
-    unmapped = {k: v for k, v in span.attributes.items() if k not in x.consumed}
-    if unmapped:
-        ot["attributes"] = _json_safe(unmapped)
+    rest = span.attributes.keys() - x.consumed  # a C-level set difference: hot path
+    if rest:
+        attrs = span.attributes
+        ot["attributes"] = _json_safe({k: attrs[k] for k in sorted(rest)})
     if span.links:
         ot["links"] = [
             _drop_empty(

@@ -23,6 +23,14 @@ import orjson
 
 from otel_llm.model import Attributes, ObservationType, SpanRecord
 
+# Short names for the kind tables of every convention module.
+G = ObservationType.GENERATION
+E = ObservationType.EMBEDDING
+R = ObservationType.RETRIEVER
+T = ObservationType.TOOL
+A = ObservationType.AGENT
+S = ObservationType.SPAN
+
 # Values at or above this size that fail to parse are reported by size, not echoed.
 _ECHO_LIMIT = 200
 

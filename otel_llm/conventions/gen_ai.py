@@ -13,20 +13,12 @@ from typing import Any
 
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import number, strings, text
-from otel_llm.conventions.base import Extraction, dumps, indexed, loads_maybe
+from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, dumps, indexed, loads_maybe
 from otel_llm.model import ObservationType, Run, StatusCode
 
 NAMESPACES = frozenset({"gen_ai", "error"})
 
 KIND_KEY = "gen_ai.operation.name"
-G, E, R, T, A, S = (
-    ObservationType.GENERATION,
-    ObservationType.EMBEDDING,
-    ObservationType.RETRIEVER,
-    ObservationType.TOOL,
-    ObservationType.AGENT,
-    ObservationType.SPAN,
-)
 # Official operation names only: non-standard values written by other SDKs
 # (`chain`, `execute_task`, ...) are not evidence of a type.
 KINDS: dict[str, tuple[ObservationType, str | None]] = {

@@ -9,19 +9,11 @@ import orjson
 
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import claim_error_type, json_object, strings, text
-from otel_llm.conventions.base import Extraction, as_dict
+from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, as_dict
 from otel_llm.model import ObservationType, Run, iso_to_ns, ns_to_iso
 
 NAMESPACES = frozenset({"langfuse", "user", "session"})
 
-G, E, R, T, A, S = (
-    ObservationType.GENERATION,
-    ObservationType.EMBEDDING,
-    ObservationType.RETRIEVER,
-    ObservationType.TOOL,
-    ObservationType.AGENT,
-    ObservationType.SPAN,
-)
 KIND_KEY = "langfuse.observation.type"
 KINDS: dict[str, tuple[ObservationType, str | None]] = {
     "generation": (G, "llm"),

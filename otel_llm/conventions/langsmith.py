@@ -8,19 +8,12 @@ from typing import Any
 import orjson
 
 from otel_llm.conventions._typed import claim_error_type, json_object, text
-from otel_llm.conventions.base import Extraction, dumps, loads_maybe
+from otel_llm.conventions.base import E, Extraction, G, R, S, T, dumps, loads_maybe
 from otel_llm.ids import ids_from_dotted_order
 from otel_llm.model import RUN_TYPE_OF, ObservationType, Run, StatusCode
 
 NAMESPACES = frozenset({"langsmith"})
 
-G, E, R, T, S = (
-    ObservationType.GENERATION,
-    ObservationType.EMBEDDING,
-    ObservationType.RETRIEVER,
-    ObservationType.TOOL,
-    ObservationType.SPAN,
-)
 KIND_KEY = "langsmith.span.kind"
 # langsmith.span.kind is the run_type itself.
 KINDS: dict[str, tuple[ObservationType, str | None]] = {

@@ -21,7 +21,7 @@ from typing import Any
 from otel_llm.conventions import gen_ai
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import json_object, number, strings, text
-from otel_llm.conventions.base import Extraction, loads_maybe
+from otel_llm.conventions.base import A, E, Extraction, G, S, T, loads_maybe
 from otel_llm.model import ObservationType
 
 NAMESPACES = frozenset(
@@ -29,13 +29,6 @@ NAMESPACES = frozenset(
      "tool_response", "all_messages_events", "final_result", "model_request_parameters"}
 )
 
-G, E, T, A, S = (
-    ObservationType.GENERATION,
-    ObservationType.EMBEDDING,
-    ObservationType.TOOL,
-    ObservationType.AGENT,
-    ObservationType.SPAN,
-)
 
 # Keys whose mere presence says what a span is, for producers that write no kind key:
 # Pydantic AI's older `running tool` and `agent run` spans, and a model call traced by

@@ -10,19 +10,11 @@ import orjson
 from otel_llm.conventions import gen_ai
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import json_object
-from otel_llm.conventions.base import Extraction, as_dict
+from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, as_dict
 from otel_llm.model import ObservationType
 
 NAMESPACES = frozenset({"mlflow"})
 
-G, E, R, T, A, S = (
-    ObservationType.GENERATION,
-    ObservationType.EMBEDDING,
-    ObservationType.RETRIEVER,
-    ObservationType.TOOL,
-    ObservationType.AGENT,
-    ObservationType.SPAN,
-)
 KIND_KEY = "mlflow.spanType"
 _BARE: dict[str, tuple[ObservationType, str | None]] = {
     "LLM": (G, "llm"),

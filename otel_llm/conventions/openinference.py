@@ -10,7 +10,7 @@ from typing import Any
 from otel_llm.conventions import gen_ai
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import json_object, number, strings
-from otel_llm.conventions.base import Extraction, dumps, loads_maybe
+from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, dumps, loads_maybe
 from otel_llm.model import RUN_TYPE_OF, Attributes, ObservationType, Run
 
 NAMESPACES = frozenset(
@@ -18,14 +18,6 @@ NAMESPACES = frozenset(
      "tool", "session", "user", "metadata", "tag", "agent", "graph", "prompt"}
 )
 
-G, E, R, T, A, S = (
-    ObservationType.GENERATION,
-    ObservationType.EMBEDDING,
-    ObservationType.RETRIEVER,
-    ObservationType.TOOL,
-    ObservationType.AGENT,
-    ObservationType.SPAN,
-)
 KIND_KEY = "openinference.span.kind"
 # UNKNOWN is no evidence: it is left out, so classification goes on.
 KINDS: dict[str, tuple[ObservationType, str | None]] = {

@@ -10,19 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from otel_llm.conventions._typed import number, strings, text
-from otel_llm.conventions.base import Extraction, as_dict, loads_maybe
+from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, as_dict, loads_maybe
 from otel_llm.model import ObservationType
 
 NAMESPACES = frozenset({"traceloop", "llm"})
 
-G, E, R, T, A, S = (
-    ObservationType.GENERATION,
-    ObservationType.EMBEDDING,
-    ObservationType.RETRIEVER,
-    ObservationType.TOOL,
-    ObservationType.AGENT,
-    ObservationType.SPAN,
-)
 KIND_KEY = "traceloop.span.kind"
 KINDS: dict[str, tuple[ObservationType, str | None]] = {
     "workflow": (S, "chain"),

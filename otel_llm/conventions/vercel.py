@@ -9,18 +9,11 @@ from typing import Any
 
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import number, text
-from otel_llm.conventions.base import Extraction, as_dict, dumps, loads_maybe
+from otel_llm.conventions.base import E, Extraction, G, R, S, T, as_dict, dumps, loads_maybe
 from otel_llm.model import ObservationType, ns_to_iso
 
 NAMESPACES = frozenset({"ai"})
 
-G, E, R, T, S = (
-    ObservationType.GENERATION,
-    ObservationType.EMBEDDING,
-    ObservationType.RETRIEVER,
-    ObservationType.TOOL,
-    ObservationType.SPAN,
-)
 KIND_KEY = "ai.operationId"
 KINDS: dict[str, tuple[ObservationType, str | None]] = {
     "ai.generateText.doGenerate": (G, "llm"),
