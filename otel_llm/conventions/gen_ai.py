@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from otel_llm.conventions import messages as msgs
-from otel_llm.conventions._typed import number, strings, text
+from otel_llm.conventions._typed import read_usage, strings, text
 from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, dumps, indexed, loads_maybe
 from otel_llm.model import ObservationType, Run, StatusCode
 
@@ -201,7 +201,7 @@ def read(x: Extraction) -> None:
     _model(x)
     _params(x)
     if obs is G or obs is E:
-        _usage(x)
+        read_usage(x, USAGE_READ)
     _context(x, obs)
     _IO_READERS.get(obs, _read_message_io)(x, obs)
     if x.span.status_code == StatusCode.ERROR and "error.type" in x.attrs:
@@ -296,19 +296,6 @@ def _param(value: Any) -> Any:
     if isinstance(value, str) and value[:1] == "[":
         return loads_maybe(value)
     return value
-
-
-def _usage(x: Extraction) -> None:
-    a = x.attrs
-    for key, group, name in USAGE_READ:
-        if key in a:
-            value = number(x, key)
-            if value is None:
-                continue
-            if group is None:
-                x.set_usage(name, value)
-            else:
-                x.set_usage_detail(group, name, value)
 
 
 def _context(x: Extraction, obs: ObservationType) -> None:

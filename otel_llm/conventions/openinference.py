@@ -9,7 +9,7 @@ from typing import Any
 
 from otel_llm.conventions import gen_ai
 from otel_llm.conventions import messages as msgs
-from otel_llm.conventions._typed import json_object, number, strings
+from otel_llm.conventions._typed import json_object, read_usage, strings
 from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, dumps, loads_maybe
 from otel_llm.model import RUN_TYPE_OF, Attributes, ObservationType, Run
 
@@ -65,7 +65,7 @@ def read(x: Extraction) -> None:
     lists = flattened(x.attrs) if obs is G or obs is E or obs is R else {}
     if obs is G or obs is E:
         _model(x, obs, lists)
-        _usage(x)
+        read_usage(x, USAGE)
     _context(x, obs)
     if x.inputs is None or x.outputs is None:
         _IO_READERS.get(obs, _read_plain_io)(x, lists)
@@ -143,19 +143,6 @@ USAGE: tuple[tuple[str, str | None, str], ...] = (
     ("llm.cost.completion", None, "output_cost"),
     ("llm.cost.total", None, "total_cost"),
 )
-
-
-def _usage(x: Extraction) -> None:
-    a = x.attrs
-    for key, group, name in USAGE:
-        if key in a:
-            value = number(x, key)
-            if value is None:
-                continue
-            if group is None:
-                x.set_usage(name, value)
-            else:
-                x.set_usage_detail(group, name, value)
 
 
 # Context keys -> metadata keys. Propagated keys (session, user, agent) are facts about
