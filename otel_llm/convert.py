@@ -21,6 +21,7 @@ the project's.
 from __future__ import annotations
 
 import base64
+import functools
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from types import ModuleType
@@ -461,14 +462,19 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
     # An incomplete run always names its OTel trace, so a store can complete it later.
     if not complete or run.trace_id is None or span.trace_id != run.trace_id.bytes:
         ot["trace_id"] = span.trace_id.hex()
-    if span.span_id != span_id_from_run_id(run.id):
+    # A run id derived from a valid span id gives it back by construction: skip the check.
+    derived_id = x.run_id is None and len(span.span_id) == 8 and any(span.span_id)
+    if not derived_id and span.span_id != span_id_from_run_id(run.id):
         ot["span_id"] = span.span_id.hex()
     expected_parent = span_id_from_run_id(run.parent_run_id) if run.parent_run_id else b""
     if span.parent_span_id != expected_parent:
         ot["parent_span_id"] = span.parent_span_id.hex()
     if not complete:
         ot["incomplete"] = True
-    if span.name != _default_span_name(run, obs, _model_of(run)):
+    # A plain span's default name is the run's own; others need the model or tool name.
+    if (span.name != run.name or obs is not S) and span.name != _default_span_name(
+        run, obs, _model_of(run)
+    ):
         ot["name"] = span.name
     if span.kind != DEFAULT_KIND[obs]:
         ot["kind"] = int(span.kind)
@@ -502,8 +508,7 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
         ]
     if span.resource:
         ot["resource"] = _json_safe(span.resource)
-    if (span.scope_name != WRITER_SCOPE or span.scope_version or span.scope_attributes
-            or span.scope_schema_url):
+    if span.scope_attributes:
         ot["scope"] = _drop_empty(
             {
                 "name": span.scope_name,
@@ -512,6 +517,8 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
                 "schema_url": span.scope_schema_url,
             }
         )
+    elif span.scope_name != WRITER_SCOPE or span.scope_version or span.scope_schema_url:
+        ot["scope"] = dict(_scope_of(span.scope_name, span.scope_version, span.scope_schema_url))
     for key in (
         "trace_state",
         "flags",
@@ -524,6 +531,12 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
         if value:
             ot[key] = value
     return ot
+
+
+@functools.lru_cache(maxsize=256)
+def _scope_of(name: str, version: str, schema_url: str) -> dict[str, Any]:
+    """A scope without attributes; the few scopes of a process are built once (copy it)."""
+    return _drop_empty({"name": name, "version": version, "schema_url": schema_url})
 
 
 def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
