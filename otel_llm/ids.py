@@ -13,6 +13,7 @@ A run UUID whose first 8 bytes are zero was born from a span, so its span id is 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timezone
 
@@ -38,8 +39,13 @@ def trace_bytes_from_run_trace_id(trace_id: uuid.UUID) -> bytes:
 def dotted_segment(start_time_ns: int, run_id: uuid.UUID) -> str:
     """One dotted-order segment: `%Y%m%dT%H%M%S%fZ` of the start time + the run UUID."""
     secs, rem = divmod(start_time_ns, 1_000_000_000)
-    dt = datetime.fromtimestamp(secs, tz=timezone.utc)
-    return f"{dt:%Y%m%dT%H%M%S}{rem // 1000:06d}Z{run_id}"
+    return f"{_second(secs)}{rem // 1000:06d}Z{run_id}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _second(secs: int) -> str:
+    # Spans of a batch share few distinct seconds: format each once.
+    return f"{datetime.fromtimestamp(secs, tz=timezone.utc):%Y%m%dT%H%M%S}"
 
 
 def dotted_order(parent_dotted_order: str | None, start_time_ns: int, run_id: uuid.UUID) -> str:
