@@ -570,6 +570,11 @@ def _from_json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         if len(value) == 1 and _BYTES in value:
             return base64.b64decode(value[_BYTES])
+        for v in value.values():  # fast path, as in _json_safe
+            if type(v) not in _PLAIN:
+                break
+        else:
+            return dict(value)
         return {k: _from_json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_from_json_safe(v) for v in value]
