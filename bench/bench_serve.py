@@ -285,7 +285,7 @@ def main() -> None:
     parser.add_argument("--fsync", action="store_true", help="serve with --fsync")
     parser.add_argument("--overload-seconds", type=float, default=60.0)
     parser.add_argument(
-        "--overload-clients", type=int, default=32, help="more than the queue holds (16)"
+        "--overload-clients", type=int, default=32, help="more than the queue holds (8)"
     )
     parser.add_argument("--transports", default="protobuf,json,grpc")
     args = parser.parse_args()

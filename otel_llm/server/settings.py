@@ -10,9 +10,9 @@ DEFAULT_GRPC_PORT = 4317
 DEFAULT_HTTP_PORT = 4318
 DEFAULT_DB = "otel-llm.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # OTLP's recommended limit
-# Requests admitted but not yet committed. With ~1-2 MB requests this keeps the decoded
-# runs of the whole queue well under 100 MB.
-DEFAULT_QUEUE_SIZE = 16
+# Requests admitted but not yet committed. Each 1,000-span request holds ~5 MB between
+# arrival and commit (body, decoded runs); 8 keep the writer busy with room to spare.
+DEFAULT_QUEUE_SIZE = 8
 DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024
 DEFAULT_RETENTION_CHECK_SECONDS = 3600.0
 LOG_LEVELS = ("debug", "info", "warning", "error")
