@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import multiprocessing
+import os
 import pickle
+import signal
 import socket
 import threading
 import zlib
@@ -12,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from google.rpc import status_pb2
 from serve_helpers import PROTOBUF, protobuf_body, run_ids, trace_spans
 
 from otel_llm.server import OtelLlmServer, ServerSettings, parse_duration
@@ -151,3 +155,24 @@ def test_a_busy_port_fails_start_and_releases_the_other(
     again = OtelLlmServer(store, ServerSettings(grpc_port=0, http_port=server.http_port or 0))
     again.start()
     again.stop()
+
+
+def test_a_dead_decode_worker_is_replaced(
+    make_server: Callable[..., OtelLlmServer], store: SQLiteStore
+) -> None:
+    server = make_server(workers=1)
+    first = trace_spans(6)
+    url = server.http_url + "/v1/traces"
+    assert httpx.post(url, content=protobuf_body(first), headers=PROTOBUF).status_code == 200
+    (worker,) = multiprocessing.active_children()
+    os.kill(worker.pid or 0, signal.SIGKILL)
+    worker.join(30)
+    spans = trace_spans(7)
+    refused = httpx.post(url, content=protobuf_body(spans), headers=PROTOBUF, timeout=60)
+    assert refused.status_code == 503  # retryable: the client sends it again
+    status = status_pb2.Status()
+    status.ParseFromString(refused.content)
+    assert "decode worker process died" in status.message
+    retried = httpx.post(url, content=protobuf_body(spans), headers=PROTOBUF, timeout=60)
+    assert retried.status_code == 200
+    assert all(store.get_run(i) is not None for i in run_ids(first + spans))
