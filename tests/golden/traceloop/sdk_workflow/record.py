@@ -41,7 +41,8 @@ WEATHER_TOOL = {
 }
 
 
-def main() -> None:
+def main(case_dir: Path | None = None) -> None:
+    """Record the workflow into `case_dir` (default: this folder) as request.json."""
     exporter = InMemorySpanExporter()
     Traceloop.init(
         app_name="trip-planner",
@@ -106,7 +107,7 @@ def main() -> None:
             return {"answer": answer, "summary": summarise(answer, style="short")}
 
         plan_trip("What's the weather in Paris?", days=3)
-    write_request(exporter.get_finished_spans(), Path(__file__).resolve().parent)
+    write_request(exporter.get_finished_spans(), case_dir or Path(__file__).resolve().parent)
 
 
 if __name__ == "__main__":
