@@ -26,6 +26,21 @@ if str(GOLDEN) not in sys.path:
     sys.path.insert(0, str(GOLDEN))
 
 
+# The tool the recorded agents call (same schema in every recording that shares it).
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
 def provider(service: str) -> tuple[TracerProvider, InMemorySpanExporter]:
     """A tracer provider whose finished spans land in the returned exporter."""
     exporter = InMemorySpanExporter()

@@ -29,20 +29,7 @@ from openinference.instrumentation import (  # noqa: E402
 )
 from openinference.instrumentation.openai import OpenAIInstrumentor  # noqa: E402
 from opentelemetry import trace  # noqa: E402
-from recording import provider, write_request  # noqa: E402
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
+from recording import WEATHER_TOOL, provider, write_request  # noqa: E402
 
 
 def main() -> None:

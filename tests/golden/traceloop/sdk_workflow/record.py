@@ -22,23 +22,10 @@ from fake_llm import serve
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
-from recording import write_request
+from recording import WEATHER_TOOL, write_request
 from traceloop.sdk import Traceloop
 from traceloop.sdk.decorators import agent, task, tool, workflow
 from traceloop.sdk.instruments import Instruments
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 def main(case_dir: Path | None = None) -> None:
