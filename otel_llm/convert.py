@@ -444,12 +444,10 @@ def _run_events(x: Extraction) -> list[dict[str, Any]]:
 
 def _default_span_name(run: Run, obs: ObservationType, model: str | None) -> str:
     """`{operation} {model | tool name}`, as the official conventions name spans."""
-    op = gen_ai.OPERATION_OF.get(obs)
+    op = gen_ai.operation_name(run, obs)
     if op is None:
         return run.name
     if obs in (G, E):
-        if obs is G and gen_ai._is_completion(run):
-            op = "text_completion"
         return f"{op} {model}" if model else op
     return f"{op} {run.name}"
 

@@ -200,7 +200,8 @@ class Run:
 
     @property
     def start_time(self) -> datetime:
-        return datetime.fromtimestamp(self.start_time_ns / 1e9, tz=timezone.utc)
+        secs, rem = divmod(self.start_time_ns, 1_000_000_000)  # no float: keep microseconds
+        return datetime.fromtimestamp(secs, tz=timezone.utc).replace(microsecond=rem // 1000)
 
     @property
     def usage(self) -> dict[str, Any] | None:

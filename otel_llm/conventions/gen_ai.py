@@ -685,9 +685,9 @@ _IO_READERS: dict[ObservationType, Callable[[Extraction, ObservationType], None]
 def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
     """The latest official GenAI keys for a run (content as JSON text)."""
     obs: ObservationType = facts.observation
-    op = OPERATION_OF.get(obs)
+    op = operation_name(run, obs)
     if op is not None:
-        out[KIND_KEY] = "text_completion" if _is_completion(run) and obs is G else op
+        out[KIND_KEY] = op
     if facts.provider:
         out["gen_ai.provider.name"] = PROVIDER_TO_GEN_AI.get(facts.provider, facts.provider)
     if facts.model and obs in (G, E):
@@ -735,7 +735,14 @@ def to_input_messages(inputs: dict[str, Any]) -> list[dict[str, Any]] | None:
     return msgs.to_gen_ai(messages)
 
 
-def _is_completion(run: Run) -> bool:
+def operation_name(run: Run, obs: ObservationType) -> str | None:
+    """The official operation name of a run (None for plain spans)."""
+    if obs is G and is_completion(run):
+        return "text_completion"
+    return OPERATION_OF.get(obs)
+
+
+def is_completion(run: Run) -> bool:
     return "prompt" in run.inputs and "messages" not in run.inputs
 
 
