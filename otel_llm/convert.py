@@ -24,6 +24,7 @@ import base64
 import functools
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -150,18 +151,60 @@ _NAMESPACE = uuid.UUID("6f74656c-2d6c-6c6d-0000-000000000000")
 
 
 def _classify(attrs: Mapping[str, Any]) -> Kind | None:
-    for key, table in CLASSIFIERS:
-        value = attrs.get(key)
+    return _classify_shaped(attrs, _shape(attrs, ()))
+
+
+def _classify_shaped(attrs: Mapping[str, Any], shape: _Shape) -> Kind | None:
+    for key, table in shape.classifiers:
+        value = attrs[key]
         if value is not None and not isinstance(value, (list, dict)):
             kind = table.get(str(value))
             if kind is not None:
                 return kind
-    for key, kind in MARKERS.items():
-        if key in attrs:
-            return kind
-    if any(k in attrs for k in MODEL_KEYS) and any(k in attrs for k in USAGE_KEYS):
-        return (G, None)
-    return None
+    return shape.fallback
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the attribute keys (and event names) of a span decide, whatever the values:
+    which classifiers can apply, the kind keys alone imply, which readers to call."""
+
+    classifiers: tuple[tuple[str, Mapping[str, Kind]], ...]
+    fallback: Kind | None
+    readers: tuple[ModuleType, ...]
+
+
+def _make_shape(keys: Collection[str], event_names: Iterable[str]) -> _Shape:
+    fallback = next((kind for key, kind in MARKERS.items() if key in keys), None)
+    if fallback is None and any(k in keys for k in MODEL_KEYS) and any(
+        k in keys for k in USAGE_KEYS
+    ):
+        fallback = (G, None)
+    namespaces = {k.partition(".")[0] for k in keys}
+    namespaces.update(name.partition(".")[0] for name in event_names)
+    return _Shape(
+        classifiers=tuple((key, table) for key, table in CLASSIFIERS if key in keys),
+        fallback=fallback,
+        readers=tuple(r for r in READERS if not namespaces.isdisjoint(r.NAMESPACES)),
+    )
+
+
+# Spans of one instrumentation share a few shapes: the key tuple finds them (its strings
+# were hashed when the attribute dict was built, so the lookup is cheap).
+_SHAPES: dict[tuple[Any, ...], _Shape] = {}
+_SHAPES_MAX = 4096
+
+
+def _shape(attrs: Mapping[str, Any], events: Collection[SpanEvent]) -> _Shape:
+    key: tuple[Any, ...] = tuple(attrs)
+    if events:
+        key = (*key, None, *(e.name for e in events))
+    shape = _SHAPES.get(key)
+    if shape is None:
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        shape = _SHAPES[key] = _make_shape(attrs.keys(), (e.name for e in events))
+    return shape
 
 
 def classify(span: SpanRecord) -> ObservationType | None:
@@ -188,18 +231,16 @@ def observation_of(run: Run) -> ObservationType:
 
 def _extract(span: SpanRecord) -> Extraction:
     x = Extraction(span)
-    kind = _classify(span.attributes)
+    attrs = span.attributes
+    shape = _shape(attrs, span.events)
+    kind = _classify_shaped(attrs, shape)
     if kind is not None:
         x.observation, x.run_type = kind
-    namespaces = {k.partition(".")[0] for k in span.attributes}
-    for event in span.events:
-        namespaces.add(event.name.partition(".")[0])
-    for reader in READERS:
-        if not namespaces.isdisjoint(reader.NAMESPACES):
-            try:
-                reader.read(x)
-            except Exception as exc:  # a reader bug must not cost the span
-                x.problems.append(f"{reader.__name__} could not read the span: {exc!r}")
+    for reader in shape.readers:
+        try:
+            reader.read(x)
+        except Exception as exc:  # a reader bug must not cost the span
+            x.problems.append(f"{reader.__name__} could not read the span: {exc!r}")
     return x
 
 
@@ -486,10 +527,13 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
             ot["end_time_unix_nano"] = span.end_time_unix_nano
     elif span.end_time_unix_nano % 1000:
         ot["end_time_unix_nano"] = span.end_time_unix_nano
-    rest = span.attributes.keys() - x.consumed  # a C-level set difference: hot path
-    if rest:
-        attrs = span.attributes
-        ot["attributes"] = _json_safe({k: attrs[k] for k in sorted(rest)})
+    attrs = span.attributes
+    consumed = x.consumed
+    if not consumed:
+        if attrs:
+            ot["attributes"] = _json_safe(dict(attrs))
+    elif len(consumed) < len(attrs) or not consumed.issuperset(attrs):
+        ot["attributes"] = _json_safe({k: v for k, v in attrs.items() if k not in consumed})
     if span.links:
         ot["links"] = [
             _drop_empty(
@@ -517,17 +561,18 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
         )
     elif span.scope_name != WRITER_SCOPE or span.scope_version or span.scope_schema_url:
         ot["scope"] = dict(_scope_of(span.scope_name, span.scope_version, span.scope_schema_url))
-    for key in (
-        "trace_state",
-        "flags",
-        "resource_schema_url",
-        "dropped_attributes_count",
-        "dropped_events_count",
-        "dropped_links_count",
-    ):
-        value = getattr(span, key)
-        if value:
-            ot[key] = value
+    if span.trace_state:
+        ot["trace_state"] = span.trace_state
+    if span.flags:
+        ot["flags"] = span.flags
+    if span.resource_schema_url:
+        ot["resource_schema_url"] = span.resource_schema_url
+    if span.dropped_attributes_count:
+        ot["dropped_attributes_count"] = span.dropped_attributes_count
+    if span.dropped_events_count:
+        ot["dropped_events_count"] = span.dropped_events_count
+    if span.dropped_links_count:
+        ot["dropped_links_count"] = span.dropped_links_count
     return ot
 
 
@@ -550,11 +595,8 @@ _PLAIN = frozenset({str, int, float, bool})
 
 def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
-        # Fast path: attribute dicts are nearly always flat scalars.
-        for v in value.values():
-            if type(v) not in _PLAIN:
-                break
-        else:
+        # Fast path (a C-level walk): attribute dicts are nearly always flat scalars.
+        if _PLAIN.issuperset(map(type, value.values())):
             return value
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, (bytes, bytearray)):
@@ -568,10 +610,7 @@ def _from_json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         if len(value) == 1 and _BYTES in value:
             return base64.b64decode(value[_BYTES])
-        for v in value.values():  # fast path, as in _json_safe
-            if type(v) not in _PLAIN:
-                break
-        else:
+        if _PLAIN.issuperset(map(type, value.values())):  # fast path, as in _json_safe
             return dict(value)
         return {k: _from_json_safe(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -17,18 +17,33 @@ import functools
 import uuid
 from datetime import datetime, timezone
 
-_ZERO8 = bytes(8)
+
+
+_new_object = object.__new__
+_set = object.__setattr__
+_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def uuid_from_int(value: int) -> uuid.UUID:
+    """`uuid.UUID(int=value)` for a value known to fit in 128 bits, at a third of the
+    cost (the constructor's argument checks dominate on the conversion hot path)."""
+    u = _new_object(uuid.UUID)
+    _set(u, "int", value)
+    _set(u, "is_safe", _UNKNOWN)
+    return u
 
 
 def run_id_from_span_id(span_id: bytes) -> uuid.UUID:
     """The run UUID for an OTel span id (zero-padded, right-aligned)."""
-    return uuid.UUID(bytes=_ZERO8 + span_id)
+    if len(span_id) != 8:
+        raise ValueError(f"a span id has 8 bytes, not {len(span_id)}")
+    return uuid_from_int(int.from_bytes(span_id, "big"))
 
 
 def span_id_from_run_id(run_id: uuid.UUID) -> bytes:
     """The OTel span id for a run UUID; inverse of `run_id_from_span_id`."""
-    b = run_id.bytes
-    return b[8:] if b[:8] == _ZERO8 else b[:8]
+    n = run_id.int
+    return (n if n >> 64 == 0 else n >> 64).to_bytes(8, "big")
 
 
 def trace_bytes_from_run_trace_id(trace_id: uuid.UUID) -> bytes:
@@ -40,6 +55,7 @@ def dotted_segment(start_time_ns: int, run_id: uuid.UUID) -> str:
     """One dotted-order segment: `%Y%m%dT%H%M%S%fZ` of the start time + the run UUID."""
     secs, rem = divmod(start_time_ns, 1_000_000_000)
     return f"{_second(secs)}{rem // 1000:06d}Z{run_id}"
+
 
 
 @functools.lru_cache(maxsize=1024)

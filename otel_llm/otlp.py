@@ -158,9 +158,9 @@ def _pb_attrs(kvs: Any) -> Attributes:
     read, which = _PB_READ, _which
     for kv in kvs:
         v = kv.value
-        kind = which(v, "value")
-        # Most attributes are strings: skip the table lookup and call for them.
-        out[kv.key] = v.string_value if kind == "string_value" else read[kind](v)
+        # Most attributes are non-empty strings: one read, no oneof lookup, for them.
+        text = v.string_value
+        out[kv.key] = text if text else read[which(v, "value")](v)
     return out
 
 
@@ -228,8 +228,8 @@ def decode_request(request: Any) -> list[SpanRecord]:
                 attrs: Attributes = {}
                 for kv in s.attributes:
                     v = kv.value
-                    kind = which(v, "value")
-                    attrs[kv.key] = v.string_value if kind == "string_value" else read[kind](v)
+                    text = v.string_value  # as in _pb_attrs
+                    attrs[kv.key] = text if text else read[which(v, "value")](v)
                 status = s.status
                 events = s.events
                 links = s.links
