@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from otel_llm.ids import uuid_str
+
 AttributeValue = Any
 """An attribute value: str, bool, int, float, bytes, a list of those, or a dict (kvlist)."""
 
@@ -218,11 +220,11 @@ class Run:
     def to_dict(self) -> dict[str, Any]:
         """The SDK's JSON shape: UUIDs as strings, times as ISO 8601 with offset."""
         d: dict[str, Any] = {
-            "id": str(self.id),
+            "id": uuid_str(self.id),
             "name": self.name,
             "run_type": self.run_type,
-            "trace_id": str(self.trace_id) if self.trace_id else None,
-            "parent_run_id": str(self.parent_run_id) if self.parent_run_id else None,
+            "trace_id": uuid_str(self.trace_id) if self.trace_id else None,
+            "parent_run_id": uuid_str(self.parent_run_id) if self.parent_run_id else None,
             "dotted_order": self.dotted_order,
             "start_time": ns_to_iso(self.start_time_ns),
             "end_time": ns_to_iso(self.end_time_ns) if self.end_time_ns is not None else None,

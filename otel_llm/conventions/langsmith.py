@@ -9,7 +9,7 @@ import orjson
 
 from otel_llm.conventions._typed import claim_error_type, json_object, text
 from otel_llm.conventions.base import E, Extraction, G, R, S, T, dumps, loads_maybe
-from otel_llm.ids import ids_from_dotted_order
+from otel_llm.ids import ids_from_dotted_order, uuid_str
 from otel_llm.model import RUN_TYPE_OF, ObservationType, Run, StatusCode
 
 NAMESPACES = frozenset({"langsmith"})
@@ -184,10 +184,10 @@ def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
     # trust them over the span ids, so they are left out.
     complete = not (run.extra.get("otel") or {}).get("incomplete")
     if run.trace_id is not None and complete:
-        out["langsmith.trace.id"] = str(run.trace_id)
-    out["langsmith.span.id"] = str(run.id)
+        out["langsmith.trace.id"] = uuid_str(run.trace_id)
+    out["langsmith.span.id"] = uuid_str(run.id)
     if run.parent_run_id is not None:
-        out["langsmith.span.parent_id"] = str(run.parent_run_id)
+        out["langsmith.span.parent_id"] = uuid_str(run.parent_run_id)
     if run.dotted_order and complete:
         out["langsmith.span.dotted_order"] = run.dotted_order
     if run.session_name:

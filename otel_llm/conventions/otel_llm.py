@@ -11,6 +11,7 @@ from typing import Any
 
 from otel_llm import semconv as sc
 from otel_llm.conventions.base import Extraction, dumps
+from otel_llm.ids import uuid_str
 from otel_llm.model import RUN_TYPES, ObservationType, Run
 
 NAMESPACES = frozenset({"otel_llm", "input", "output"})
@@ -97,11 +98,11 @@ def write(run: Run, obs: ObservationType, span_name: str, out: dict[str, Any]) -
     """The exact run fields. Small keys only; content travels in input/output.value."""
     out[sc.OTEL_LLM_OBSERVATION_TYPE] = obs.value
     out[sc.OTEL_LLM_RUN_TYPE] = run.run_type
-    out[sc.OTEL_LLM_RUN_ID] = str(run.id)
+    out[sc.OTEL_LLM_RUN_ID] = uuid_str(run.id)
     if run.trace_id is not None:
-        out[sc.OTEL_LLM_RUN_TRACE_ID] = str(run.trace_id)
+        out[sc.OTEL_LLM_RUN_TRACE_ID] = uuid_str(run.trace_id)
     if run.parent_run_id is not None:
-        out[sc.OTEL_LLM_RUN_PARENT_ID] = str(run.parent_run_id)
+        out[sc.OTEL_LLM_RUN_PARENT_ID] = uuid_str(run.parent_run_id)
     if run.dotted_order:
         out[sc.OTEL_LLM_RUN_DOTTED_ORDER] = run.dotted_order
     if run.name != span_name:
