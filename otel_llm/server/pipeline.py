@@ -26,6 +26,7 @@ from otel_llm.server.prepare import Prepared, prepare
 from otel_llm.server.settings import ServerSettings
 from otel_llm.server.status import Failure, RequestError
 from otel_llm.server.writer import GroupCommitWriter
+from otel_llm.store.base import RowBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +66,15 @@ class IngestPipeline:
     Args:
         writer: the group-commit writer (started by the caller).
         settings: limits (queue size, bytes in flight, body size) and worker count.
+        row_builder: the store's runs -> rows function, run in the workers.
     """
 
-    def __init__(self, writer: GroupCommitWriter, settings: ServerSettings) -> None:
+    def __init__(
+        self, writer: GroupCommitWriter, settings: ServerSettings, row_builder: RowBuilder
+    ) -> None:
         self._writer = writer
         self._settings = settings
+        self._row_builder = row_builder
         self._executor: Executor = self._new_executor()
         self._admitted = 0
         self._inflight_bytes = 0
@@ -189,6 +194,7 @@ class IngestPipeline:
                 content_encoding,
                 project_header,
                 self._settings.max_body_bytes,
+                self._row_builder,
             )
         except RequestError:
             raise

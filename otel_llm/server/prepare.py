@@ -1,14 +1,16 @@
-"""Bytes of one OTLP export request -> runs grouped by project, ready to store.
+"""Bytes of one OTLP export request -> store rows grouped by project, ready to commit.
 
-This is the CPU-heavy half of ingest (decompress, decode, screen, convert). It is a plain
-function of picklable values so that it can run in a worker process while the server
-process does I/O and the single store writer.
+This is the CPU-heavy half of ingest (decompress, decode, screen, convert, and the
+store's own runs -> rows step). It is a plain function of picklable values so that it
+runs in a worker process while the server process does I/O and commits: only plain rows
+travel back, which cost a fraction of Run objects to unpickle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from otel_llm.convert import spans_to_runs
 from otel_llm.model import Run, SpanRecord
@@ -16,6 +18,7 @@ from otel_llm.otlp import OTLPDecodeError, decode_otlp_json, decode_otlp_protobu
 from otel_llm.server.body import Media, decompress
 from otel_llm.server.projects import project_for
 from otel_llm.server.status import Failure, RequestError
+from otel_llm.store.base import RowBuilder
 
 _DECODERS: dict[Media, Callable[[bytes], list[SpanRecord]]] = {
     Media.PROTOBUF: decode_otlp_protobuf,
@@ -32,14 +35,14 @@ class Prepared:
     """What one request became.
 
     Args:
-        batches: (project, runs) pairs; each is stored with one `store.ingest` call.
+        batches: (project, store rows) pairs, committed with `store.ingest_rows`.
         span_count: spans in the request.
         rejected: spans that cannot be stored (each is described in `problems`).
         problems: why, one English sentence per rejected span.
         decoded_bytes: size of the request after decompression.
     """
 
-    batches: list[tuple[str, list[Run]]] = field(default_factory=list)
+    batches: list[tuple[str, list[Any]]] = field(default_factory=list)
     span_count: int = 0
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
@@ -47,7 +50,7 @@ class Prepared:
 
     @property
     def run_count(self) -> int:
-        return sum(len(runs) for _, runs in self.batches)
+        return sum(len(rows) for _, rows in self.batches)
 
     def rejection_message(self) -> str:
         """The partial-success `error_message`: how many spans, and the first reasons."""
@@ -65,6 +68,7 @@ def prepare(
     content_encoding: str,
     project_header: str | None,
     max_body_bytes: int,
+    row_builder: RowBuilder,
 ) -> Prepared:
     """Decode, screen and convert one export request.
 
@@ -74,6 +78,7 @@ def prepare(
         content_encoding: gzip, deflate or "" (checked by `body.check_encoding`).
         project_header: the request's project header, which wins over resources.
         max_body_bytes: the limit after decompression.
+        row_builder: the store's runs -> rows function.
 
     Raises:
         RequestError: MALFORMED for bytes that are not OTLP; TOO_LARGE after
@@ -91,7 +96,7 @@ def prepare(
     for project, group in _by_project(_screen(spans, prepared), project_header).items():
         runs = _convert(group, prepared)
         if runs:
-            prepared.batches.append((project, runs))
+            prepared.batches.append((project, row_builder(runs, project)))
     return prepared
 
 

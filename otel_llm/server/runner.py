@@ -132,7 +132,7 @@ class OtelLlmServer:
     async def _serve(self) -> None:
         settings = self.settings
         self._stop_requested = asyncio.Event()
-        pipeline = self.pipeline = IngestPipeline(self.writer, settings)
+        pipeline = self.pipeline = IngestPipeline(self.writer, settings, self.store.row_builder)
         grpc_server: aio.Server | None = None
         http_socket: socket.socket | None = None
         try:

@@ -2,8 +2,8 @@
 
 Every write of the server goes through here, so the store sees a single writer. While
 one commit runs, new requests queue up; the next commit takes all of them at once
-(group commit): one `store.ingest` call (one transaction, one fsync) per project for the
-whole group instead of one per request. Each request's future resolves only after the
+(group commit): one `store.ingest_rows` call (one transaction, one fsync) for the whole
+group instead of one per request. Each request's future resolves only after the
 commit that holds its runs returned: that is what makes an OK durable.
 """
 
@@ -17,17 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from otel_llm.model import Run
-
 logger = logging.getLogger(__name__)
 
-Batches = list[tuple[str, list[Run]]]
+Batches = list[tuple[str, list[Any]]]  # (project, store rows from `row_builder`)
 
 
 class IngestStore(Protocol):
     """The part of the run store the writer needs."""
 
-    def ingest(self, runs: list[Run], project: str) -> int: ...
+    def ingest_rows(self, rows: list[Any]) -> int: ...
 
 
 @dataclass
@@ -128,31 +126,25 @@ class GroupCommitWriter:
                 self._commit(group)
 
     def _commit(self, group: list[_Write]) -> None:
-        merged: dict[str, list[Run]] = {}
-        for write in group:
-            for project, runs in write.batches:
-                merged.setdefault(project, []).extend(runs)
+        rows = [row for write in group for _, batch in write.batches for row in batch]
         try:
             if self._before_commit is not None:
                 self._before_commit()
-            for project, runs in merged.items():
-                self._store.ingest(runs, project)
-                self.commits += 1
+            self._store.ingest_rows(rows)
+            self.commits += 1
         except Exception:  # retried per request below, then reported
             logger.warning("group commit failed; retrying request by request", exc_info=True)
             for write in group:
                 self._commit_alone(write)
             return
         for write in group:
-            _resolve(write.future, sum(len(runs) for _, runs in write.batches))
+            _resolve(write.future, _run_count(write))
 
     def _commit_alone(self, write: _Write) -> None:
         """Commit one request, so that one request's failure does not fail its group."""
         try:
-            stored = 0
-            for project, runs in write.batches:
-                stored += self._store.ingest(runs, project)
-                self.commits += 1
+            stored = self._store.ingest_rows([row for _, batch in write.batches for row in batch])
+            self.commits += 1
         except Exception as exc:  # the request's caller reports it
             logger.error("commit failed", exc_info=True)
             _fail(write.future, exc)
@@ -169,7 +161,7 @@ class GroupCommitWriter:
 
 
 def _run_count(write: _Write) -> int:
-    return sum(len(runs) for _, runs in write.batches)
+    return sum(len(rows) for _, rows in write.batches)
 
 
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:

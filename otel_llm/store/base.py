@@ -9,7 +9,7 @@ parses them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
@@ -18,6 +18,9 @@ from otel_llm.model import Run
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 DEFAULT_PROJECT = "default"
+
+# `RunStore.row_builder`: runs (and a project name) -> the store's rows, picklable.
+RowBuilder = Callable[[Sequence[Run], "str | None"], list[Any]]
 
 # A run in LangSmith's read shape, and a project (TracerSessionResult) likewise.
 RunDict = dict[str, Any]
@@ -122,6 +125,16 @@ class RunStore(Protocol):
         Returns:
             The number of runs written.
         """
+        ...
+
+    @property
+    def row_builder(self) -> RowBuilder:
+        """`ingest`'s CPU-heavy half, runs -> store rows, as a picklable function without
+        database access: the server runs it in its decode workers."""
+        ...
+
+    def ingest_rows(self, rows: Sequence[Any]) -> int:
+        """`ingest`'s other half: commit rows from `row_builder` in one transaction."""
         ...
 
     def list_projects(

@@ -264,6 +264,98 @@ class _Stored:
     usage: Usage  # own usage for generations (display values otherwise; unused then)
 
 
+Row = list[Any]
+"""One run as a row of the runs table; the project is still a name (or session UUID)."""
+
+
+class SQLiteRowBuilder:
+    """Runs -> rows of the runs table: JSON columns, usage and cost (no database access).
+
+    Picklable (the price table travels with it), so `otel-llm serve` runs it in its decode
+    workers and its writer thread only commits.
+
+    Args:
+        prices: the price table that costs generation runs.
+    """
+
+    def __init__(self, prices: PriceTable) -> None:
+        self.prices = prices
+
+    def __call__(self, runs: Iterable[Run], project: str | None = None) -> list[Row]:
+        """The rows of `runs` (see `SQLiteStore.ingest` for `project`).
+
+        Raises:
+            ValueError: for a run with a parent but neither trace_id nor dotted_order.
+        """
+        ids: dict[uuid.UUID, str] = {}  # trace and parent ids repeat within a batch
+        return [self._row(run, project, ids) for run in runs]
+
+    def _row(self, run: Run, project: str | None, ids: dict[uuid.UUID, str]) -> Row:
+        """A run as a row of the runs table (project still a name or session id)."""
+        extra = run.extra
+        otel = extra.get("otel")
+        run_id = ids[run.id] = str(run.id)
+        parent = None
+        if run.parent_run_id is not None:
+            parent = ids.get(run.parent_run_id) or str(run.parent_run_id)
+        incomplete = parent is not None and bool(otel and otel.get("incomplete"))
+        dotted = run.dotted_order
+        if dotted is None:
+            dotted = dotted_segment(run.start_time_ns, run.id)
+            incomplete = parent is not None
+        trace = run.trace_id
+        if trace is None:
+            if parent is not None:
+                raise ValueError(
+                    f"run {run_id} has a parent but no trace_id or dotted_order: it cannot be "
+                    "placed in a trace"
+                )
+            trace = run.id
+        otel_trace = otel.get("trace_id") if otel else None
+        if not isinstance(otel_trace, str):
+            otel_trace = trace.hex
+        metadata = extra.get("metadata")
+        if metadata is not None:
+            extra = {k: v for k, v in extra.items() if k != "metadata"}
+        row: Row = [
+            run_id,
+            project or run.session_name or run.session_id or DEFAULT_PROJECT,
+            ids.get(trace) or str(trace), otel_trace.lower(), parent, dotted, int(incomplete),
+            run.name, run.run_type, run.start_time_ns, run.end_time_ns, run.error,
+            _dumps(run.inputs), _dumps(run.outputs), _dumps(extra), _dumps(metadata),
+            _dumps(run.tags), _dumps(run.events), _dumps(run.serialized),
+            str(run.reference_example_id) if run.reference_example_id else None,
+            _dumps(run.attachments),
+            None, None, None, None, None, None,
+            _first_token_ns(run),
+            None,  # trace_key, given by the ingest transaction
+        ]
+        if run.run_type in GENERATION_TYPES:
+            usage = run.usage
+            if usage:
+                row[_USAGE] = self._usage_columns(usage, metadata, run.extra)
+        return row
+
+    def _usage_columns(
+        self, usage: dict[str, Any], metadata: Any, extra: dict[str, Any]
+    ) -> list[Any]:
+        prompt = _int(usage.get("input_tokens"))
+        completion = _int(usage.get("output_tokens"))
+        total = _int(usage.get("total_tokens"))
+        if total is None and (prompt is not None or completion is not None):
+            total = (prompt or 0) + (completion or 0)
+        cost = None
+        for model in _model_names(metadata, extra):
+            cost = self.prices.cost(model, usage)
+            if cost is not None:
+                break
+        else:
+            cost = self.prices.cost(None, usage)
+        if cost is None:
+            return [prompt, completion, total, None, None, None]
+        return [prompt, completion, total, cost.prompt, cost.completion, cost.total]
+
+
 class SQLiteStore:
     """The run store in one SQLite file.
 
@@ -405,83 +497,26 @@ class SQLiteStore:
         Raises:
             ValueError: for a run with a parent but neither trace_id nor dotted_order.
         """
-        if not runs:
+        return self.ingest_rows(self.row_builder(runs, project))
+
+    @property
+    def row_builder(self) -> SQLiteRowBuilder:
+        """The CPU-heavy half of `ingest` (runs -> rows) as a picklable function, so the
+        server can run it in its decode workers and commit only rows here."""
+        return SQLiteRowBuilder(self.prices)
+
+    def ingest_rows(self, rows: Sequence[Row]) -> int:
+        """Store rows made by `row_builder` in one transaction; see `ingest`."""
+        if not rows:
             return 0
-        rows: dict[str, list[Any]] = {}
-        ids: dict[uuid.UUID, str] = {}  # trace and parent ids repeat within a batch
-        for run in runs:
-            row = self._prepare(run, project, ids)
-            prev = rows.get(row[ID])
-            rows[row[ID]] = row if prev is None else _merge_rows(prev, row)
+        by_id: dict[str, Row] = {}
+        for row in rows:
+            prev = by_id.get(row[ID])
+            by_id[row[ID]] = row if prev is None else _merge_rows(prev, row)
         with self._write() as conn:
-            self._resolve_projects(conn, rows.values())
-            _Ingest(conn, rows).run()
-        return len(rows)
-
-    def _prepare(self, run: Run, project: str | None, ids: dict[uuid.UUID, str]) -> list[Any]:
-        """A run as a row of the runs table (project still a name or session id)."""
-        extra = run.extra
-        otel = extra.get("otel")
-        run_id = ids[run.id] = str(run.id)
-        parent = None
-        if run.parent_run_id is not None:
-            parent = ids.get(run.parent_run_id) or str(run.parent_run_id)
-        incomplete = parent is not None and bool(otel and otel.get("incomplete"))
-        dotted = run.dotted_order
-        if dotted is None:
-            dotted = dotted_segment(run.start_time_ns, run.id)
-            incomplete = parent is not None
-        trace = run.trace_id
-        if trace is None:
-            if parent is not None:
-                raise ValueError(
-                    f"run {run_id} has a parent but no trace_id or dotted_order: it cannot be "
-                    "placed in a trace"
-                )
-            trace = run.id
-        otel_trace = otel.get("trace_id") if otel else None
-        if not isinstance(otel_trace, str):
-            otel_trace = trace.hex
-        metadata = extra.get("metadata")
-        if metadata is not None:
-            extra = {k: v for k, v in extra.items() if k != "metadata"}
-        row: list[Any] = [
-            run_id,
-            project or run.session_name or run.session_id or DEFAULT_PROJECT,
-            ids.get(trace) or str(trace), otel_trace.lower(), parent, dotted, int(incomplete),
-            run.name, run.run_type, run.start_time_ns, run.end_time_ns, run.error,
-            _dumps(run.inputs), _dumps(run.outputs), _dumps(extra), _dumps(metadata),
-            _dumps(run.tags), _dumps(run.events), _dumps(run.serialized),
-            str(run.reference_example_id) if run.reference_example_id else None,
-            _dumps(run.attachments),
-            None, None, None, None, None, None,
-            _first_token_ns(run),
-            None,  # trace_key, given by the ingest transaction
-        ]
-        if run.run_type in GENERATION_TYPES:
-            usage = run.usage
-            if usage:
-                row[_USAGE] = self._usage_columns(usage, metadata, run.extra)
-        return row
-
-    def _usage_columns(
-        self, usage: dict[str, Any], metadata: Any, extra: dict[str, Any]
-    ) -> list[Any]:
-        prompt = _int(usage.get("input_tokens"))
-        completion = _int(usage.get("output_tokens"))
-        total = _int(usage.get("total_tokens"))
-        if total is None and (prompt is not None or completion is not None):
-            total = (prompt or 0) + (completion or 0)
-        cost = None
-        for model in _model_names(metadata, extra):
-            cost = self.prices.cost(model, usage)
-            if cost is not None:
-                break
-        else:
-            cost = self.prices.cost(None, usage)
-        if cost is None:
-            return [prompt, completion, total, None, None, None]
-        return [prompt, completion, total, cost.prompt, cost.completion, cost.total]
+            self._resolve_projects(conn, by_id.values())
+            _Ingest(conn, by_id).run()
+        return len(by_id)
 
     def _resolve_projects(self, conn: sqlite3.Connection, rows: Iterable[list[Any]]) -> None:
         """Replace each row's project name (or session id) with the project id."""

@@ -18,12 +18,13 @@ import pytest
 from google.rpc import status_pb2
 from serve_helpers import PROTOBUF, protobuf_body, run_ids, trace_spans
 
+from otel_llm.pricing import PriceTable
 from otel_llm.server import OtelLlmServer, ServerSettings, parse_duration
 from otel_llm.server.body import Media, check_encoding, decompress, media_of
 from otel_llm.server.prepare import Prepared, prepare
 from otel_llm.server.projects import project_for
 from otel_llm.server.status import Failure, RequestError
-from otel_llm.store.sqlite import SQLiteStore
+from otel_llm.store.sqlite import SQLiteRowBuilder, SQLiteStore
 
 
 @pytest.mark.parametrize(
@@ -99,7 +100,8 @@ def test_prepare_groups_by_project_and_explains_rejections() -> None:
     spans = trace_spans(1, service="one") + trace_spans(2, service="two", children=1)
     for span in spans[:4]:
         span.span_id = bytes(8)
-    prepared = prepare(protobuf_body(spans), Media.PROTOBUF, "", None, 1 << 20)
+    rows = SQLiteRowBuilder(PriceTable.load())
+    prepared = prepare(protobuf_body(spans), Media.PROTOBUF, "", None, 1 << 20, rows)
     assert prepared.span_count == 6 and prepared.rejected == 4
     assert [p for p, _ in prepared.batches] == ["two"]
     message = prepared.rejection_message()
