@@ -126,7 +126,16 @@ def _by_id(runs: list[Run]) -> dict[uuid.UUID, Run]:
     return {r.id: r for r in runs}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Large inputs are the point (big values, deep trees): the size health check would
+# fail the run at random.
+_SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@_SETTINGS
 @given(traces(), emits)
 def test_run_span_run_is_exact(runs: list[Run], emit: frozenset[str]) -> None:
     spans = runs_to_spans(runs, emit)
@@ -192,7 +201,7 @@ def decorated_spans(draw: st.DrawFn) -> tuple[list[Any], frozenset[str]]:
     return spans, emit
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@_SETTINGS
 @given(decorated_spans())
 def test_span_run_span_is_exact(case: tuple[list[Any], frozenset[str]]) -> None:
     spans, emit = case
