@@ -174,6 +174,7 @@ class _Shape:
     classifiers: tuple[tuple[str, Mapping[str, Kind]], ...]
     fallback: Kind | None
     readers: tuple[ModuleType, ...]
+    memo: dict[str, Any]  # Extraction.shape_memo of the spans of this shape
 
 
 def _make_shape(keys: Collection[str], event_names: Iterable[str]) -> _Shape:
@@ -188,6 +189,7 @@ def _make_shape(keys: Collection[str], event_names: Iterable[str]) -> _Shape:
         classifiers=tuple((key, table) for key, table in CLASSIFIERS if key in keys),
         fallback=fallback,
         readers=tuple(r for r in READERS if not namespaces.isdisjoint(r.NAMESPACES)),
+        memo={},
     )
 
 
@@ -232,9 +234,9 @@ def observation_of(run: Run) -> ObservationType:
 
 
 def _extract(span: SpanRecord) -> Extraction:
-    x = Extraction(span)
     attrs = span.attributes
     shape = _shape(attrs, span.events)
+    x = Extraction(span, shape_memo=shape.memo)
     kind = _classify_shaped(attrs, shape)
     if kind is not None:
         x.observation, x.run_type = kind

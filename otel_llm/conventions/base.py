@@ -80,6 +80,9 @@ class Extraction:
     consumed_events: set[int] = field(default_factory=set)  # indexes into span.events
     run_events: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Shared by every span with the same attribute keys: readers keep what the keys
+    # alone decide here (see openinference.flattened), so it is worked out once.
+    shape_memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def attrs(self) -> Attributes:

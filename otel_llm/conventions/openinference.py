@@ -62,7 +62,7 @@ def read(x: Extraction) -> None:
     obs = x.observation or S
     _kind(x, obs)
     # Flattened lists matter to generations, embeddings and retrievers only.
-    lists = flattened(x.attrs) if obs is G or obs is E or obs is R else {}
+    lists = flattened(x) if obs is G or obs is E or obs is R else {}
     if obs is G or obs is E:
         _model(x, obs, lists)
         read_usage(x, USAGE)
@@ -413,24 +413,40 @@ LIST_PREFIXES = (
 )
 
 
-def flattened(a: Attributes) -> Lists:
-    """Every flattened list of the span, re-nested in ONE pass over its attributes:
-    {prefix: ({i: {rest: value}}, keys)}. Nothing is consumed until a reader uses it."""
+def flattened(x: Extraction) -> Lists:
+    """Every flattened list of the span, re-nested: {prefix: ({i: {rest: value}}, keys)}.
+    Nothing is consumed until a reader uses it. Where the lists are is a matter of keys
+    alone, so it is worked out once per attribute shape (`x.shape_memo`)."""
+    plan = x.shape_memo.get(__name__)
+    if plan is None:
+        plan = x.shape_memo[__name__] = _list_plan(x.attrs)
+    a = x.attrs
     out: Lists = {}
-    for key, value in a.items():
+    for prefix, entries, keys in plan:
+        items: dict[int, dict[str, Any]] = {}
+        for key, idx, rest in entries:
+            item = items.get(idx)
+            if item is None:
+                item = items[idx] = {}
+            item[rest] = a[key]
+        out[prefix] = (items, keys)
+    return out
+
+
+_Plan = list[tuple[str, list[tuple[str, int, str]], list[str]]]
+
+
+def _list_plan(a: Attributes) -> _Plan:
+    """(prefix, [(key, index, rest)], keys) of each flattened list, in one pass."""
+    found: dict[str, list[tuple[str, int, str]]] = {}
+    for key in a:
         if not key.startswith(LIST_PREFIXES):  # one C call for the common miss
             continue
         second = key.find(".", key.find(".") + 1)
-        prefix = key[: second + 1]
         idx, _, rest = key[second + 1 :].partition(".")
-        if not idx.isdigit():
-            continue
-        found = out.get(prefix)
-        if found is None:
-            found = out[prefix] = ({}, [])
-        found[0].setdefault(int(idx), {})[rest] = value
-        found[1].append(key)
-    return out
+        if idx.isdigit():
+            found.setdefault(key[: second + 1], []).append((key, int(idx), rest))
+    return [(prefix, entries, [e[0] for e in entries]) for prefix, entries in found.items()]
 
 
 def _items(x: Extraction, lists: Lists, prefix: str) -> list[dict[str, Any]]:
