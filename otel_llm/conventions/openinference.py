@@ -479,6 +479,8 @@ def _messages(
 def _message(flat: dict[str, Any], default_role: str) -> dict[str, Any]:
     role = flat.pop("message.role", None) or default_role
     content = flat.pop("message.content", None)
+    if not flat:  # the common message: a role and a text
+        return {"role": role, "content": content}
     parts = [_part(p) for p in _pop_indexed(flat, "message.contents.")]
     if content is None and parts:
         one_text = len(parts) == 1 and parts[0].get("type") == "text" and len(parts[0]) == 2

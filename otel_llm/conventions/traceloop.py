@@ -90,9 +90,13 @@ def read(x: Extraction) -> None:
     for key, name in METADATA.items():
         if key in a:
             x.set_metadata(name, x.take(key))
-    for key in a:
-        if key.startswith(ASSOCIATION_PREFIX):
-            x.set_metadata(key[len(ASSOCIATION_PREFIX):], x.take(key))
+    associations = x.shape_memo.get(__name__)  # which keys they are depends on keys only
+    if associations is None:
+        associations = x.shape_memo[__name__] = [
+            k for k in a if k.startswith(ASSOCIATION_PREFIX)
+        ]
+    for key in associations:
+        x.set_metadata(key[len(ASSOCIATION_PREFIX):], x.take(key))
     for key, param in PARAMS.items():
         if key in a:
             x.invocation_params.setdefault(param, _param(x.take(key)))
