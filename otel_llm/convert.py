@@ -260,6 +260,7 @@ def _run_id(x: Extraction) -> uuid.UUID:
 
 
 _ZERO8 = bytes(8)
+_ERROR, _UNSET = int(StatusCode.ERROR), int(StatusCode.UNSET)  # enum lookups cost here
 
 
 def _valid_parent(span: SpanRecord) -> bool:
@@ -505,7 +506,7 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
     if not complete or run.trace_id is None or span.trace_id != run.trace_id.bytes:
         ot["trace_id"] = span.trace_id.hex()
     # A run id derived from a valid span id gives it back by construction: skip the check.
-    derived_id = x.run_id is None and len(span.span_id) == 8 and any(span.span_id)
+    derived_id = x.run_id is None and len(span.span_id) == 8 and span.span_id != _ZERO8
     if not derived_id and span.span_id != span_id_from_run_id(run.id):
         ot["span_id"] = span.span_id.hex()
     expected_parent = span_id_from_run_id(run.parent_run_id) if run.parent_run_id else b""
@@ -520,8 +521,11 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
         ot["name"] = span.name
     if span.kind != DEFAULT_KIND[obs]:
         ot["kind"] = int(span.kind)
-    derived = (StatusCode.ERROR, run.error) if run.error is not None else (StatusCode.UNSET, "")
-    if (span.status_code, span.status_message) != derived:
+    if (
+        (span.status_code != _ERROR or span.status_message != run.error)
+        if run.error is not None
+        else (span.status_code != _UNSET or span.status_message)
+    ):
         ot["status"] = {"code": int(span.status_code), "message": span.status_message}
     if span.start_time_unix_nano % 1000:
         ot["start_time_unix_nano"] = span.start_time_unix_nano
