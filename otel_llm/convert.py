@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import operator
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -568,19 +569,22 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
         )
     elif span.scope_name != WRITER_SCOPE or span.scope_version or span.scope_schema_url:
         ot["scope"] = dict(_scope_of(span.scope_name, span.scope_version, span.scope_schema_url))
-    if span.trace_state:
-        ot["trace_state"] = span.trace_state
-    if span.flags:
-        ot["flags"] = span.flags
-    if span.resource_schema_url:
-        ot["resource_schema_url"] = span.resource_schema_url
-    if span.dropped_attributes_count:
-        ot["dropped_attributes_count"] = span.dropped_attributes_count
-    if span.dropped_events_count:
-        ot["dropped_events_count"] = span.dropped_events_count
-    if span.dropped_links_count:
-        ot["dropped_links_count"] = span.dropped_links_count
+    for key, value in zip(_RARE_FIELDS, _rare_fields(span), strict=True):
+        if value:
+            ot[key] = value
     return ot
+
+
+# Span fields that are nearly always empty, read in one C call.
+_RARE_FIELDS = (
+    "trace_state",
+    "flags",
+    "resource_schema_url",
+    "dropped_attributes_count",
+    "dropped_events_count",
+    "dropped_links_count",
+)
+_rare_fields = operator.attrgetter(*_RARE_FIELDS)
 
 
 @functools.lru_cache(maxsize=256)
