@@ -153,11 +153,7 @@ _NAMESPACE = uuid.UUID("6f74656c-2d6c-6c6d-0000-000000000000")
 # --- classification ----------------------------------------------------------------
 
 
-def _classify(attrs: Mapping[str, Any]) -> Kind | None:
-    return _classify_shaped(attrs, _shape(attrs, ()))
-
-
-def _classify_shaped(attrs: Mapping[str, Any], shape: _Shape) -> Kind | None:
+def _classify(attrs: Mapping[str, Any], shape: _Shape) -> Kind | None:
     for key, table in shape.classifiers:
         value = attrs[key]
         if value is not None and not isinstance(value, (list, dict)):
@@ -214,7 +210,7 @@ def _shape(attrs: Mapping[str, Any], events: Collection[SpanEvent]) -> _Shape:
 
 def classify(span: SpanRecord) -> ObservationType | None:
     """The observation type a known convention gives the span; None if none marks it."""
-    kind = _classify(span.attributes)
+    kind = _classify(span.attributes, _shape(span.attributes, span.events))
     return kind[0] if kind else None
 
 
@@ -238,7 +234,7 @@ def _extract(span: SpanRecord) -> Extraction:
     attrs = span.attributes
     shape = _shape(attrs, span.events)
     x = Extraction(span, shape_memo=shape.memo)
-    kind = _classify_shaped(attrs, shape)
+    kind = _classify(attrs, shape)
     if kind is not None:
         x.observation, x.run_type = kind
     for reader in shape.readers:
@@ -535,13 +531,14 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
             ot["end_time_unix_nano"] = span.end_time_unix_nano
     elif span.end_time_unix_nano % 1000:
         ot["end_time_unix_nano"] = span.end_time_unix_nano
-    attrs = span.attributes
     consumed = x.consumed
-    if not consumed:
-        if attrs:
-            ot["attributes"] = _json_safe(dict(attrs))
-    elif len(consumed) < len(attrs) or not consumed.issuperset(attrs):
-        ot["attributes"] = _json_safe({k: v for k, v in attrs.items() if k not in consumed})
+    rest = (
+        {k: v for k, v in span.attributes.items() if k not in consumed}
+        if consumed
+        else dict(span.attributes)  # a C-level copy for spans no reader mapped
+    )
+    if rest:
+        ot["attributes"] = _json_safe(rest)
     if span.links:
         ot["links"] = [
             _drop_empty(
@@ -768,7 +765,7 @@ def _run_to_span(
         otel_llm.write_verbatim_io(run, attrs)
     raw = ot.get("attributes")
     if raw:
-        attrs.update(raw if _PLAIN.issuperset(map(type, raw.values())) else _from_json_safe(raw))
+        attrs.update(_from_json_safe(raw))
 
     trace_id, span_id, parent_id = otel_ids(run)
     start = ot.get("start_time_unix_nano", run.start_time_ns)

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from otel_llm import semconv as sc
+from otel_llm.conventions._typed import text
 from otel_llm.conventions.base import Extraction, dumps
 from otel_llm.ids import uuid_str
 from otel_llm.model import RUN_TYPES, ObservationType, Run
@@ -35,8 +36,8 @@ def read(x: Extraction) -> None:
     x.run_id = _uuid(x, sc.OTEL_LLM_RUN_ID)
     x.trace_id = _uuid(x, sc.OTEL_LLM_RUN_TRACE_ID)
     x.parent_run_id = _uuid(x, sc.OTEL_LLM_RUN_PARENT_ID)
-    x.dotted_order = _str(x, sc.OTEL_LLM_RUN_DOTTED_ORDER)
-    x.name = _str(x, sc.OTEL_LLM_RUN_NAME)
+    x.dotted_order = text(x, sc.OTEL_LLM_RUN_DOTTED_ORDER)
+    x.name = text(x, sc.OTEL_LLM_RUN_NAME)
     tags = x.attrs.get(sc.OTEL_LLM_RUN_TAGS)
     if isinstance(tags, (list, tuple)) and all(isinstance(t, str) for t in tags):
         x.tags = list(tags)
@@ -46,7 +47,7 @@ def read(x: Extraction) -> None:
     # The writer leaves out an empty extra: absent means empty, not unknown.
     extra = x.take_json(sc.OTEL_LLM_RUN_EXTRA)
     x.extra = extra if isinstance(extra, dict) else {}
-    x.session_name = _str(x, sc.OTEL_LLM_RUN_SESSION_NAME)
+    x.session_name = text(x, sc.OTEL_LLM_RUN_SESSION_NAME)
     x.session_id = _uuid(x, sc.OTEL_LLM_RUN_SESSION_ID)
     x.reference_example_id = _uuid(x, sc.OTEL_LLM_RUN_REFERENCE_EXAMPLE_ID)
     serialized = x.take_json(sc.OTEL_LLM_RUN_SERIALIZED)
@@ -68,17 +69,6 @@ def read(x: Extraction) -> None:
             if value is not None:
                 x.take(mime)
                 setter(value)
-
-
-def _str(x: Extraction, key: str) -> str | None:
-    value = x.attrs.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        x.problem(key, "is not a string", value)
-        return None
-    x.consumed.add(key)
-    return value
 
 
 def _uuid(x: Extraction, key: str) -> uuid.UUID | None:

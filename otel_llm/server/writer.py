@@ -126,7 +126,7 @@ class GroupCommitWriter:
                 self._commit(group)
 
     def _commit(self, group: list[_Write]) -> None:
-        rows = [row for write in group for _, batch in write.batches for row in batch]
+        rows = [row for write in group for row in _rows(write)]
         try:
             if self._before_commit is not None:
                 self._before_commit()
@@ -143,7 +143,7 @@ class GroupCommitWriter:
     def _commit_alone(self, write: _Write) -> None:
         """Commit one request, so that one request's failure does not fail its group."""
         try:
-            stored = self._store.ingest_rows([row for _, batch in write.batches for row in batch])
+            stored = self._store.ingest_rows(_rows(write))
             self.commits += 1
         except Exception as exc:  # the request's caller reports it
             logger.error("commit failed", exc_info=True)
@@ -158,6 +158,10 @@ class GroupCommitWriter:
             _fail(task.future, exc)
             return
         _resolve(task.future, result)
+
+
+def _rows(write: _Write) -> list[Any]:
+    return [row for _, rows in write.batches for row in rows]
 
 
 def _run_count(write: _Write) -> int:

@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from otel_llm.ids import dotted_segment
+from otel_llm.ids import dotted_segment, uuid_str
 from otel_llm.model import Run, iso_to_ns, ns_to_iso
 from otel_llm.pricing import PriceTable
 from otel_llm.store.base import (
@@ -287,17 +287,14 @@ class SQLiteRowBuilder:
         Raises:
             ValueError: for a run with a parent but neither trace_id nor dotted_order.
         """
-        ids: dict[uuid.UUID, str] = {}  # trace and parent ids repeat within a batch
-        return [self._row(run, project, ids) for run in runs]
+        return [self._row(run, project) for run in runs]
 
-    def _row(self, run: Run, project: str | None, ids: dict[uuid.UUID, str]) -> Row:
+    def _row(self, run: Run, project: str | None) -> Row:
         """A run as a row of the runs table (project still a name or session id)."""
         extra = run.extra
         otel = extra.get("otel")
-        run_id = ids[run.id] = str(run.id)
-        parent = None
-        if run.parent_run_id is not None:
-            parent = ids.get(run.parent_run_id) or str(run.parent_run_id)
+        run_id = uuid_str(run.id)  # trace and parent ids recur: uuid_str remembers them
+        parent = uuid_str(run.parent_run_id) if run.parent_run_id is not None else None
         incomplete = parent is not None and bool(otel and otel.get("incomplete"))
         dotted = run.dotted_order
         if dotted is None:
@@ -320,7 +317,7 @@ class SQLiteRowBuilder:
         row: Row = [
             run_id,
             project or run.session_name or run.session_id or DEFAULT_PROJECT,
-            ids.get(trace) or str(trace), otel_trace.lower(), parent, dotted, int(incomplete),
+            uuid_str(trace), otel_trace.lower(), parent, dotted, int(incomplete),
             run.name, run.run_type, run.start_time_ns, run.end_time_ns, run.error,
             _dumps(run.inputs), _dumps(run.outputs), _dumps(extra), _dumps(metadata),
             _dumps(run.tags), _dumps(run.events), _dumps(run.serialized),
