@@ -213,7 +213,9 @@ def main() -> None:
             ('tools in traces tagged beta (trace_filter)', RunQuery(
                 session=[prod], run_type="tool", trace_filter='has(tags, "beta")')),
             ("all projects, no session", RunQuery()),
-            ('search("question 4242") (full scan)', RunQuery(
+            ('search("question") (common: newest runs first)', RunQuery(
+                session=[prod], filter='search("question")', limit=10)),
+            ('search("question 4242") (rare: full scan)', RunQuery(
                 session=[prod], filter='search("question 4242")', limit=10)),
         ]
         print(f"filtered /runs/query pages of 100 over {total:,} runs (median of 5):")

@@ -609,6 +609,22 @@ def compile_filter(text: str, alias: str = "r") -> SQL:
     return _Compiler(text, alias).node(parse_filter(text))
 
 
+_CONTENT_FIELDS = frozenset({"metadata_key", "metadata_value"})
+
+
+def reads_content(text: str) -> bool:
+    """Whether a filter has to read the large JSON/text columns of every candidate run
+    (a `search`, or a metadata test): its cost is then one pass over the rows' content,
+    and how many rows match cannot be known from an index."""
+
+    def walk(node: Node) -> bool:
+        if isinstance(node, Logical):
+            return any(walk(item) for item in node.items)
+        return isinstance(node, Search) or node.field in _CONTENT_FIELDS
+
+    return walk(parse_filter(text))
+
+
 # Cheap text pre-checks before json_each, which costs ~1 us per row: the store writes
 # every JSON column with orjson, so a key k appears in the text exactly as `"k":` and a
 # value v as the inside of its JSON string (or as written, for numbers and booleans).

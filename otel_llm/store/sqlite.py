@@ -54,7 +54,7 @@ from otel_llm.store.base import (
     RunDict,
     RunQuery,
 )
-from otel_llm.store.query import compile_filter
+from otel_llm.store.query import compile_filter, reads_content
 
 SCHEMA_VERSION = 1
 TENANT_ID = "00000000-0000-0000-0000-000000000000"  # one local tenant
@@ -63,6 +63,7 @@ FIRST_TOKEN_EVENTS = frozenset(("new_token", "first_token"))
 _GEN_SQL = "('llm', 'embedding')"
 _CHUNK = 500  # ids per IN (...) list
 _MERGE_PROJECTS = 64  # up to this many projects are read one by one and merged
+_CONTENT_PROBE = 10_000  # newest runs a content filter tries before a full table scan
 _DELETE_CHUNK = 200  # traces deleted per transaction
 _PAGE_SIZE = 16384
 _CHECKPOINT_INTERVAL = 1.0  # seconds between checkpoints when nothing is written
@@ -767,33 +768,37 @@ class SQLiteStore:
         if conds is None:
             return [], None
         desc = q.order == "desc"
+        keyset, keyset_params = "1", []
         if q.cursor is not None:
             start, rowid = _decode_cursor(q.cursor)
-            conds.append(f"(r.start_time, r.rowid) {'<' if desc else '>'} (?, ?)")
-            params += [start, rowid]
+            keyset = f"(r.start_time, r.rowid) {'<' if desc else '>'} (?, ?)"
+            keyset_params = [start, rowid]
         direction = "DESC" if desc else "ASC"
-        tail = f" ORDER BY r.start_time {direction}, r.rowid {direction} LIMIT {q.limit + 1}"
-        columns = _READ_SQL_R
+        order = f" ORDER BY r.start_time {direction}, r.rowid {direction}"
+        tail = f"{order} LIMIT {q.limit + 1}"
+        where = " AND ".join([*conds, keyset])
+        params += keyset_params
+        select = f"SELECT {_READ_SQL_R} FROM runs r WHERE"
         sessions = q.session
         if sessions is None and not (q.trace or q.id or q.parent_run):
             sessions = [r[0] for r in conn.execute("SELECT id FROM projects")]
-        if sessions is not None and (q.trace or q.id or q.parent_run
-                                     or len(sessions) > _MERGE_PROJECTS):
-            marks = ", ".join("?" * len(sessions))
-            conds.append(f"r.project_id IN ({marks})")
-            params += sessions
-            sessions = None
-        where = " AND ".join(conds) or "1"
+        rows: list[Any] | None = None
         if sessions is None:
-            rows = conn.execute(f"SELECT {columns} FROM runs r WHERE {where}{tail}",
-                                params).fetchall()
-        else:
+            rows = conn.execute(f"{select} {where}{tail}", params).fetchall()
+        elif q.trace or q.id or q.parent_run or len(sessions) > _MERGE_PROJECTS:
+            marks = ", ".join("?" * len(sessions))
+            rows = conn.execute(f"{select} r.project_id IN ({marks}) AND {where}{tail}",
+                                [*sessions, *params]).fetchall()
+        elif _scans_content(q):
+            rows = _content_rows(conn, sessions, select, where, params, q.limit, order,
+                                 (keyset, keyset_params))
+        if rows is None:
+            assert sessions is not None
             # One keyset scan per project on its (project_id, start_time) index, merged:
             # far cheaper than sorting every matching run of several projects.
-            sql = f"SELECT {columns} FROM runs r WHERE r.project_id = ? AND {where}{tail}"
+            sql = f"{select} r.project_id = ? AND {where}{tail}"
             pages = [conn.execute(sql, [pid, *params]).fetchall() for pid in sessions]
-            key = _row_order_key(desc)
-            rows = list(heapq.merge(*pages, key=key))[: q.limit + 1]
+            rows = list(heapq.merge(*pages, key=_row_order_key(desc)))[: q.limit + 1]
         more = len(rows) > q.limit
         rows = rows[: q.limit]
         fields = _select_fields(q.select)
@@ -1280,6 +1285,46 @@ def _select_fields(select: list[str] | None) -> frozenset[str]:
         return _DEFAULT_SELECT
     fields = ALWAYS_SELECTED | (frozenset(select) & frozenset(READ_FIELDS))
     return _DEFAULT_SELECT if fields == _DEFAULT_SELECT else fields
+
+
+def _scans_content(q: RunQuery) -> bool:
+    return bool(q.query) or any(reads_content(f) for f in (q.filter, q.tree_filter) if f)
+
+
+def _content_rows(
+    conn: sqlite3.Connection, sessions: Sequence[str], select: str, where: str,
+    params: list[Any], limit: int, order: str, keyset: tuple[str, list[Any]],
+) -> list[Any] | None:
+    """A page for a filter that reads every candidate's content (a search, a metadata
+    test), or None when the usual per-project index walk is the cheaper way."""
+    tail = f"{order} LIMIT {limit + 1}"
+    if len(sessions) == 1:
+        # A common term fills the page from the newest runs: try those first.
+        newest = (f"SELECT rowid FROM runs r WHERE r.project_id = ? AND {keyset[0]}"
+                  f"{order} LIMIT {_CONTENT_PROBE}")
+        rows = conn.execute(f"{select} r.rowid IN ({newest}) AND {where}{tail}",
+                            [*sessions, *keyset[1], *params]).fetchall()
+        if len(rows) > limit:
+            return rows
+    if not _holds_most_runs(conn, sessions):
+        return None
+    # One sequential pass over the table (the unary + keeps SQLite off the project
+    # index) beats fetching most of its rows by rowid in start-time order.
+    marks = ", ".join("?" * len(sessions))
+    return conn.execute(f"{select} +r.project_id IN ({marks}) AND {where}{tail}",
+                        [*sessions, *params]).fetchall()
+
+
+def _holds_most_runs(conn: sqlite3.Connection, projects: Sequence[str]) -> bool:
+    """Whether these projects hold more than half the table's rows; counted on the
+    project index and stopped at that half, so it costs at most ~15 ms per million runs."""
+    newest = conn.execute("SELECT max(rowid) FROM runs").fetchone()[0] or 0
+    half = newest // 2  # rowids are distinct and positive: max(rowid) >= row count
+    marks = ", ".join("?" * len(projects))
+    count = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM runs WHERE project_id IN ({marks}) LIMIT ?)",
+        [*projects, half + 1]).fetchone()[0]
+    return bool(count > half)
 
 
 def _row_order_key(desc: bool) -> Any:

@@ -347,3 +347,40 @@ def test_metadata_and_tag_values_that_json_escapes(tmp_path: Path) -> None:
         assert found('has(tags, \'with "quotes"\')') == {"tricky"}
         assert found('has(tags, "ünï")') == {"tricky"}
         assert found('has(tags, "with")') == set()
+
+
+@pytest.mark.parametrize("probe", [1_000, 5])
+@pytest.mark.parametrize("order", ["desc", "asc"])
+def test_content_filters_page_alike_on_every_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe: int, order: str
+) -> None:
+    """A search or metadata filter is answered from the newest runs (a probe), by a
+    sequential table scan (a project holding most runs) or by the project index walk (a
+    small project); each way gives the same pages as filtering in Python."""
+    import otel_llm.store.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "_CONTENT_PROBE", probe)
+    with SQLiteStore(tmp_path / "c.db") as s:
+        for project, count in (("big", 120), ("small", 12)):
+            s.ingest(spans_to_runs([
+                make_span(new_trace_id(), new_span_id(), name=f"{project}-{i}",
+                          start_ms=i // 2, inputs={"q": "needle" if i % 7 == 3 else "hay"},
+                          metadata={"user": f"u{i % 5}"})
+                for i in range(count)]), project)
+        for project, count in (("big", 120), ("small", 12)):
+            pid = s.list_projects(name=project)[0]["id"]
+            for expr, keep in (('search("needle")', lambda i: i % 7 == 3),
+                               ('and(eq(metadata_key, "user"), eq(metadata_value, "u2"))',
+                                lambda i: i % 5 == 2)):
+                seen: list[dict[str, Any]] = []
+                cursor = None
+                while True:
+                    runs, cursor = s.query_runs(RunQuery(
+                        session=[pid], filter=expr, limit=4, cursor=cursor, order=order))
+                    seen += runs
+                    if cursor is None:
+                        break
+                wanted = [i for i in range(count) if keep(i)]
+                assert sorted(r["name"] for r in seen) == sorted(f"{project}-{i}" for i in wanted)
+                starts = [r["start_time"] for r in seen]
+                assert starts == sorted(starts, reverse=order == "desc")
