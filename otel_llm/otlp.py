@@ -1081,10 +1081,10 @@ def _sdk_attrs(attrs: Mapping[str, Any] | None) -> Attributes:
     # copy; iterating the mapping would run Python code per key.
     copy = getattr(attrs, "copy", None)
     out: Attributes = copy() if copy is not None else dict(attrs)
-    scalars = _SCALARS
-    for key, value in out.items():
-        if type(value) not in scalars:
-            out[key] = _plain(value)
+    if not _SCALARS.issuperset(map(type, out.values())):  # sequences are rare
+        for key, value in out.items():
+            if type(value) not in _SCALARS:
+                out[key] = _plain(value)
     return out
 
 
@@ -1093,6 +1093,46 @@ def _context_flags(ctx: SpanContext, remote_ctx: SpanContext | None) -> int:
     if remote_ctx is not None and remote_ctx.is_remote:
         flags |= _IS_REMOTE
     return flags
+
+
+# Enum members hash in Python code: these tables are keyed by the members' ids.
+_KIND_BY_ID = {id(kind): otlp for kind, otlp in _OTLP_KIND_OF_SDK.items()}
+_STATUS_BY_ID = {id(code): otlp for code, otlp in _OTLP_STATUS_OF_SDK.items()}
+
+# A process has few SDK resources and scopes, all immutable and long-lived: what a
+# SpanRecord takes from them is built once per pair and shared by every record (as
+# decoded OTLP shares one resource dict per ResourceSpans). Keyed by ids; the entry
+# holds both objects, so the ids stay theirs.
+_Origin = tuple[Attributes, str, str, str, Attributes, str]
+_ORIGINS: dict[tuple[int, int], tuple[object, object, _Origin]] = {}
+_ORIGINS_MAX = 256
+
+
+def _origin(resource: Resource | None, scope: InstrumentationScope | None) -> _Origin:
+    key = (id(resource), id(scope))
+    hit = _ORIGINS.get(key)
+    if hit is not None and hit[0] is resource and hit[1] is scope:
+        return hit[2]
+    origin = (
+        _sdk_attrs(resource.attributes) if resource is not None else {},
+        (resource.schema_url or "") if resource is not None else "",
+        scope.name if scope is not None else "",
+        (scope.version or "") if scope is not None else "",
+        _sdk_attrs(scope.attributes) if scope is not None else {},
+        (scope.schema_url or "") if scope is not None else "",
+    )
+    if len(_ORIGINS) >= _ORIGINS_MAX:
+        _ORIGINS.clear()
+    _ORIGINS[key] = (resource, scope, origin)
+    return origin
+
+
+def _may_hold(span: ReadableSpan, private: str) -> bool:
+    """False when the SDK's own list behind `span.events` / `span.links` is empty: the
+    public properties copy it under a lock (~1 µs each), and most spans have neither.
+    Without that list (another SDK version) the property is always read."""
+    held = getattr(span, private, None)
+    return held is None or len(held) > 0
 
 
 def span_from_readable(span: ReadableSpan) -> SpanRecord:
@@ -1114,26 +1154,25 @@ def span_from_readable(span: ReadableSpan) -> SpanRecord:
     else:
         trace_id, span_id, trace_state, flags = _ZERO16, _ZERO8, "", 0
     status = span.status
-    resource = span.resource
-    scope = span.instrumentation_scope
-    events = span.events
-    links = span.links
+    events = span.events if _may_hold(span, "_events") else ()
+    links = span.links if _may_hold(span, "_links") else ()
+    # Positional, in SpanRecord's field order (keywords cost here, once per span).
     return SpanRecord(
-        trace_id=trace_id,
-        span_id=span_id,
-        name=span.name,
-        parent_span_id=parent.span_id.to_bytes(8, "big") if parent is not None else b"",
-        kind=_OTLP_KIND_OF_SDK.get(span.kind, 0),
-        start_time_unix_nano=span.start_time or 0,
-        end_time_unix_nano=span.end_time or 0,
-        attributes=_sdk_attrs(span.attributes),
-        events=[
+        trace_id,
+        span_id,
+        span.name,
+        parent.span_id.to_bytes(8, "big") if parent is not None else b"",
+        _KIND_BY_ID.get(id(span.kind), 0),
+        span.start_time or 0,
+        span.end_time or 0,
+        _sdk_attrs(span.attributes),
+        [
             SpanEvent(e.name, e.timestamp, _sdk_attrs(e.attributes), e.dropped_attributes)
             for e in events
         ]
         if events
         else [],
-        links=[
+        [
             SpanLink(
                 trace_id=ln.context.trace_id.to_bytes(16, "big"),
                 span_id=ln.context.span_id.to_bytes(8, "big"),
@@ -1146,19 +1185,14 @@ def span_from_readable(span: ReadableSpan) -> SpanRecord:
         ]
         if links
         else [],
-        status_code=_OTLP_STATUS_OF_SDK[status.status_code],
-        status_message=status.description or "",
-        trace_state=trace_state,
-        flags=flags,
-        dropped_attributes_count=span.dropped_attributes,
-        dropped_events_count=span.dropped_events,
-        dropped_links_count=span.dropped_links,
-        resource=_sdk_attrs(resource.attributes) if resource is not None else {},
-        resource_schema_url=(resource.schema_url or "") if resource is not None else "",
-        scope_name=scope.name if scope is not None else "",
-        scope_version=(scope.version or "") if scope is not None else "",
-        scope_attributes=_sdk_attrs(scope.attributes) if scope is not None else {},
-        scope_schema_url=(scope.schema_url or "") if scope is not None else "",
+        _STATUS_BY_ID[id(status.status_code)],
+        status.description or "",
+        trace_state,
+        flags,
+        span.dropped_attributes,
+        span.dropped_events,
+        span.dropped_links,
+        *_origin(span.resource, span.instrumentation_scope),
     )
 
 
