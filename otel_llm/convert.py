@@ -171,7 +171,7 @@ class _Shape:
     classifiers: tuple[tuple[str, Mapping[str, Kind]], ...]
     fallback: Kind | None
     readers: tuple[ModuleType, ...]
-    memo: dict[str, Any]  # Extraction.shape_memo of the spans of this shape
+    memo: dict[object, Any]  # Extraction.shape_memo of the spans of this shape
 
 
 def _make_shape(keys: Collection[str], event_names: Iterable[str]) -> _Shape:

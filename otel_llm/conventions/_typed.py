@@ -49,22 +49,20 @@ def number(x: Extraction, key: str) -> int | float | None:
     return None
 
 
-UsageTable = tuple[tuple[str, "str | None", str], ...]
-"""(attribute key, usage_metadata detail group or None, usage key), in precedence order."""
+UsageTable = dict[str, tuple["str | None", str]]
+"""attribute key -> (usage_metadata detail group or None, usage key), in precedence order."""
 
 
 def read_usage(x: Extraction, table: UsageTable) -> None:
     """Usage numbers named by a convention's table into `x.usage` (first one wins)."""
-    a = x.attrs
-    for key, group, name in table:
-        if key in a:
-            value = number(x, key)
-            if value is None:
-                continue
-            if group is None:
-                x.set_usage(name, value)
-            else:
-                x.set_usage_detail(group, name, value)
+    for key, (group, name) in x.present(table):
+        value = number(x, key)
+        if value is None:
+            continue
+        if group is None:
+            x.set_usage(name, value)
+        else:
+            x.set_usage_detail(group, name, value)
 
 
 def to_number(value: Any) -> int | float | None:

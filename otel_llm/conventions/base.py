@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from otel_llm.model import Attributes, ObservationType, SpanRecord
+
+V = TypeVar("V")
 
 # Short names for the kind tables of every convention module.
 G = ObservationType.GENERATION
@@ -82,11 +85,21 @@ class Extraction:
     problems: list[str] = field(default_factory=list)
     # Shared by every span with the same attribute keys: readers keep what the keys
     # alone decide here (see openinference.flattened), so it is worked out once.
-    shape_memo: dict[str, Any] = field(default_factory=dict)
+    shape_memo: dict[object, Any] = field(default_factory=dict)
 
     @property
     def attrs(self) -> Attributes:
         return self.span.attributes
+
+    def present(self, table: Mapping[str, V]) -> list[tuple[str, V]]:
+        """The entries of a table keyed by attribute whose keys this span has, in the
+        table's order. Which keys a span has is its shape: found once per shape (so
+        `table` must be a module-level constant: its id names it in the memo)."""
+        found: list[tuple[str, V]] | None = self.shape_memo.get(id(table))  # tables live on
+        if found is None:
+            a = self.span.attributes
+            found = self.shape_memo[id(table)] = [(k, v) for k, v in table.items() if k in a]
+        return found
 
     def take(self, key: str) -> Any:
         """The attribute's value (None when absent), marked as mapped."""

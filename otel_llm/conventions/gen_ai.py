@@ -110,20 +110,20 @@ IN, OUT = "input_token_details", "output_token_details"
 
 # Every spelling of a token count -> (usage_metadata group or None, key). Input tokens
 # include cached tokens in all of them (OTel's rule; OpenLLMetry adds Anthropic's).
-USAGE_READ: tuple[tuple[str, str | None, str], ...] = (
-    ("gen_ai.usage.input_tokens", None, "input_tokens"),
-    ("gen_ai.usage.prompt_tokens", None, "input_tokens"),
-    ("gen_ai.usage.output_tokens", None, "output_tokens"),
-    ("gen_ai.usage.completion_tokens", None, "output_tokens"),
-    ("gen_ai.usage.total_tokens", None, "total_tokens"),  # OpenLLMetry's
-    ("gen_ai.usage.cache_read.input_tokens", IN, "cache_read"),
-    ("gen_ai.usage.cache_read_input_tokens", IN, "cache_read"),
-    ("gen_ai.usage.cache_creation.input_tokens", IN, "cache_creation"),
-    ("gen_ai.usage.cache_write.input_tokens", IN, "cache_creation"),
-    ("gen_ai.usage.cache_creation_input_tokens", IN, "cache_creation"),
-    ("gen_ai.usage.reasoning.output_tokens", OUT, "reasoning"),
-    ("gen_ai.usage.reasoning_tokens", OUT, "reasoning"),
-)
+USAGE_READ: dict[str, tuple[str | None, str]] = {
+    "gen_ai.usage.input_tokens": (None, "input_tokens"),
+    "gen_ai.usage.prompt_tokens": (None, "input_tokens"),
+    "gen_ai.usage.output_tokens": (None, "output_tokens"),
+    "gen_ai.usage.completion_tokens": (None, "output_tokens"),
+    "gen_ai.usage.total_tokens": (None, "total_tokens"),  # OpenLLMetry's
+    "gen_ai.usage.cache_read.input_tokens": (IN, "cache_read"),
+    "gen_ai.usage.cache_read_input_tokens": (IN, "cache_read"),
+    "gen_ai.usage.cache_creation.input_tokens": (IN, "cache_creation"),
+    "gen_ai.usage.cache_write.input_tokens": (IN, "cache_creation"),
+    "gen_ai.usage.cache_creation_input_tokens": (IN, "cache_creation"),
+    "gen_ai.usage.reasoning.output_tokens": (OUT, "reasoning"),
+    "gen_ai.usage.reasoning_tokens": (OUT, "reasoning"),
+}
 
 # Request keys read besides REQUEST_PARAMS (older or neighbouring spellings).
 REQUEST_PARAMS_READ: dict[str, str] = {
@@ -134,6 +134,12 @@ REQUEST_PARAMS_READ: dict[str, str] = {
     "gen_ai.request.encoding_formats": "encoding_formats",
     "gen_ai.output.type": "output_type",
     "gen_ai.is_streaming": "stream",  # OpenLLMetry's
+}
+
+# Every request key read -> its invocation_params key.
+REQUEST_KEYS: dict[str, str] = {
+    **{key: param for param, key in REQUEST_PARAMS.items()},
+    **REQUEST_PARAMS_READ,
 }
 
 # Context keys -> metadata keys. Agent, conversation and workflow keys are copied onto
@@ -276,14 +282,9 @@ def _model(x: Extraction) -> None:
 
 
 def _params(x: Extraction) -> None:
-    a = x.attrs
-    for param, key in REQUEST_PARAMS.items():
-        if key in a:
-            x.invocation_params.setdefault(param, _param(x.take(key)))
-    for key, param in REQUEST_PARAMS_READ.items():
-        if key in a:
-            x.invocation_params.setdefault(param, _param(x.take(key)))
-    if "gen_ai.tool.definitions" in a:
+    for key, param in x.present(REQUEST_KEYS):
+        x.invocation_params.setdefault(param, _param(x.take(key)))
+    if "gen_ai.tool.definitions" in x.attrs:
         tools = x.take_json("gen_ai.tool.definitions")
         if tools is not None:
             x.invocation_params.setdefault("tools", tools)
@@ -300,9 +301,8 @@ def _param(value: Any) -> Any:
 
 def _context(x: Extraction, obs: ObservationType) -> None:
     a = x.attrs
-    for key, name in METADATA.items():
-        if key in a:
-            x.set_metadata(name, x.take(key))
+    for key, name in x.present(METADATA):
+        x.set_metadata(name, x.take(key))
     if "gen_ai.response.finish_reasons" in a:
         reasons = strings(a["gen_ai.response.finish_reasons"])
         if reasons is None:
@@ -311,17 +311,16 @@ def _context(x: Extraction, obs: ObservationType) -> None:
         else:
             x.consumed.add("gen_ai.response.finish_reasons")
             x.set_metadata("finish_reasons", reasons)
-    for key, (owner, meta) in NAME_KEYS.items():
-        if key in a:
-            value = text(x, key)
-            if value is None:
-                continue
-            if obs is owner and (x.name == value or (
-                x.name is None and x.span.name in (value, f"{a.get(KIND_KEY)} {value}")
-            )):
-                x.name = value
-            else:
-                x.set_metadata(meta, value)
+    for key, (owner, meta) in x.present(NAME_KEYS):
+        value = text(x, key)
+        if value is None:
+            continue
+        if obs is owner and (x.name == value or (
+            x.name is None and x.span.name in (value, f"{a.get(KIND_KEY)} {value}")
+        )):
+            x.name = value
+        else:
+            x.set_metadata(meta, value)
 
 
 def _error(x: Extraction) -> None:

@@ -130,19 +130,19 @@ def _tool_schema(x: Extraction, item: dict[str, Any]) -> Any:
 
 
 # OpenInference token count / cost key -> (usage_metadata group or None, key).
-USAGE: tuple[tuple[str, str | None, str], ...] = (
-    ("llm.token_count.prompt", None, "input_tokens"),
-    ("llm.token_count.completion", None, "output_tokens"),
-    ("llm.token_count.total", None, "total_tokens"),
-    ("llm.token_count.prompt_details.cache_read", "input_token_details", "cache_read"),
-    ("llm.token_count.prompt_details.cache_write", "input_token_details", "cache_creation"),
-    ("llm.token_count.prompt_details.audio", "input_token_details", "audio"),
-    ("llm.token_count.completion_details.reasoning", "output_token_details", "reasoning"),
-    ("llm.token_count.completion_details.audio", "output_token_details", "audio"),
-    ("llm.cost.prompt", None, "input_cost"),
-    ("llm.cost.completion", None, "output_cost"),
-    ("llm.cost.total", None, "total_cost"),
-)
+USAGE: dict[str, tuple[str | None, str]] = {
+    "llm.token_count.prompt": (None, "input_tokens"),
+    "llm.token_count.completion": (None, "output_tokens"),
+    "llm.token_count.total": (None, "total_tokens"),
+    "llm.token_count.prompt_details.cache_read": ("input_token_details", "cache_read"),
+    "llm.token_count.prompt_details.cache_write": ("input_token_details", "cache_creation"),
+    "llm.token_count.prompt_details.audio": ("input_token_details", "audio"),
+    "llm.token_count.completion_details.reasoning": ("output_token_details", "reasoning"),
+    "llm.token_count.completion_details.audio": ("output_token_details", "audio"),
+    "llm.cost.prompt": (None, "input_cost"),
+    "llm.cost.completion": (None, "output_cost"),
+    "llm.cost.total": (None, "total_cost"),
+}
 
 
 # Context keys -> metadata keys. Propagated keys (session, user, agent) are facts about
@@ -170,12 +170,10 @@ METADATA_JSON: dict[str, str] = {
 
 def _context(x: Extraction, obs: ObservationType) -> None:
     a = x.attrs
-    for key, name in METADATA.items():
-        if key in a:
-            x.set_metadata(name, x.take(key))
-    for key, name in METADATA_JSON.items():
-        if key in a:
-            x.set_metadata(name, x.take_json(key))
+    for key, name in x.present(METADATA):
+        x.set_metadata(name, x.take(key))
+    for key, name in x.present(METADATA_JSON):
+        x.set_metadata(name, x.take_json(key))
     if "metadata" in a:
         md = json_object(x, "metadata")
         if md:

@@ -87,9 +87,8 @@ def read(x: Extraction) -> None:
         value = x.take_json("traceloop.entity.output")
         if value is not None:
             x.set_outputs({"output": value} if obs is T else value)
-    for key, name in METADATA.items():
-        if key in a:
-            x.set_metadata(name, x.take(key))
+    for key, name in x.present(METADATA):
+        x.set_metadata(name, x.take(key))
     associations = x.shape_memo.get(__name__)  # which keys they are depends on keys only
     if associations is None:
         associations = x.shape_memo[__name__] = [
@@ -97,9 +96,8 @@ def read(x: Extraction) -> None:
         ]
     for key in associations:
         x.set_metadata(key[len(ASSOCIATION_PREFIX):], x.take(key))
-    for key, param in PARAMS.items():
-        if key in a:
-            x.invocation_params.setdefault(param, _param(x.take(key)))
+    for key, param in x.present(PARAMS):
+        x.invocation_params.setdefault(param, _param(x.take(key)))
     if f"{FUNCTIONS_PREFIX}0.name" in a:
         x.invocation_params.setdefault("tools", _functions(x))
     if (obs is G or obs is E) and TOTAL_TOKENS_KEY in a:
