@@ -241,7 +241,7 @@ def _extract(span: SpanRecord) -> Extraction:
         try:
             reader.read(x)
         except Exception as exc:  # a reader bug must not cost the span
-            x.problems.append(f"{reader.__name__} could not read the span: {exc!r}")
+            x.note(f"{reader.__name__} could not read the span: {exc!r}")
     return x
 
 
@@ -397,7 +397,7 @@ def _assemble(
         x.error if x.error is not None else _error_of(span),
         _extra(x, obs),
         list(x.tags) if x.tags is not None else [],
-        x.run_events + _run_events(x) if span.events else x.run_events,
+        _run_events(x) if span.events else list(x.run_events or ()),
         x.serialized,
         x.session_name,
         x.session_id,
@@ -466,9 +466,11 @@ def _error_of(span: SpanRecord) -> str | None:
 
 
 def _run_events(x: Extraction) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+    """The reader-derived run events, then the span events no reader mapped."""
+    out: list[dict[str, Any]] = list(x.run_events or ())
+    consumed = x.consumed_events or ()
     for i, event in enumerate(x.span.events):
-        if i in x.consumed_events:
+        if i in consumed:
             continue
         ev: dict[str, Any] = {"name": event.name, "time": ns_to_iso(event.time_unix_nano)}
         if event.time_unix_nano % 1000:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -80,9 +80,10 @@ class Extraction:
     first_token_time_ns: int | None = None
     skip: bool = False  # e.g. Logfire pending spans, which duplicate a real span
     consumed: set[str] = field(default_factory=set)
-    consumed_events: set[int] = field(default_factory=set)  # indexes into span.events
-    run_events: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    # Rarely needed: None until a reader adds one (fewer objects for the collector).
+    consumed_events: set[int] | None = None  # indexes into span.events
+    run_events: list[dict[str, Any]] | None = None
+    problems: list[str] | None = None
     # Shared by every span with the same attribute keys: readers keep what the keys
     # alone decide here (see openinference.flattened), so it is worked out once.
     shape_memo: dict[object, Any] = field(default_factory=dict)
@@ -143,9 +144,27 @@ class Extraction:
         if value is not None:
             text = repr(value)
             shown = text if len(text) <= _ECHO_LIMIT else f"<{len(text)} chars>"
-            self.problems.append(f"{key} {what}: {shown}")
+            self.note(f"{key} {what}: {shown}")
         else:
-            self.problems.append(f"{key} {what}")
+            self.note(f"{key} {what}")
+
+    def note(self, problem: str) -> None:
+        """Record a problem, in words (it goes to the run's metadata)."""
+        if self.problems is None:
+            self.problems = []
+        self.problems.append(problem)
+
+    def consume_events(self, indexes: Iterable[int]) -> None:
+        """Mark events (indexes into span.events) as mapped: they become no run event."""
+        if self.consumed_events is None:
+            self.consumed_events = set()
+        self.consumed_events.update(indexes)
+
+    def add_run_event(self, event: dict[str, Any]) -> None:
+        """A run event (e.g. LangSmith's `new_token`) a reader derived."""
+        if self.run_events is None:
+            self.run_events = []
+        self.run_events.append(event)
 
     def set_inputs(self, value: Any) -> None:
         if self.inputs is None and value is not None:

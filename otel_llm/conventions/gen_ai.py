@@ -572,11 +572,11 @@ class _Events:
         self.outputs: list[tuple[int, msgs.Message]] = []
 
     def consume_inputs(self, x: Extraction) -> list[msgs.Message]:
-        x.consumed_events.update(i for i, _ in self.inputs)
+        x.consume_events(i for i, _ in self.inputs)
         return [m for _, m in self.inputs]
 
     def consume_outputs(self, x: Extraction) -> list[msgs.Message]:
-        x.consumed_events.update(i for i, _ in self.outputs)
+        x.consume_events(i for i, _ in self.outputs)
         return [m for _, m in self.outputs]
 
 

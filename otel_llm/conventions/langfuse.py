@@ -318,7 +318,7 @@ def _first_token(x: Extraction) -> None:
     event: dict[str, Any] = {"name": "new_token", "time": ns_to_iso(ns)}
     if ns % 1000:
         event["time_unix_nano"] = ns
-    x.run_events.append(event)
+    x.add_run_event(event)
 
 
 LEVELS = frozenset({"DEBUG", "DEFAULT", "WARNING", "ERROR"})

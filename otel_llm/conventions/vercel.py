@@ -202,7 +202,7 @@ def _usage(x: Extraction, obs: ObservationType) -> None:
         event: dict[str, Any] = {"name": "new_token", "time": ns_to_iso(ns)}
         if ns % 1000:
             event["time_unix_nano"] = ns
-        x.run_events.append(event)
+        x.add_run_event(event)
 
 
 # --- inputs and outputs ------------------------------------------------------------
