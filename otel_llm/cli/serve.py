@@ -149,6 +149,7 @@ def serve(
     langsmith.Client(api_url="http://127.0.0.1:4318"). A request is acknowledged only
     after its spans are committed to the database.
     """
+    from otel_llm.server.pipeline import tune_collector
     from otel_llm.server.runner import OtelLlmServer
     from otel_llm.store.sqlite import SQLiteStore
 
@@ -190,6 +191,7 @@ def serve(
                 server.start()
             except OSError as exc:
                 raise click.ClickException(str(exc)) from None
+            tune_collector()  # this process is the server: everything is imported by now
             click.echo(f"otel-llm serve: database {db.resolve()}")
             if server.grpc_address:
                 click.echo(f"  OTLP/gRPC  {server.grpc_address}")

@@ -66,7 +66,9 @@ _MERGE_PROJECTS = 64  # up to this many projects are read one by one and merged
 _CONTENT_PROBE = 10_000  # newest runs a content filter tries before a full table scan
 _DELETE_CHUNK = 200  # traces deleted per transaction
 _PAGE_SIZE = 16384
-_CHECKPOINT_INTERVAL = 1.0  # seconds between checkpoints when nothing is written
+# Seconds between checkpoints. Not one per commit: the index pages that consecutive
+# commits rewrite are then copied into the database file once, not once per commit.
+_CHECKPOINT_INTERVAL = 1.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -470,7 +472,6 @@ class SQLiteStore:
         past `max_wal_bytes` checkpoint here so the WAL cannot grow without bound."""
         if self._checkpointer is None:
             self._checkpointer = _Checkpointer(self.path, _CHECKPOINT_INTERVAL)
-        self._checkpointer.wake.set()
         try:
             wal_bytes = os.path.getsize(self._wal_path)
         except OSError:
