@@ -24,6 +24,7 @@ from otel_llm.server.settings import (
     DEFAULT_MAX_INFLIGHT_BYTES,
     DEFAULT_QUEUE_SIZE,
     LOG_LEVELS,
+    SERVER_CHECKPOINT_INTERVAL,
     ServerSettings,
     parse_duration,
 )
@@ -176,6 +177,7 @@ def serve(
             str(db),
             prices_path=str(prices) if prices else None,
             synchronous="FULL" if fsync else "NORMAL",
+            checkpoint_interval=SERVER_CHECKPOINT_INTERVAL,
         )
     except ValueError as exc:  # a bad price file, or a database of a newer otel-llm
         raise click.ClickException(str(exc)) from None

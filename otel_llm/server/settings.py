@@ -15,6 +15,9 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # OTLP's recommended limit
 DEFAULT_QUEUE_SIZE = 8
 DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024
 DEFAULT_RETENTION_CHECK_SECONDS = 3600.0
+# The decode workers keep every core busy: the store checkpoints on this interval
+# rather than after every commit (see SQLiteStore checkpoint_interval).
+SERVER_CHECKPOINT_INTERVAL = 0.25
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}

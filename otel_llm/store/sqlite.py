@@ -66,9 +66,7 @@ _MERGE_PROJECTS = 64  # up to this many projects are read one by one and merged
 _CONTENT_PROBE = 10_000  # newest runs a content filter tries before a full table scan
 _DELETE_CHUNK = 200  # traces deleted per transaction
 _PAGE_SIZE = 16384
-# Seconds between checkpoints. Not one per commit: the index pages that consecutive
-# commits rewrite are then copied into the database file once, not once per commit.
-_CHECKPOINT_INTERVAL = 1.0
+_CHECKPOINT_INTERVAL = 1.0  # seconds between checkpoints when nothing is written
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -366,6 +364,11 @@ class SQLiteStore:
         prices: a ready price table (wins over `prices_path`; for tests and embedding).
         max_wal_bytes: past this WAL size the writer checkpoints itself (normally a
             background thread does it without blocking writes).
+        checkpoint_interval: None (default) to copy WAL pages into the database file
+            after every commit, on a background thread: best while a core is free, as
+            it keeps the WAL short. Seconds between checkpoints otherwise: pages that
+            consecutive commits rewrite are then copied once, which saves CPU when every
+            core is busy (the server with its decode workers).
 
     Raises:
         ValueError: when the file was written by a newer schema, or the price file is bad.
@@ -379,6 +382,7 @@ class SQLiteStore:
         synchronous: str = "NORMAL",
         prices: PriceTable | None = None,
         max_wal_bytes: int = 256 * 1024 * 1024,
+        checkpoint_interval: float | None = None,
     ) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError(f'synchronous must be "NORMAL" or "FULL", got {synchronous!r}')
@@ -393,6 +397,7 @@ class SQLiteStore:
         self.max_wal_bytes = max_wal_bytes
         self._wal_path = str(self.path) + "-wal"
         self._checkpointer: _Checkpointer | None = None  # started by the first commit
+        self._checkpoint_interval = checkpoint_interval
         self._writer = self._connect()
         self._writer.execute(f"PRAGMA synchronous = {self._synchronous}")
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # see _Checkpointer
@@ -471,7 +476,10 @@ class SQLiteStore:
         """After each commit (writer lock held): let the checkpointer copy the new pages;
         past `max_wal_bytes` checkpoint here so the WAL cannot grow without bound."""
         if self._checkpointer is None:
-            self._checkpointer = _Checkpointer(self.path, _CHECKPOINT_INTERVAL)
+            self._checkpointer = _Checkpointer(
+                self.path, self._checkpoint_interval or _CHECKPOINT_INTERVAL)
+        if self._checkpoint_interval is None:
+            self._checkpointer.wake.set()
         try:
             wal_bytes = os.path.getsize(self._wal_path)
         except OSError:
