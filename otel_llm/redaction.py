@@ -296,15 +296,25 @@ class Redactor:
         return {**extra, "otel": {**otel, "attributes": kept}}
 
     def _extra(self, extra: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = self.value(extra)
-        otel, new = extra.get("otel"), out.get("otel")
-        if isinstance(otel, dict) and isinstance(new, dict) and new is not otel:
-            # OTel ids are never secrets, and must survive intact.
-            out = {**out, "otel": {**new, **{k: otel[k] for k in _ID_KEYS if k in otel}}}
-        return out
+        otel = extra.get("otel")
+        if type(otel) is not dict:
+            out: dict[str, Any] = self.value(extra)
+            return out
+        # OTel ids, times and numeric fields are never secrets and must survive intact:
+        # only the rest of `otel` (attributes, resource, scope, links, status) is read.
+        rest = {k: v for k, v in extra.items() if k != "otel"}
+        scanned = {k: v for k, v in otel.items() if k not in _OTEL_VERBATIM}
+        new_rest, new_scanned = self._mapping(rest), self._mapping(scanned)
+        if new_rest is rest and new_scanned is scanned:
+            return extra  # nothing to redact: no copy
+        return {**new_rest, "otel": {**otel, **new_scanned}}
 
 
-_ID_KEYS = ("trace_id", "span_id", "parent_span_id")
+_OTEL_VERBATIM = frozenset({
+    "trace_id", "span_id", "parent_span_id", "start_time_unix_nano", "end_time_unix_nano",
+    "kind", "flags", "incomplete", "dropped_attributes_count", "dropped_events_count",
+    "dropped_links_count",
+})
 
 # Attribute keys that carry prompt/response content in the conventions we read; dropped
 # from raw attributes when inputs or outputs are hidden.
