@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from otel_llm import semconv as sc
+from otel_llm._gc import collector_paused
 from otel_llm.conventions import (
     gen_ai,
     langfuse,
@@ -299,6 +300,7 @@ def _build(x: Extraction, run_id: uuid.UUID, parent: Run | None) -> Run:
     return _assemble(x, run_id, parent_id, None, complete=False)
 
 
+@collector_paused()
 def spans_to_runs(spans: Iterable[SpanRecord]) -> list[Run]:
     """A batch of spans as runs, with trace ids and dotted orders completed in the batch.
 
@@ -823,6 +825,7 @@ def _run_to_span(
     )
 
 
+@collector_paused()
 def runs_to_spans(runs: Iterable[Run], emit: Collection[str] = DEFAULT_EMIT) -> list[SpanRecord]:
     """Runs as OTel spans; see `run_to_span` for `emit`."""
     writers = _emit_writers(emit)

@@ -35,6 +35,7 @@ from opentelemetry.trace import SpanKind as SdkSpanKind
 from opentelemetry.trace.status import Status
 from opentelemetry.trace.status import StatusCode as SdkStatusCode
 
+from otel_llm._gc import collector_paused
 from otel_llm.model import Attributes, SpanEvent, SpanLink, SpanRecord
 
 __all__ = [
@@ -185,6 +186,7 @@ def _pb_links(links: Any) -> list[SpanLink]:
     ]
 
 
+@collector_paused()
 def decode_otlp_protobuf(data: bytes | bytearray | memoryview) -> list[SpanRecord]:
     """Decode the bytes of an OTLP `ExportTraceServiceRequest`.
 
@@ -881,6 +883,7 @@ def _json_resource_spans(raw: Any) -> list[SpanRecord]:
     return out
 
 
+@collector_paused()
 def decode_otlp_json(data: bytes | bytearray | memoryview | str) -> list[SpanRecord]:
     """Decode an OTLP/JSON `ExportTraceServiceRequest`.
 

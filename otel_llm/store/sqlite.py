@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import gc
 import heapq
 import operator
 import os
@@ -44,6 +43,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from otel_llm._gc import collector_paused
 from otel_llm.ids import dotted_segment, uuid_str
 from otel_llm.model import Run, iso_to_ns, ns_to_iso
 from otel_llm.pricing import PriceTable
@@ -728,7 +728,7 @@ class SQLiteStore:
                     f"SELECT {_READ_SQL} FROM runs WHERE trace_key = ? AND trace_id = ?",
                     (key, run_trace_id)).fetchall()
         rows.sort(key=_DOTTED_KEY)
-        with _gc_paused():
+        with collector_paused():
             runs = [self._run_dict(conn, row, _DEFAULT_SELECT) for row in rows]
         children: dict[str, list[str]] = {}
         for run in runs:
@@ -1405,19 +1405,6 @@ def _dumps(value: Any) -> str | None:
     if not value:
         return None
     return orjson.dumps(value, default=str, option=_DUMPS_OPTS).decode()
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cycle collector while thousands of acyclic JSON dicts are built: its
-    passes over the new objects cost more than building them (~30% of a trace read)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 _SECOND_PREFIX: dict[int, str] = {}  # epoch second -> "YYYY-MM-DDTHH:MM:SS"
