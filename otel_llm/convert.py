@@ -569,7 +569,7 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
             }
         )
     elif span.scope_name != WRITER_SCOPE or span.scope_version or span.scope_schema_url:
-        ot["scope"] = _scope_of(span.scope_name, span.scope_version, span.scope_schema_url)
+        ot["scope"] = dict(_scope_of(span.scope_name, span.scope_version, span.scope_schema_url))
     # The non-empty ones (equal lengths by construction).
     ot.update(filter(_value_of, zip(_RARE_FIELDS, _rare_fields(span), strict=True)))
     return ot
@@ -590,8 +590,8 @@ _value_of = operator.itemgetter(1)
 
 @functools.lru_cache(maxsize=256)
 def _scope_of(name: str, version: str, schema_url: str) -> dict[str, Any]:
-    """A scope without attributes; the few scopes of a process are built once and
-    shared by their runs, like a batch's resource dict (runs are read, never mutated)."""
+    """A scope without attributes; the few scopes of a process are built once (copy it:
+    no two runs share a dict)."""
     return _drop_empty({"name": name, "version": version, "schema_url": schema_url})
 
 

@@ -1103,9 +1103,9 @@ _KIND_BY_ID = {id(kind): otlp for kind, otlp in _OTLP_KIND_OF_SDK.items()}
 _STATUS_BY_ID = {id(code): otlp for code, otlp in _OTLP_STATUS_OF_SDK.items()}
 
 # A process has few SDK resources and scopes, all immutable and long-lived: what a
-# SpanRecord takes from them is built once per pair and shared by every record (as
-# decoded OTLP shares one resource dict per ResourceSpans). Keyed by ids; the entry
-# holds both objects, so the ids stay theirs.
+# SpanRecord takes from them is built once per pair (each record gets its own copy of
+# the dicts, as decoded spans do). Keyed by ids; the entry holds both objects, so the
+# ids stay theirs.
 _Origin = tuple[Attributes, str, str, str, Attributes, str]
 _ORIGINS: dict[tuple[int, int], tuple[object, object, _Origin]] = {}
 _ORIGINS_MAX = 256
@@ -1159,6 +1159,8 @@ def span_from_readable(span: ReadableSpan) -> SpanRecord:
     status = span.status
     events = span.events if _may_hold(span, "_events") else ()
     links = span.links if _may_hold(span, "_links") else ()
+    resource, resource_url, scope_name, scope_version, scope_attrs, scope_url = _origin(
+        span.resource, span.instrumentation_scope)
     # Positional, in SpanRecord's field order (keywords cost here, once per span).
     return SpanRecord(
         trace_id,
@@ -1195,7 +1197,12 @@ def span_from_readable(span: ReadableSpan) -> SpanRecord:
         span.dropped_attributes,
         span.dropped_events,
         span.dropped_links,
-        *_origin(span.resource, span.instrumentation_scope),
+        resource.copy(),
+        resource_url,
+        scope_name,
+        scope_version,
+        scope_attrs.copy() if scope_attrs else {},
+        scope_url,
     )
 
 
