@@ -570,22 +570,24 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
         )
     elif span.scope_name != WRITER_SCOPE or span.scope_version or span.scope_schema_url:
         ot["scope"] = dict(_scope_of(span.scope_name, span.scope_version, span.scope_schema_url))
-    # The non-empty ones (equal lengths by construction).
-    ot.update(filter(_value_of, zip(_RARE_FIELDS, _rare_fields(span), strict=True)))
+    if span.flags:  # SDKs set them on every span
+        ot["flags"] = span.flags
+    rare = _rare_fields(span)
+    if rare != _NO_RARE_FIELDS:
+        ot.update((key, value) for key, value in zip(_RARE_FIELDS, rare, strict=True) if value)
     return ot
 
 
-# Span fields that are nearly always empty, read in one C call.
+# Span fields that are nearly always empty, read and compared in one C call each.
 _RARE_FIELDS = (
     "trace_state",
-    "flags",
     "resource_schema_url",
     "dropped_attributes_count",
     "dropped_events_count",
     "dropped_links_count",
 )
 _rare_fields = operator.attrgetter(*_RARE_FIELDS)
-_value_of = operator.itemgetter(1)
+_NO_RARE_FIELDS = ("", "", 0, 0, 0)
 
 
 @functools.lru_cache(maxsize=256)
