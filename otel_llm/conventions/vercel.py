@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otel_llm.conventions import messages as msgs
-from otel_llm.conventions._typed import number, text
+from otel_llm.conventions._typed import read_usage, text
 from otel_llm.conventions.base import E, Extraction, G, R, S, T, as_dict, dumps, loads_maybe
 from otel_llm.model import ObservationType, ns_to_iso
 
@@ -182,15 +182,7 @@ DERIVED: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 def _usage(x: Extraction, obs: ObservationType) -> None:
     a = x.attrs
-    for key, (group, name) in USAGE.items():
-        if key in a:
-            value = number(x, key)
-            if value is None:
-                continue
-            if group is None:
-                x.set_usage(name, value)
-            else:
-                x.set_usage_detail(group, name, value)
+    read_usage(x, USAGE)
     for key, derive in DERIVED.items():
         if key in a and a[key] == derive(x.usage):
             x.consumed.add(key)
