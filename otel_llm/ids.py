@@ -51,8 +51,17 @@ def uuid_str(u: uuid.UUID) -> str:
     if text is None:
         if len(_TEXT) >= _TEXT_MAX:
             _TEXT.clear()
-        text = _TEXT[n] = str(u)
+        text = _TEXT[n] = _uuid_text(n)
     return text
+
+
+def _uuid_text(n: int) -> str:
+    """`str(UUID(int=n))`, a third faster for run ids born from span ids."""
+    if n >> 64 == 0:  # the first half is zeros
+        h = f"{n:016x}"
+        return f"00000000-0000-0000-{h[:4]}-{h[4:]}"
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def span_id_from_run_id(run_id: uuid.UUID) -> bytes:

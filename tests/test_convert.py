@@ -17,6 +17,7 @@ from otel_llm.ids import (
     ids_from_dotted_order,
     run_id_from_span_id,
     span_id_from_run_id,
+    uuid_str,
 )
 from otel_llm.model import SpanEvent, SpanRecord
 
@@ -47,6 +48,11 @@ def test_public_api_is_pinned() -> None:
     ]
     for name in otel_llm.__all__:
         assert getattr(otel_llm, name) is not None
+
+
+@given(st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 2**128 - 1)))
+def test_uuid_text_is_the_standard_form(n: int) -> None:
+    assert uuid_str(uuid.UUID(int=n)) == str(uuid.UUID(int=n))
 
 
 def test_id_rules_invert_each_other() -> None:

@@ -51,9 +51,6 @@ class Extraction:
     span: SpanRecord
     observation: ObservationType | None = None
     run_type: str | None = None
-    # Set when the span carries the project's exact run fields (otel_llm.run.*); derived
-    # facts then never add to those fields.
-    exact_extra: bool = False
     inputs: dict[str, Any] | None = None
     outputs: dict[str, Any] | None = None
     model: str | None = None
@@ -77,7 +74,6 @@ class Extraction:
     unfinished: bool = False  # the run had no end time
     incomplete: bool = False  # the run's ancestors were not all known when it was made
     error: str | None = None
-    first_token_time_ns: int | None = None
     skip: bool = False  # e.g. Logfire pending spans, which duplicate a real span
     consumed: set[str] = field(default_factory=set)
     # Rarely needed: None until a reader adds one (fewer objects for the collector).
