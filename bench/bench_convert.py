@@ -66,6 +66,8 @@ def main() -> None:
         ("protobuf -> runs", lambda: spans_to_runs(decode_otlp_protobuf(proto)), 40_000),
         ("OTLP/JSON -> runs", lambda: spans_to_runs(decode_otlp_json(json_body)), 30_000),
         ("runs -> protobuf", lambda: encode_otlp_protobuf(runs_to_spans(runs)), 40_000),
+        ("  the same, emit={'gen_ai'}",
+         lambda: encode_otlp_protobuf(runs_to_spans(runs, emit={"gen_ai"})), None),
     ]
     print(
         f"{n} spans x {args.attrs} attributes; protobuf {len(proto):,} bytes, "
