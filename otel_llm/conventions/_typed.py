@@ -7,6 +7,7 @@ malformed value never raises and never goes missing.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from otel_llm.conventions.base import Extraction, loads_maybe
@@ -22,6 +23,20 @@ def text(x: Extraction, key: str) -> str | None:
         return None
     x.consumed.add(key)
     return value
+
+
+def uuid_value(x: Extraction, key: str) -> uuid.UUID | None:
+    """A UUID attribute (its text form)."""
+    value = x.attrs.get(key)
+    if value is None:
+        return None
+    try:
+        parsed = uuid.UUID(str(value))
+    except ValueError:
+        x.problem(key, "is not a UUID", value)
+        return None
+    x.consumed.add(key)
+    return parsed
 
 
 def json_object(x: Extraction, key: str) -> dict[str, Any] | None:

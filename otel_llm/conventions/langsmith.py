@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
 
-from otel_llm.conventions._typed import claim_error_type, json_object, text
+from otel_llm.conventions._typed import claim_error_type, json_object, text, uuid_value
 from otel_llm.conventions.base import E, Extraction, G, R, S, T, dumps, loads_maybe
 from otel_llm.ids import ids_from_dotted_order, uuid_str
 from otel_llm.model import RUN_TYPE_OF, ObservationType, Run, StatusCode
@@ -45,7 +44,7 @@ def read(x: Extraction) -> None:
     session_name = text(x, "langsmith.trace.session_name")
     x.session_name = x.session_name or session_name
     if "langsmith.trace.session_id" in a:
-        session_id = _uuid(x, "langsmith.trace.session_id")
+        session_id = uuid_value(x, "langsmith.trace.session_id")
         x.session_id = x.session_id or session_id
     tags = text(x, "langsmith.span.tags")
     if tags is not None and x.tags is None:
@@ -92,7 +91,7 @@ def _ids(x: Extraction) -> None:
     a = x.attrs
     for key, field in ID_KEYS.items():
         if key in a:
-            value = _uuid(x, key)
+            value = uuid_value(x, key)
             if value is not None and getattr(x, field) is None:
                 setattr(x, field, value)
     dotted = a.get("langsmith.span.dotted_order")
@@ -110,17 +109,6 @@ def _ids(x: Extraction) -> None:
         x.run_id = x.run_id or run_id
         x.trace_id = x.trace_id or trace_id
         x.parent_run_id = x.parent_run_id or parent_id
-
-
-def _uuid(x: Extraction, key: str) -> uuid.UUID | None:
-    value = x.attrs.get(key)
-    try:
-        parsed = uuid.UUID(str(value))
-    except ValueError:
-        x.problem(key, "is not a UUID", value)
-        return None
-    x.consumed.add(key)
-    return parsed
 
 
 # The first characters of the JSON that the writer makes of a non-string metadata value.

@@ -6,11 +6,10 @@ run they describe is restored exactly, whatever other conventions say.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from otel_llm import semconv as sc
-from otel_llm.conventions._typed import text
+from otel_llm.conventions._typed import text, uuid_value
 from otel_llm.conventions.base import Extraction, dumps
 from otel_llm.ids import uuid_str
 from otel_llm.model import RUN_TYPES, ObservationType, Run
@@ -33,9 +32,9 @@ def read(x: Extraction) -> None:
         x.run_type = x.take(sc.OTEL_LLM_RUN_TYPE)
     elif run_type is not None:
         x.problem(sc.OTEL_LLM_RUN_TYPE, "is not a known run type", run_type)
-    x.run_id = _uuid(x, sc.OTEL_LLM_RUN_ID)
-    x.trace_id = _uuid(x, sc.OTEL_LLM_RUN_TRACE_ID)
-    x.parent_run_id = _uuid(x, sc.OTEL_LLM_RUN_PARENT_ID)
+    x.run_id = uuid_value(x, sc.OTEL_LLM_RUN_ID)
+    x.trace_id = uuid_value(x, sc.OTEL_LLM_RUN_TRACE_ID)
+    x.parent_run_id = uuid_value(x, sc.OTEL_LLM_RUN_PARENT_ID)
     x.dotted_order = text(x, sc.OTEL_LLM_RUN_DOTTED_ORDER)
     x.name = text(x, sc.OTEL_LLM_RUN_NAME)
     tags = x.attrs.get(sc.OTEL_LLM_RUN_TAGS)
@@ -48,8 +47,8 @@ def read(x: Extraction) -> None:
     extra = x.take_json(sc.OTEL_LLM_RUN_EXTRA)
     x.extra = extra if isinstance(extra, dict) else {}
     x.session_name = text(x, sc.OTEL_LLM_RUN_SESSION_NAME)
-    x.session_id = _uuid(x, sc.OTEL_LLM_RUN_SESSION_ID)
-    x.reference_example_id = _uuid(x, sc.OTEL_LLM_RUN_REFERENCE_EXAMPLE_ID)
+    x.session_id = uuid_value(x, sc.OTEL_LLM_RUN_SESSION_ID)
+    x.reference_example_id = uuid_value(x, sc.OTEL_LLM_RUN_REFERENCE_EXAMPLE_ID)
     serialized = x.take_json(sc.OTEL_LLM_RUN_SERIALIZED)
     if isinstance(serialized, dict):
         x.serialized = serialized
@@ -69,19 +68,6 @@ def read(x: Extraction) -> None:
             if value is not None:
                 x.take(mime)
                 setter(value)
-
-
-def _uuid(x: Extraction, key: str) -> uuid.UUID | None:
-    value = x.attrs.get(key)
-    if value is None:
-        return None
-    try:
-        parsed = uuid.UUID(str(value))
-    except ValueError:
-        x.problem(key, "is not a UUID", value)
-        return None
-    x.consumed.add(key)
-    return parsed
 
 
 def write(run: Run, obs: ObservationType, span_name: str, out: dict[str, Any]) -> None:
