@@ -3,6 +3,8 @@ agent with a tool) around the real `openai` and `anthropic` clients talking to t
 API in tests/golden/fake_llm.py, exported to memory only (nothing is sent to Logfire).
 
     python tests/golden/logfire/pydantic_ai_agent/record.py   # in the recording venv
+
+`../v3_integrations/record.py` records the same app with older releases.
 """
 
 from __future__ import annotations
@@ -18,12 +20,23 @@ from fake_llm import serve
 from logfire.testing import TestExporter
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from pydantic_ai import Agent
-from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 from recording import write_request
 
+try:  # pydantic-ai renamed its OpenAI model and gave agents `instructions` (0.2.4 has neither)
+    from pydantic_ai.models.openai import OpenAIChatModel as ChatModel
 
-def main() -> None:
+    PROMPT_ARGUMENT = "instructions"
+except ImportError:
+    from pydantic_ai.models.openai import OpenAIModel as ChatModel
+
+    PROMPT_ARGUMENT = "system_prompt"
+
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(case_dir: Path = HERE) -> None:
     # Logfire sends its pending spans (a copy of each span at its start) only to exporters
     # it knows to expect them, such as this one; its OTLP exporter drops a pending span only
     # when the real span ends in the same batch, so pending spans do reach receivers.
@@ -41,7 +54,7 @@ def main() -> None:
         claude = anthropic.Anthropic(base_url=url, api_key="sk-ant-golden", max_retries=0)
         logfire.instrument_openai(oai)
         logfire.instrument_anthropic(claude)
-        model = OpenAIChatModel(
+        model = ChatModel(
             "gpt-4o-mini",
             provider=OpenAIProvider(
                 openai_client=openai.AsyncOpenAI(
@@ -49,7 +62,7 @@ def main() -> None:
                 )
             ),
         )
-        agent = Agent(model, name="weather_agent", instructions="Be concise.")
+        agent = Agent(model, name="weather_agent", **{PROMPT_ARGUMENT: "Be concise."})
 
         @agent.tool_plain
         def get_weather(city: str) -> str:
@@ -71,7 +84,7 @@ def main() -> None:
                 messages=[{"role": "user", "content": f"Summarise: {result.output}"}],
             )
     logfire.force_flush()
-    write_request(exporter.exported_spans, Path(__file__).resolve().parent)
+    write_request(exporter.exported_spans, case_dir)
 
 
 if __name__ == "__main__":
