@@ -186,7 +186,6 @@ def _pb_links(links: Any) -> list[SpanLink]:
     ]
 
 
-@collector_paused()
 def decode_otlp_protobuf(data: bytes | bytearray | memoryview) -> list[SpanRecord]:
     """Decode the bytes of an OTLP `ExportTraceServiceRequest`.
 
@@ -207,6 +206,7 @@ def decode_otlp_protobuf(data: bytes | bytearray | memoryview) -> list[SpanRecor
     return decode_request(request)
 
 
+@collector_paused()  # parsing is C; walking the message makes the Python objects
 def decode_request(request: Any) -> list[SpanRecord]:
     """The spans of a parsed `ExportTraceServiceRequest` (as a gRPC servicer receives it).
 
