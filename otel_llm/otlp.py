@@ -38,6 +38,14 @@ from opentelemetry.trace.status import StatusCode as SdkStatusCode
 from otel_llm._gc import collector_paused
 from otel_llm.model import Attributes, SpanEvent, SpanLink, SpanRecord
 
+# The optional C encoder (otel_llm/_speedups.c); the message path is the reference.
+_encode_natively: Callable[[list[Any]], bytes] | None
+try:
+    from otel_llm._speedups import Unsupported as _Unsupported
+    from otel_llm._speedups import encode_request as _encode_natively
+except ImportError:  # built without a C compiler
+    _encode_natively = None
+
 __all__ = [
     "OTLPDecodeError",
     "decode_otlp_json",
@@ -500,6 +508,12 @@ def encode_otlp_protobuf(spans: Iterable[SpanRecord]) -> bytes:
     Args:
         spans: the spans to encode (see `encode_request`).
     """
+    spans = spans if isinstance(spans, list) else list(spans)
+    if _encode_natively is not None:
+        try:
+            return _encode_natively(_group(spans))
+        except (_Unsupported, UnicodeEncodeError):
+            pass  # a value only the message path handles (or reports): it decides
     data: bytes = encode_request(spans).SerializeToString()
     return data
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import gzip
 import io
 import math
@@ -11,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -30,6 +32,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
+from otel_llm import otlp
 from otel_llm.model import SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode
 from otel_llm.otlp import (
     OTLPDecodeError,
@@ -291,6 +294,97 @@ def test_enum_and_str_subclasses_encode_as_plain_values() -> None:
         got = decode(data)[0]
         assert typed(got.attributes) == typed({"c": "red", "k": 2})
         assert got.kind == 3
+
+
+# ---------------------------------------------------------------------------------------
+# The C encoder (otel_llm/_speedups.c) against the reference message path
+
+
+def reference_bytes(spans: list[SpanRecord]) -> bytes:
+    data: bytes = encode_request(spans).SerializeToString()
+    return data
+
+
+def test_the_c_encoder_is_built() -> None:
+    # CI machines have a C compiler; without one the install still works, only slower.
+    assert otlp._encode_natively is not None
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(span_batches())
+def test_c_encoder_writes_what_upb_serializes(spans: list[SpanRecord]) -> None:
+    assert otlp._encode_natively is not None
+    # Called directly: generated batches hold nothing it hands back to the reference.
+    assert otlp._encode_natively(otlp._group(spans)) == reference_bytes(spans)
+
+
+def test_c_encoder_covers_every_field() -> None:
+    span = SpanRecord(
+        TRACE_ID, SPAN_ID, "all", PARENT_ID, SpanKind.CLIENT, 1, 2**64 - 1,
+        {"s": "é" * 200, "": None, "n": -1, "f": 0.5, "b": False, "x": b"\x00",
+         "l": [1, [], {}, None], "d": {"k": ("v",)}},
+        [SpanEvent("e", 3, {"a": 1}, 4), SpanEvent("", 0)],
+        [SpanLink(TRACE_ID, PARENT_ID, "ts", {"a": 1}, 5, 0x301), SpanLink(b"", b"")],
+        StatusCode.ERROR, "boom", "k=v", 0x101, 6, 7, 8,
+        {"service.name": "svc"}, "https://r", "lib", "1.0", {"a": [1.5]}, "https://s",
+    )  # fmt: skip
+    assert otlp._encode_natively is not None
+    assert otlp._encode_natively(otlp._group([span])) == reference_bytes([span])
+    bare = SpanRecord(b"", b"", "")
+    assert otlp._encode_natively(otlp._group([bare])) == reference_bytes([bare])
+    assert otlp._encode_natively([]) == b""
+
+
+def test_without_the_c_encoder_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    spans = [SpanRecord(TRACE_ID, SPAN_ID, "n", attributes={"a": [1, {"b": None}]})]
+    fast = encode_otlp_protobuf(spans)
+    monkeypatch.setattr(otlp, "_encode_natively", None)
+    assert encode_otlp_protobuf(iter(spans)) == fast
+
+
+class Mood(enum.IntEnum):
+    HAPPY = 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"attributes": {"big": 2**64}},  # a decimal string
+        {"attributes": {"lone": "\ud800"}},  # U+FFFD
+        {"attributes": {"\udc00": 1}},
+        {"name": "\ud800"},
+        {"attributes": {"ba": bytearray(b"ab"), "mv": memoryview(b"cd")}},
+        {"attributes": {"m": MappingProxyType({"a": 1}), "k": {1: "int key"}}},
+        {"attributes": {"deep": functools.reduce(lambda v, _: [v], range(100), 1)}},
+        {"attributes": {"mood": Mood.HAPPY, "t": (1, 2)}},
+        {"kind": Mood.HAPPY},
+    ],
+)
+def test_c_encoder_agrees_with_the_reference_on_unusual_values(changes: dict[str, Any]) -> None:
+    span = replace(SpanRecord(TRACE_ID, SPAN_ID, "n"), **changes)
+    assert encode_otlp_protobuf([span]) == reference_bytes([span])
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"attributes": {"when": object()}},
+        {"attributes": {1: "int key"}},
+        {"start_time_unix_nano": -1},
+        {"kind": 2**31},
+        {"flags": 2**32},
+        {"dropped_links_count": True},
+        {"trace_id": "not bytes"},
+        {"events": [SpanEvent("e", -5)]},
+    ],
+)
+def test_c_encoder_leaves_errors_to_the_reference(changes: dict[str, Any]) -> None:
+    span = replace(SpanRecord(TRACE_ID, SPAN_ID, "bad"), **changes)
+    with pytest.raises((ValueError, TypeError)) as reference:
+        reference_bytes([span])
+    with pytest.raises(type(reference.value)) as fast:
+        encode_otlp_protobuf([span])
+    assert "span 'bad'" in str(fast.value) or str(fast.value) == str(reference.value)
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,6 @@
+# Types of the optional C accelerator (otel_llm/_speedups.c).
+from typing import Any
+
+class Unsupported(ValueError): ...
+
+def encode_request(groups: list[Any]) -> bytes: ...
