@@ -38,13 +38,16 @@ from opentelemetry.trace.status import StatusCode as SdkStatusCode
 from otel_llm._gc import collector_paused
 from otel_llm.model import Attributes, SpanEvent, SpanLink, SpanRecord
 
-# The optional C encoder (otel_llm/_speedups.c); the message path is the reference.
+# The optional C codec (otel_llm/_speedups.c); the upb message path is the reference.
+_decode_natively: Callable[[bytes, tuple[type, ...]], list[SpanRecord]] | None
 _encode_natively: Callable[[list[Any]], bytes] | None
 try:
     from otel_llm._speedups import Unsupported as _Unsupported
+    from otel_llm._speedups import decode_request as _decode_natively
     from otel_llm._speedups import encode_request as _encode_natively
 except ImportError:  # built without a C compiler
-    _encode_natively = None
+    _decode_natively = _encode_natively = None
+_RECORD_TYPES = (SpanRecord, SpanEvent, SpanLink)  # what the C decoder builds
 
 __all__ = [
     "OTLPDecodeError",
@@ -207,6 +210,12 @@ def decode_otlp_protobuf(data: bytes | bytearray | memoryview) -> list[SpanRecor
         if not isinstance(data, (bytearray, memoryview)):
             raise OTLPDecodeError("", f"protobuf: expected bytes, got {type(data).__name__}")
         data = bytes(data)
+    if _decode_natively is not None:
+        try:
+            with collector_paused():
+                return _decode_natively(data, _RECORD_TYPES)
+        except _Unsupported:
+            pass  # non-canonical or malformed: upb reads it or says what is wrong
     try:
         request = ExportTraceServiceRequest.FromString(data)
     except DecodeError as exc:

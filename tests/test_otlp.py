@@ -17,11 +17,13 @@ from typing import Any
 
 import orjson
 import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -310,7 +312,7 @@ def test_the_c_encoder_is_built() -> None:
     assert otlp._encode_natively is not None
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(span_batches())
 def test_c_encoder_writes_what_upb_serializes(spans: list[SpanRecord]) -> None:
     assert otlp._encode_natively is not None
@@ -385,6 +387,121 @@ def test_c_encoder_leaves_errors_to_the_reference(changes: dict[str, Any]) -> No
     with pytest.raises(type(reference.value)) as fast:
         encode_otlp_protobuf([span])
     assert "span 'bad'" in str(fast.value) or str(fast.value) == str(reference.value)
+
+
+def reference_decode(data: bytes) -> list[SpanRecord]:
+    return decode_request(ExportTraceServiceRequest.FromString(data))
+
+
+def native_decode(data: bytes) -> list[SpanRecord]:
+    assert otlp._decode_natively is not None
+    return otlp._decode_natively(data, otlp._RECORD_TYPES)
+
+
+def in_order(spans: list[SpanRecord]) -> list[str]:
+    return list(map(canon, spans))
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(span_batches())
+def test_c_decoder_reads_what_upb_reads(spans: list[SpanRecord]) -> None:
+    data = reference_bytes(spans)
+    assert in_order(native_decode(data)) == in_order(reference_decode(data))
+
+
+def field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (payloads here are shorter than 128 bytes)."""
+    assert len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+SCOPE = field(1, field(1, b"lib"))  # ScopeSpans.scope, name "lib"
+SPAN = field(1, TRACE_ID) + field(2, SPAN_ID) + field(5, b"s")
+UNKNOWN = b"\xf8\x06\x01" + b"\xfa\x06\x02hi"  # fields 111 (varint) and 111 (bytes)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # unknown fields at every level: skipped
+        field(1, UNKNOWN + field(2, UNKNOWN + SCOPE + field(2, SPAN + UNKNOWN))) + UNKNOWN,
+        # schema urls and the resource after the spans that share them
+        field(1, field(2, field(2, SPAN) + field(3, b"https://s") + SCOPE) + field(3, b"https://r")
+              + field(1, field(1, field(1, b"k") + field(2, field(1, b"v"))))),
+        # a scalar given twice: the last one counts
+        field(1, field(2, SCOPE + field(2, SPAN + field(5, b"renamed")))),
+        # an attribute key given twice: the last value, in the first key's place
+        field(1, field(2, field(2, SPAN + field(9, field(1, b"a") + field(2, field(1, b"1")))
+                                     + field(9, field(1, b"b") + field(2, b""))
+                                     + field(9, field(1, b"a") + field(2, field(1, b"2")))))),
+        # a key without a value, a value without a key
+        field(1, field(2, field(2, SPAN + field(9, field(1, b"k")) + field(9, field(2, b""))))),
+    ],
+)  # fmt: skip
+def test_c_decoder_reads_non_canonical_layouts_as_upb_does(data: bytes) -> None:
+    assert in_order(native_decode(data)) == in_order(reference_decode(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        field(1, field(2, field(2, SPAN + field(15, b"") + field(15, b"\x18\x02")))),  # merged
+        field(1, field(2, SCOPE + SCOPE + field(2, SPAN))),  # scope given twice: merged
+        field(1, field(2, field(2, SPAN + b"\x30\x01\x2a\x01x"))),  # ok (kind=1, name=x)
+        field(1, field(2, field(2, SPAN + field(9, field(2, field(1, b"a") + b"\x18\x05"))))),
+        field(1, field(2, field(2, SPAN + b"\x31" + bytes(8)))),  # kind with a fixed64 wire type
+        field(1, field(2, field(2, SPAN + field(5, b"\xff")))),  # invalid UTF-8
+        field(1, field(2, field(2, SPAN + b"\x0b\x0c"))),  # a group
+        b"\x0a\x05\x12\x03",  # truncated
+        field(1, field(2, field(2, SPAN + b"\x38" + b"\xff" * 11))),  # overlong varint
+    ],
+)
+def test_c_decoder_leaves_the_rest_to_upb(data: bytes) -> None:
+    try:
+        want: Any = in_order(reference_decode(data))
+    except DecodeError:
+        want = DecodeError
+    try:
+        got: Any = in_order(native_decode(data))
+    except otlp._Unsupported:
+        got = in_order(decode_otlp_protobuf(data)) if want is not DecodeError else DecodeError
+    assert got == want
+
+
+def test_c_decoder_leaves_deep_nesting_to_upb() -> None:
+    def nested(depth: int) -> bytes:
+        value = functools.reduce(lambda v, _: [v], range(depth), 1)
+        return reference_bytes([SpanRecord(TRACE_ID, SPAN_ID, "n", attributes={"v": value})])
+
+    with pytest.raises(otlp._Unsupported):
+        native_decode(nested(40))
+    assert decode_otlp_protobuf(nested(40)) == reference_decode(nested(40))
+    with pytest.raises(OTLPDecodeError, match="MaxDepth"):  # upb's limit, with or without C
+        decode_otlp_protobuf(nested(60))
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(span_batches(), st.data())
+def test_c_decoder_on_damaged_bytes_agrees_with_upb_or_hands_over(
+    spans: list[SpanRecord], data: st.DataObject
+) -> None:
+    """Flipped, cut and inserted bytes: the C decoder reads what upb reads, or hands the
+    input over (then the message path reads it or raises OTLPDecodeError)."""
+    raw = bytearray(reference_bytes(spans))
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(raw)))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip" and at < len(raw):
+            raw[at] ^= data.draw(st.integers(1, 255))
+        elif action == "cut":
+            del raw[at : at + data.draw(st.integers(1, 8))]
+        else:
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=4))
+    try:
+        got = native_decode(bytes(raw))
+    except otlp._Unsupported:
+        return
+    assert in_order(got) == in_order(reference_decode(bytes(raw)))
 
 
 # ---------------------------------------------------------------------------------------
