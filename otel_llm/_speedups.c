@@ -1,14 +1,16 @@
 /* Optional accelerator for otel_llm.otlp: SpanRecords <-> OTLP protobuf wire bytes.
 
-   Building protobuf messages through the upb Python API costs ~0.5 us per attribute,
-   which bounds `runs -> protobuf`; writing the wire format directly costs a few dozen
-   nanoseconds. The pure-Python path (otlp.encode_request) stays the reference: this
-   module handles only the common, canonical case and raises on anything else (a value
-   type it does not know, a lone surrogate, a number out of range), and the caller then
-   encodes the whole request through the reference path, which either succeeds or reports
-   the problem in its own words. Its output is byte-for-byte what upb serializes for the
-   same message (tests/test_speedups.py checks that on generated spans).
+   Reading and building protobuf messages through the upb Python API costs ~0.5 us per
+   attribute, which bounded both protobuf directions; reading and writing the wire format
+   directly costs a few dozen nanoseconds. The upb path in otlp.py stays the reference:
+   this module handles only the common, canonical case and raises Unsupported on anything
+   else, and the caller then takes the reference path for the whole request, which either
+   handles the input or reports the problem in its own words.
 
+   - encode_request: byte-for-byte what upb serializes for the same message.
+   - decode_request: the SpanRecords otlp.decode_request reads from upb's parse.
+
+   tests/test_otlp.py holds both to upb on generated, hand-made and damaged input.
    Field numbers are those of opentelemetry/proto/{collector/trace,trace,common,resource}/v1.
 */
 #define PY_SSIZE_T_CLEAN
@@ -139,7 +141,7 @@ close_len(Buf *b, Py_ssize_t mark)
     return 0;
 }
 
-/* --- reading Python values -------------------------------------------------------------- */
+/* --- encoding: Python values -> fields ----------------------------------------------------- */
 
 /* Raised for what the reference path must handle; never seen by users. */
 static PyObject *Unsupported;
@@ -343,7 +345,7 @@ put_messages(Buf *b, PyObject *obj, PyObject *name, int field, int (*put)(Buf *,
     return rc;
 }
 
-/* --- messages ----------------------------------------------------------------------------- */
+/* --- encoding: SpanRecords -> messages ---------------------------------------------------- */
 
 static int
 put_event(Buf *b, PyObject *ev) /* Span.Event */

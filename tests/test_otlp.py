@@ -307,9 +307,10 @@ def reference_bytes(spans: list[SpanRecord]) -> bytes:
     return data
 
 
-def test_the_c_encoder_is_built() -> None:
+def test_the_c_codec_is_built() -> None:
     # CI machines have a C compiler; without one the install still works, only slower.
-    assert otlp._encode_natively is not None
+    missing = "otel_llm._speedups is not built: install a C compiler, then pip install -e ."
+    assert otlp._encode_natively is not None and otlp._decode_natively is not None, missing
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
