@@ -980,52 +980,69 @@ read_origin(Cur body, int attrs_field, PyObject *attrs, PyObject **name, PyObjec
     return 0;
 }
 
+/* ResourceSpans and ScopeSpans share a layout: 1 what the spans come from (Resource,
+   InstrumentationScope), 2 the repeated children, 3 a schema url. read_envelope reads 1
+   and 3, which may follow the children on the wire; next_child then walks field 2. */
+static int
+read_envelope(Cur body, Cur *origin, int *has_origin, PyObject **url)
+{
+    uint32_t field;
+    int wire;
+    while (body.p < body.end) {
+        if (read_tag(&body, &field, &wire) < 0) return -1;
+        int rc;
+        if (field == 1)
+            rc = read_once(&body, wire, origin, has_origin);
+        else if (field == 3)
+            rc = store(url, read_str(&body, wire));
+        else
+            rc = skip_field(&body, wire);
+        if (rc < 0) return -1;
+    }
+    DEFAULT(*url, s_empty_str);
+    return 0;
+}
+
+/* The body of the next message field `number` at `c`: 1, or 0 at the end, -1 on error. */
+static int
+next_child(Cur *c, uint32_t number, Cur *child)
+{
+    uint32_t field;
+    int wire;
+    while (c->p < c->end) {
+        if (read_tag(c, &field, &wire) < 0) return -1;
+        if (field == number) {
+            EXPECT(wire, LEN);
+            return read_len(c, child) < 0 ? -1 : 1;
+        }
+        if (skip_field(c, wire) < 0) return -1;
+    }
+    return 0;
+}
+
 static int
 read_scope_spans(Cur body, Shared *shared, PyObject *out) /* ScopeSpans */
 {
-    Cur scope = {NULL, NULL}, walk = body, span;
+    Cur scope = {NULL, NULL}, span;
     PyObject *name = NULL, *version = NULL, *attrs = NULL, *url = NULL;
-    uint32_t field;
-    int wire, seen = 0, rc = -1;
-    /* First its scope and schema url, which may follow the spans on the wire. */
-    while (walk.p < walk.end) {
-        if (read_tag(&walk, &field, &wire) < 0) goto done;
-        int r;
-        if (field == 1)
-            r = read_once(&walk, wire, &scope, &seen);
-        else if (field == 3)
-            r = store(&url, read_str(&walk, wire));
-        else
-            r = skip_field(&walk, wire);
-        if (r < 0) goto done;
-    }
-    if ((attrs = PyDict_New()) == NULL) goto done;
-    if (seen && read_origin(scope, 3, attrs, &name, &version) < 0) goto done;
+    int seen = 0, more, rc = -1;
+    if (read_envelope(body, &scope, &seen, &url) < 0 || (attrs = PyDict_New()) == NULL ||
+        (seen && read_origin(scope, 3, attrs, &name, &version) < 0))
+        goto done;
     DEFAULT(name, s_empty_str);
     DEFAULT(version, s_empty_str);
-    DEFAULT(url, s_empty_str);
     shared->scope_name = name;
     shared->scope_version = version;
     shared->scope_attrs = attrs;
     shared->scope_url = url;
-    while (body.p < body.end) {
-        if (read_tag(&body, &field, &wire) < 0) goto done;
-        if (field != 2) {
-            if (skip_field(&body, wire) < 0) goto done;
-            continue;
-        }
-        if (wire != LEN) {
-            unsupported("unexpected wire type");
-            goto done;
-        }
-        if (read_len(&body, &span) < 0) goto done;
+    while ((more = next_child(&body, 2, &span)) > 0) {
         PyObject *record = read_span(span, shared);
         if (record == NULL) goto done;
         int r = PyList_Append(out, record);
         Py_DECREF(record);
         if (r < 0) goto done;
     }
-    rc = 0;
+    rc = more;
 done:
     Py_XDECREF(name);
     Py_XDECREF(version);
@@ -1037,43 +1054,23 @@ done:
 static int
 read_resource_spans(Cur body, Types *types, PyObject *out) /* ResourceSpans */
 {
-    Cur resource = {NULL, NULL}, walk = body, scope_spans;
+    Cur resource = {NULL, NULL}, scope_spans;
     PyObject *attrs = NULL, *url = NULL;
-    uint32_t field;
-    int wire, seen = 0, rc = -1;
-    while (walk.p < walk.end) {
-        if (read_tag(&walk, &field, &wire) < 0) goto done;
-        int r;
-        if (field == 1)
-            r = read_once(&walk, wire, &resource, &seen);
-        else if (field == 3)
-            r = store(&url, read_str(&walk, wire));
-        else
-            r = skip_field(&walk, wire);
-        if (r < 0) goto done;
-    }
-    if ((attrs = PyDict_New()) == NULL) goto done;
-    if (seen && read_origin(resource, 1, attrs, NULL, NULL) < 0) goto done;
-    DEFAULT(url, s_empty_str);
+    int seen = 0, more = -1;
+    if (read_envelope(body, &resource, &seen, &url) < 0 || (attrs = PyDict_New()) == NULL ||
+        (seen && read_origin(resource, 1, attrs, NULL, NULL) < 0))
+        goto done;
     Shared shared = {types, attrs, url, NULL, NULL, NULL, NULL};
-    while (body.p < body.end) {
-        if (read_tag(&body, &field, &wire) < 0) goto done;
-        if (field != 2) {
-            if (skip_field(&body, wire) < 0) goto done;
-            continue;
+    while ((more = next_child(&body, 2, &scope_spans)) > 0) {
+        if (read_scope_spans(scope_spans, &shared, out) < 0) {
+            more = -1;
+            break;
         }
-        if (wire != LEN) {
-            unsupported("unexpected wire type");
-            goto done;
-        }
-        if (read_len(&body, &scope_spans) < 0 || read_scope_spans(scope_spans, &shared, out) < 0)
-            goto done;
     }
-    rc = 0;
 done:
     Py_XDECREF(attrs);
     Py_XDECREF(url);
-    return rc;
+    return more;
 }
 
 /* decode_request(data, types) -> list[SpanRecord] */
@@ -1083,7 +1080,8 @@ decode_request(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_buffer view;
     Types types;
     if (nargs != 2 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != 3) {
-        PyErr_SetString(PyExc_TypeError, "decode_request(data, (SpanRecord, SpanEvent, SpanLink))");
+        PyErr_SetString(PyExc_TypeError,
+                        "decode_request(data, (SpanRecord, SpanEvent, SpanLink))");
         return NULL;
     }
     types.span = PyTuple_GET_ITEM(args[1], 0);
@@ -1091,27 +1089,17 @@ decode_request(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     types.link = PyTuple_GET_ITEM(args[1], 2);
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
     Cur c = {(const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len}, body;
-    uint32_t field;
-    int wire;
     PyObject *out = PyList_New(0);
-    while (out != NULL && c.p < c.end) {
-        if (read_tag(&c, &field, &wire) < 0) goto fail;
-        if (field != 1) {
-            if (skip_field(&c, wire) < 0) goto fail;
-            continue;
+    int more = out == NULL ? -1 : 0;
+    while (out != NULL && (more = next_child(&c, 1, &body)) > 0) {
+        if (read_resource_spans(body, &types, out) < 0) {
+            more = -1;
+            break;
         }
-        if (wire != LEN) {
-            unsupported("unexpected wire type");
-            goto fail;
-        }
-        if (read_len(&c, &body) < 0 || read_resource_spans(body, &types, out) < 0) goto fail;
     }
+    if (more < 0) Py_CLEAR(out);
     PyBuffer_Release(&view);
     return out;
-fail:
-    Py_CLEAR(out);
-    PyBuffer_Release(&view);
-    return NULL;
 }
 
 static PyMethodDef methods[] = {
