@@ -15,13 +15,16 @@ import time
 from collections.abc import Callable
 
 from fixtures import make_request_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_llm.convert import runs_to_spans, spans_to_runs
 from otel_llm.otlp import (
     decode_otlp_json,
     decode_otlp_protobuf,
+    decode_request,
     encode_otlp_json,
     encode_otlp_protobuf,
+    encode_request,
     span_from_readable,
     spans_to_readable,
 )
@@ -59,8 +62,11 @@ def main() -> None:
 
     cases: list[tuple[str, Callable[[], object], float | None]] = [
         ("protobuf decode", lambda: decode_otlp_protobuf(proto), 70_000),
+        # The reference path, which an install without a C compiler takes.
+        ("  upb only", lambda: decode_request(ExportTraceServiceRequest.FromString(proto)), None),
         ("OTLP/JSON decode", lambda: decode_otlp_json(json_body), None),
         ("protobuf encode", lambda: encode_otlp_protobuf(spans), None),
+        ("  upb only", lambda: encode_request(spans).SerializeToString(), None),
         ("OTLP/JSON encode", lambda: encode_otlp_json(spans), None),
         ("ReadableSpan -> SpanRecord", lambda: [span_from_readable(s) for s in readable], None),
         ("protobuf -> runs", lambda: spans_to_runs(decode_otlp_protobuf(proto)), 40_000),
