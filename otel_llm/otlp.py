@@ -1,8 +1,10 @@
 """OTLP codecs: `SpanRecord` <-> OTLP protobuf, OTLP/JSON and the SDK's `ReadableSpan`.
 
-Decoding is on every receiver's hot path, so the walks are hand-written loops over the
-protobuf accessors (or over `orjson.loads` output) with the common case, a string
-attribute, handled inline. Decoders keep spans whose ids are malformed (the converter
+Decoding is on every receiver's hot path. Protobuf bytes go through the optional C
+wire codec (`_speedups.c`) when it is built, with the upb message path below as the
+reference it hands anything unusual to; that path and the OTLP/JSON one are hand-written
+loops over the protobuf accessors (or over `orjson.loads` output) with the common case,
+a string attribute, handled inline. Decoders keep spans whose ids are malformed (the converter
 tolerates them; `span_problem` says what is wrong, for OTLP's partial success); only
 input whose structure cannot be read raises `OTLPDecodeError`, the one documented
 exception for bad bytes or JSON.
