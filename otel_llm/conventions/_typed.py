@@ -7,6 +7,7 @@ malformed value never raises and never goes missing.
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -50,11 +51,8 @@ def json_object(x: Extraction, key: str) -> dict[str, Any] | None:
 
 
 def number(x: Extraction, key: str) -> int | float | None:
-    """A numeric attribute; numbers written as text (or JSON text) are accepted."""
+    """A finite numeric attribute; numbers written as text (or JSON text) are accepted."""
     value = x.attrs.get(key)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        x.consumed.add(key)
-        return value
     parsed = to_number(value)
     if parsed is not None:
         x.consumed.add(key)
@@ -81,11 +79,14 @@ def read_usage(x: Extraction, table: UsageTable) -> None:
 
 
 def to_number(value: Any) -> int | float | None:
-    """A number, or a string holding one; None for anything else."""
+    """A finite number, or a string holding one; None for anything else (NaN and the
+    infinities too: no run field can carry them, and JSON cannot)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
         return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, str):
         try:
             return int(value)
@@ -95,8 +96,15 @@ def to_number(value: Any) -> int | float | None:
             parsed = float(value)
         except ValueError:
             return None
-        return parsed if parsed == parsed and abs(parsed) != float("inf") else None
+        return parsed if math.isfinite(parsed) else None
     return None
+
+
+def token_count(value: Any) -> int | None:
+    """A usage number as a writer emits it: an int, for any finite number; else None."""
+    if not isinstance(value, (int, float)) or to_number(value) is None:  # bool, NaN, inf
+        return None
+    return int(value)
 
 
 def strings(value: Any) -> list[str] | None:

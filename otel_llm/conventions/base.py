@@ -15,6 +15,7 @@ table in `otel_llm.convert`, built from each module's `KINDS` table.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -181,9 +182,12 @@ class Extraction:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             try:
                 value = int(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 self.problem(f"usage.{key}", "is not a number", value)
                 return
+        elif isinstance(value, float) and not math.isfinite(value):
+            self.problem(f"usage.{key}", "is not a finite number", value)
+            return
         self.usage.setdefault(key, value)
 
     def set_usage_detail(self, group: str, key: str, value: Any) -> None:
@@ -192,7 +196,7 @@ class Extraction:
             return
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # NaN is a ValueError, inf overflows
             self.problem(f"usage.{group}.{key}", "is not a number", value)
             return
         self.usage.setdefault(group, {}).setdefault(key, number)

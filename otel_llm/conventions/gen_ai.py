@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from otel_llm.conventions import messages as msgs
-from otel_llm.conventions._typed import read_usage, strings, text
+from otel_llm.conventions._typed import read_usage, strings, text, token_count
 from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, dumps, indexed, loads_maybe
 from otel_llm.model import ObservationType, Run, StatusCode
 
@@ -699,9 +699,9 @@ def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
         usage = facts.usage
         if usage:
             for path, key in USAGE_KEYS:
-                value = _dig(usage, path)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    out[key] = int(value)
+                count = token_count(_dig(usage, path))
+                if count is not None:
+                    out[key] = count
     if facts.input_messages is not None:
         out["gen_ai.input.messages"] = dumps(facts.input_messages)
     if facts.output_messages is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from otel_llm.conventions import gen_ai
 from otel_llm.conventions import messages as msgs
-from otel_llm.conventions._typed import json_object, read_usage, strings
+from otel_llm.conventions._typed import json_object, read_usage, strings, token_count
 from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, dumps, loads_maybe
 from otel_llm.model import RUN_TYPE_OF, Attributes, ObservationType, Run
 
@@ -580,9 +580,9 @@ def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
         for src, key in (("input_tokens", "llm.token_count.prompt"),
                          ("output_tokens", "llm.token_count.completion"),
                          ("total_tokens", "llm.token_count.total")):
-            value = usage.get(src)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                out[key] = int(value)
+            count = token_count(usage.get(src))
+            if count is not None:
+                out[key] = count
         if facts.invocation_params:
             out["llm.invocation_parameters"] = dumps(facts.invocation_params)
     elif obs is T and run.name:
