@@ -92,21 +92,13 @@ enum { VARINT = 0, I64 = 1, LEN = 2, I32 = 5 };
 
 #define TAG(field, wire) ((uint64_t)(((field) << 3) | (wire)))
 
+/* A fixed64 (size 8) or fixed32 (size 4) field, little-endian. */
 static int
-put_fixed64(Buf *b, int field, uint64_t v)
+put_fixed(Buf *b, int field, uint64_t v, int size)
 {
-    if (put_varint(b, TAG(field, I64)) < 0) return -1;
-    RESERVE(b, 8);
-    for (int i = 0; i < 8; i++) b->data[b->len++] = (char)(v >> (8 * i));
-    return 0;
-}
-
-static int
-put_fixed32(Buf *b, int field, uint32_t v)
-{
-    if (put_varint(b, TAG(field, I32)) < 0) return -1;
-    RESERVE(b, 4);
-    for (int i = 0; i < 4; i++) b->data[b->len++] = (char)(v >> (8 * i));
+    if (put_varint(b, TAG(field, size == 8 ? I64 : I32)) < 0) return -1;
+    RESERVE(b, size);
+    for (int i = 0; i < size; i++) b->data[b->len++] = (char)(v >> (8 * i));
     return 0;
 }
 
@@ -218,8 +210,8 @@ put_int_attr(Buf *b, PyObject *obj, PyObject *name, int field, int wire, long lo
     int rc = read_int(value, low, high, &v);
     Py_DECREF(value);
     if (rc < 0 || v == 0) return rc;
-    if (wire == I64) return put_fixed64(b, field, v);
-    if (wire == I32) return put_fixed32(b, field, (uint32_t)v);
+    if (wire == I64) return put_fixed(b, field, v, 8);
+    if (wire == I32) return put_fixed(b, field, v, 4);
     /* enums are int32, written sign-extended to 64 bits as protobuf does */
     if (put_varint(b, TAG(field, VARINT)) < 0) return -1;
     return put_varint(b, (uint64_t)(int64_t)(long long)v);
@@ -252,7 +244,7 @@ put_any(Buf *b, PyObject *value, int depth)
         double d = PyFloat_AS_DOUBLE(value);
         uint64_t bits;
         memcpy(&bits, &d, sizeof bits);
-        return put_fixed64(b, 4, bits);
+        return put_fixed(b, 4, bits, 8);
     }
     if (PyBytes_Check(value))
         return put_len(b, 7, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value));
@@ -294,33 +286,17 @@ put_key_values(Buf *b, int field, PyObject *attrs, int depth)
     return 0;
 }
 
-/* Helpers reading one attribute of an object and writing it. */
-static int
-put_str_attr(Buf *b, PyObject *obj, PyObject *name, int field)
-{
-    PyObject *value = PyObject_GetAttr(obj, name);
-    if (value == NULL) return -1;
-    int rc = put_str(b, field, value, 0);
-    Py_DECREF(value);
-    return rc;
-}
+/* One attribute of `obj`, written as field `field`: a string, bytes or KeyValues. */
+enum { AS_STR, AS_BYTES, AS_KEY_VALUES };
 
 static int
-put_bytes_attr(Buf *b, PyObject *obj, PyObject *name, int field)
+put_attr(Buf *b, PyObject *obj, PyObject *name, int field, int as)
 {
     PyObject *value = PyObject_GetAttr(obj, name);
     if (value == NULL) return -1;
-    int rc = put_bytes(b, field, value);
-    Py_DECREF(value);
-    return rc;
-}
-
-static int
-put_attrs_attr(Buf *b, PyObject *obj, PyObject *name, int field)
-{
-    PyObject *value = PyObject_GetAttr(obj, name);
-    if (value == NULL) return -1;
-    int rc = put_key_values(b, field, value, 0);
+    int rc = as == AS_STR     ? put_str(b, field, value, 0)
+             : as == AS_BYTES ? put_bytes(b, field, value)
+                              : put_key_values(b, field, value, 0);
     Py_DECREF(value);
     return rc;
 }
@@ -351,7 +327,8 @@ static int
 put_event(Buf *b, PyObject *ev) /* Span.Event */
 {
     if (put_int_attr(b, ev, s_time_unix_nano, 1, I64, UINT64) < 0 ||
-        put_str_attr(b, ev, s_name, 2) < 0 || put_attrs_attr(b, ev, s_attributes, 3) < 0)
+        put_attr(b, ev, s_name, 2, AS_STR) < 0 ||
+        put_attr(b, ev, s_attributes, 3, AS_KEY_VALUES) < 0)
         return -1;
     return put_int_attr(b, ev, s_dropped_attributes_count, 4, VARINT, UINT32);
 }
@@ -359,8 +336,10 @@ put_event(Buf *b, PyObject *ev) /* Span.Event */
 static int
 put_link(Buf *b, PyObject *ln) /* Span.Link */
 {
-    if (put_bytes_attr(b, ln, s_trace_id, 1) < 0 || put_bytes_attr(b, ln, s_span_id, 2) < 0 ||
-        put_str_attr(b, ln, s_trace_state, 3) < 0 || put_attrs_attr(b, ln, s_attributes, 4) < 0 ||
+    if (put_attr(b, ln, s_trace_id, 1, AS_BYTES) < 0 ||
+        put_attr(b, ln, s_span_id, 2, AS_BYTES) < 0 ||
+        put_attr(b, ln, s_trace_state, 3, AS_STR) < 0 ||
+        put_attr(b, ln, s_attributes, 4, AS_KEY_VALUES) < 0 ||
         put_int_attr(b, ln, s_dropped_attributes_count, 5, VARINT, UINT32) < 0)
         return -1;
     return put_int_attr(b, ln, s_flags, 6, I32, UINT32);
@@ -392,13 +371,15 @@ done:
 static int
 put_span(Buf *b, PyObject *span) /* trace.proto Span */
 {
-    if (put_bytes_attr(b, span, s_trace_id, 1) < 0 || put_bytes_attr(b, span, s_span_id, 2) < 0 ||
-        put_str_attr(b, span, s_trace_state, 3) < 0 ||
-        put_bytes_attr(b, span, s_parent_span_id, 4) < 0 || put_str_attr(b, span, s_name, 5) < 0 ||
+    if (put_attr(b, span, s_trace_id, 1, AS_BYTES) < 0 ||
+        put_attr(b, span, s_span_id, 2, AS_BYTES) < 0 ||
+        put_attr(b, span, s_trace_state, 3, AS_STR) < 0 ||
+        put_attr(b, span, s_parent_span_id, 4, AS_BYTES) < 0 ||
+        put_attr(b, span, s_name, 5, AS_STR) < 0 ||
         put_int_attr(b, span, s_kind, 6, VARINT, INT32) < 0 ||
         put_int_attr(b, span, s_start_time_unix_nano, 7, I64, UINT64) < 0 ||
         put_int_attr(b, span, s_end_time_unix_nano, 8, I64, UINT64) < 0 ||
-        put_attrs_attr(b, span, s_attributes, 9) < 0 ||
+        put_attr(b, span, s_attributes, 9, AS_KEY_VALUES) < 0 ||
         put_int_attr(b, span, s_dropped_attributes_count, 10, VARINT, UINT32) < 0 ||
         put_messages(b, span, s_events, 11, put_event) < 0 ||
         put_int_attr(b, span, s_dropped_events_count, 12, VARINT, UINT32) < 0 ||
@@ -420,16 +401,16 @@ put_scope_spans(Buf *b, PyObject *group)
     members = PyTuple_GET_ITEM(group, 1);
     if (!PyList_CheckExact(members)) return unsupported("scope members");
     Py_ssize_t scope = open_len(b, 1); /* InstrumentationScope, always present */
-    if (scope < 0 || put_str_attr(b, first, s_scope_name, 1) < 0 ||
-        put_str_attr(b, first, s_scope_version, 2) < 0 ||
-        put_attrs_attr(b, first, s_scope_attributes, 3) < 0 || close_len(b, scope) < 0)
+    if (scope < 0 || put_attr(b, first, s_scope_name, 1, AS_STR) < 0 ||
+        put_attr(b, first, s_scope_version, 2, AS_STR) < 0 ||
+        put_attr(b, first, s_scope_attributes, 3, AS_KEY_VALUES) < 0 || close_len(b, scope) < 0)
         return -1;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(members); i++) {
         Py_ssize_t mark = open_len(b, 2);
         if (mark < 0 || put_span(b, PyList_GET_ITEM(members, i)) < 0 || close_len(b, mark) < 0)
             return -1;
     }
-    return put_str_attr(b, first, s_scope_schema_url, 3);
+    return put_attr(b, first, s_scope_schema_url, 3, AS_STR);
 }
 
 /* ResourceSpans: the resource of its first span, then its scope groups. */
@@ -459,7 +440,7 @@ put_resource_spans(Buf *b, PyObject *group)
             close_len(b, mark) < 0)
             return -1;
     }
-    return put_str_attr(b, first, s_resource_schema_url, 3);
+    return put_attr(b, first, s_resource_schema_url, 3, AS_STR);
 }
 
 /* encode_request(groups) -> bytes: an ExportTraceServiceRequest. */
