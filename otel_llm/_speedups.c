@@ -151,6 +151,7 @@ static PyObject *s_trace_id, *s_span_id, *s_name, *s_parent_span_id, *s_kind,
     *s_dropped_events_count, *s_dropped_links_count, *s_resource, *s_resource_schema_url,
     *s_scope_name, *s_scope_version, *s_scope_attributes, *s_scope_schema_url,
     *s_time_unix_nano;
+static PyObject *s_empty_str, *s_empty_bytes, *s_zero; /* the decoder's defaults */
 
 /* An attribute of `obj`, as a new reference. */
 #define GET(obj, name) PyObject_GetAttr((obj), s_##name)
@@ -162,7 +163,11 @@ put_str(Buf *b, int field, PyObject *value, int always)
     if (!PyUnicode_Check(value)) return unsupported("not a str");
     Py_ssize_t n;
     const char *utf8 = PyUnicode_AsUTF8AndSize(value, &n);
-    if (utf8 == NULL) return -1; /* a lone surrogate: the reference path replaces it */
+    if (utf8 == NULL) { /* a lone surrogate: the reference path replaces it */
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+        PyErr_Clear();
+        return unsupported("not valid UTF-8");
+    }
     if (n == 0 && !always) return 0;
     return put_len(b, field, utf8, n);
 }
@@ -177,7 +182,7 @@ put_bytes(Buf *b, int field, PyObject *value)
 
 /* An integer in [low, high] (not a bool: upb refuses those for integer fields). */
 static int
-read_int(PyObject *value, long long low, unsigned long long high, unsigned long long *out)
+int_in_range(PyObject *value, long long low, unsigned long long high, unsigned long long *out)
 {
     if (!PyLong_Check(value) || PyBool_Check(value)) return unsupported("not an int");
     if (low < 0) {
@@ -207,7 +212,7 @@ put_int_attr(Buf *b, PyObject *obj, PyObject *name, int field, int wire, long lo
     PyObject *value = PyObject_GetAttr(obj, name);
     if (value == NULL) return -1;
     unsigned long long v;
-    int rc = read_int(value, low, high, &v);
+    int rc = int_in_range(value, low, high, &v);
     Py_DECREF(value);
     if (rc < 0 || v == 0) return rc;
     if (wire == I64) return put_fixed(b, field, v, 8);
@@ -470,8 +475,8 @@ done:
    The input comes from the network, so every read is bounds-checked against the end of
    the enclosing message. Anything outside the canonical layout (a singular message or a
    oneof set twice, a known field with another wire type, groups, invalid UTF-8, nesting
-   deeper than 32 values, truncation) raises Unsupported and the caller parses through upb, which
-   either reads it (merging, unknown fields) or reports the DecodeError. */
+   deeper than 32 values, truncation) raises Unsupported and the caller parses through
+   upb, which either reads it (merging, unknown fields) or reports the DecodeError. */
 
 typedef struct {
     const uint8_t *p, *end;
@@ -511,11 +516,12 @@ read_tag(Cur *c, uint32_t *field, int *wire)
     return 0;
 }
 
-/* The body of a length-delimited field, as a cursor of its own. */
+/* The body of a length-delimited field (wire type `wire`), as a cursor of its own. */
 static int
-read_len(Cur *c, Cur *body)
+read_len(Cur *c, int wire, Cur *body)
 {
     uint64_t n;
+    if (wire != LEN) return unsupported("unexpected wire type");
     if (read_varint(c, &n) < 0) return -1;
     if (n > (uint64_t)(c->end - c->p)) return unsupported("truncated field");
     body->p = c->p;
@@ -543,22 +549,18 @@ skip_field(Cur *c, int wire)
     switch (wire) {
     case VARINT: return read_varint(c, &ignored);
     case I64: return read_fixed(c, 8, &ignored);
-    case LEN: return read_len(c, &body);
+    case LEN: return read_len(c, wire, &body);
     case I32: return read_fixed(c, 4, &ignored);
     default: return unsupported("group or unknown wire type");
     }
 }
 
 /* Field readers: each checks the wire type, then returns a new reference. */
-#define EXPECT(wire, want) \
-    if ((wire) != (want)) return unsupported("unexpected wire type")
-
 static PyObject *
 read_str(Cur *c, int wire)
 {
     Cur body;
-    if (wire != LEN) return refuse("unexpected wire type");
-    if (read_len(c, &body) < 0) return NULL;
+    if (read_len(c, wire, &body) < 0) return NULL;
     PyObject *s = PyUnicode_DecodeUTF8((const char *)body.p, body.end - body.p, NULL);
     if (s == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
         PyErr_Clear(); /* upb rejects it too, in its own words */
@@ -571,8 +573,7 @@ static PyObject *
 read_bytes(Cur *c, int wire)
 {
     Cur body;
-    if (wire != LEN) return refuse("unexpected wire type");
-    if (read_len(c, &body) < 0) return NULL;
+    if (read_len(c, wire, &body) < 0) return NULL;
     return PyBytes_FromStringAndSize((const char *)body.p, body.end - body.p);
 }
 
@@ -659,11 +660,7 @@ read_any(Cur body, int depth) /* AnyValue */
             Cur inner, item;
             uint32_t f;
             int w;
-            if (wire != LEN) {
-                unsupported("unexpected wire type");
-                goto fail;
-            }
-            if (read_len(&body, &inner) < 0) goto fail;
+            if (read_len(&body, wire, &inner) < 0) goto fail;
             value = field == 5 ? PyList_New(0) : PyDict_New();
             while (value != NULL && inner.p < inner.end) {
                 if (read_tag(&inner, &f, &w) < 0) goto fail;
@@ -674,11 +671,7 @@ read_any(Cur body, int depth) /* AnyValue */
                     if (read_key_value(&inner, w, value, depth + 1) < 0) goto fail;
                 }
                 else {
-                    if (w != LEN) {
-                        unsupported("unexpected wire type");
-                        goto fail;
-                    }
-                    if (read_len(&inner, &item) < 0) goto fail;
+                    if (read_len(&inner, w, &item) < 0) goto fail;
                     PyObject *element = read_any(item, depth + 1);
                     if (element == NULL) goto fail;
                     int rc = PyList_Append(value, element);
@@ -704,8 +697,7 @@ read_key_value(Cur *c, int wire, PyObject *attrs, int depth)
     PyObject *key = NULL, *value = NULL;
     uint32_t field;
     int w, rc = -1;
-    EXPECT(wire, LEN);
-    if (read_len(c, &body) < 0) return -1;
+    if (read_len(c, wire, &body) < 0) return -1;
     while (body.p < body.end) {
         if (read_tag(&body, &field, &w) < 0) goto done;
         if (field == 1) {
@@ -716,17 +708,13 @@ read_key_value(Cur *c, int wire, PyObject *attrs, int depth)
                 unsupported("value set twice");
                 goto done;
             }
-            if (w != LEN) {
-                unsupported("unexpected wire type");
-                goto done;
-            }
-            if (read_len(&body, &any) < 0 || (value = read_any(any, depth)) == NULL) goto done;
+            if (read_len(&body, w, &any) < 0 || (value = read_any(any, depth)) == NULL) goto done;
         }
         else if (skip_field(&body, w) < 0) {
             goto done;
         }
     }
-    if (key == NULL && (key = PyUnicode_FromStringAndSize(NULL, 0)) == NULL) goto done;
+    if (key == NULL) key = Py_NewRef(s_empty_str);
     if (value == NULL) value = Py_NewRef(Py_None);
     rc = PyDict_SetItem(attrs, key, value);
 done:
@@ -734,8 +722,6 @@ done:
     Py_XDECREF(value);
     return rc;
 }
-
-static PyObject *s_empty_str, *s_empty_bytes, *s_zero;
 
 #define DEFAULT(slot, value) \
     if ((slot) == NULL) (slot) = Py_NewRef(value)
@@ -813,8 +799,7 @@ static int
 append_message(Cur *c, int wire, PyObject *list, PyObject *(*read)(Cur, Types *), Types *types)
 {
     Cur body;
-    EXPECT(wire, LEN);
-    if (read_len(c, &body) < 0) return -1;
+    if (read_len(c, wire, &body) < 0) return -1;
     PyObject *item = read(body, types);
     if (item == NULL) return -1;
     int rc = PyList_Append(list, item);
@@ -842,10 +827,9 @@ read_status(Cur *c, int wire, PyObject **f)
     Cur body;
     uint32_t field;
     int w;
-    EXPECT(wire, LEN);
     if (f[F_STATUS_CODE] != NULL || f[F_STATUS_MESSAGE] != NULL)
         return unsupported("status set twice");
-    if (read_len(c, &body) < 0) return -1;
+    if (read_len(c, wire, &body) < 0) return -1;
     while (body.p < body.end) {
         if (read_tag(&body, &field, &w) < 0) return -1;
         int rc;
@@ -933,9 +917,8 @@ done:
 static int
 read_once(Cur *c, int wire, Cur *body, int *seen)
 {
-    EXPECT(wire, LEN);
     if ((*seen)++) return unsupported("message set twice");
-    return read_len(c, body);
+    return read_len(c, wire, body);
 }
 
 /* The attributes (field `attrs_field`) of a Resource or InstrumentationScope body, and for
@@ -992,10 +975,7 @@ next_child(Cur *c, uint32_t number, Cur *child)
     int wire;
     while (c->p < c->end) {
         if (read_tag(c, &field, &wire) < 0) return -1;
-        if (field == number) {
-            EXPECT(wire, LEN);
-            return read_len(c, child) < 0 ? -1 : 1;
-        }
+        if (field == number) return read_len(c, wire, child) < 0 ? -1 : 1;
         if (skip_field(c, wire) < 0) return -1;
     }
     return 0;

@@ -523,7 +523,7 @@ def encode_otlp_protobuf(spans: Iterable[SpanRecord]) -> bytes:
     if _encode_natively is not None:
         try:
             return _encode_natively(_group(spans))
-        except (_Unsupported, UnicodeEncodeError):
+        except _Unsupported:
             pass  # a value only the message path handles (or reports): it decides
     data: bytes = encode_request(spans).SerializeToString()
     return data

@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 import pytest
-from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
@@ -387,7 +386,7 @@ def test_c_encoder_leaves_errors_to_the_reference(changes: dict[str, Any]) -> No
         reference_bytes([span])
     with pytest.raises(type(reference.value)) as fast:
         encode_otlp_protobuf([span])
-    assert "span 'bad'" in str(fast.value) or str(fast.value) == str(reference.value)
+    assert str(fast.value) == str(reference.value)
 
 
 def reference_decode(data: bytes) -> list[SpanRecord]:
@@ -435,6 +434,8 @@ UNKNOWN = b"\xf8\x06\x01" + b"\xfa\x06\x02hi"  # fields 111 (varint) and 111 (by
         field(1, field(2, field(2, SPAN + field(9, field(1, b"a") + field(2, field(1, b"1")))
                                      + field(9, field(1, b"b") + field(2, b""))
                                      + field(9, field(1, b"a") + field(2, field(1, b"2")))))),
+        # fields out of number order (kind, then name again)
+        field(1, field(2, field(2, SPAN + b"\x30\x01\x2a\x01x"))),
         # a key without a value, a value without a key
         field(1, field(2, field(2, SPAN + field(9, field(1, b"k")) + field(9, field(2, b""))))),
     ],
@@ -444,29 +445,28 @@ def test_c_decoder_reads_non_canonical_layouts_as_upb_does(data: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "readable"),
     [
-        field(1, field(2, field(2, SPAN + field(15, b"") + field(15, b"\x18\x02")))),  # merged
-        field(1, field(2, SCOPE + SCOPE + field(2, SPAN))),  # scope given twice: merged
-        field(1, field(2, field(2, SPAN + b"\x30\x01\x2a\x01x"))),  # ok (kind=1, name=x)
-        field(1, field(2, field(2, SPAN + field(9, field(2, field(1, b"a") + b"\x18\x05"))))),
-        field(1, field(2, field(2, SPAN + b"\x31" + bytes(8)))),  # kind with a fixed64 wire type
-        field(1, field(2, field(2, SPAN + field(5, b"\xff")))),  # invalid UTF-8
-        field(1, field(2, field(2, SPAN + b"\x0b\x0c"))),  # a group
-        b"\x0a\x05\x12\x03",  # truncated
-        field(1, field(2, field(2, SPAN + b"\x38" + b"\xff" * 11))),  # overlong varint
+        (field(1, field(2, field(2, SPAN + field(15, b"") + field(15, b"\x18\x02")))), True),
+        (field(1, field(2, SCOPE + SCOPE + field(2, SPAN))), True),  # upb merges the two
+        # a KeyValue whose AnyValue sets two members of its oneof
+        (field(1, field(2, field(2, SPAN + field(9, field(2, field(1, b"a") + b"\x18\x05"))))),
+         True),
+        (field(1, field(2, field(2, SPAN + b"\x31" + bytes(8)))), True),  # kind as fixed64
+        (field(1, field(2, field(2, SPAN + field(5, b"\xff")))), False),  # invalid UTF-8
+        (field(1, field(2, field(2, SPAN + b"\x0b\x0c"))), True),  # a group: upb skips it
+        (b"\x0a\x05\x12\x03", False),  # truncated
+        (field(1, field(2, field(2, SPAN + b"\x30" + b"\xff" * 11))), False),  # overlong varint
     ],
-)
-def test_c_decoder_leaves_the_rest_to_upb(data: bytes) -> None:
-    try:
-        want: Any = in_order(reference_decode(data))
-    except DecodeError:
-        want = DecodeError
-    try:
-        got: Any = in_order(native_decode(data))
-    except otlp._Unsupported:
-        got = in_order(decode_otlp_protobuf(data)) if want is not DecodeError else DecodeError
-    assert got == want
+)  # fmt: skip
+def test_c_decoder_leaves_the_rest_to_upb(data: bytes, readable: bool) -> None:
+    with pytest.raises(otlp._Unsupported):
+        native_decode(data)
+    if readable:
+        assert in_order(decode_otlp_protobuf(data)) == in_order(reference_decode(data))
+    else:
+        with pytest.raises(OTLPDecodeError, match="protobuf: Error parsing"):
+            decode_otlp_protobuf(data)
 
 
 def test_c_decoder_leaves_deep_nesting_to_upb() -> None:

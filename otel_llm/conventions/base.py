@@ -186,7 +186,7 @@ class Extraction:
                 self.problem(f"usage.{key}", "is not a number", value)
                 return
         elif isinstance(value, float) and not math.isfinite(value):
-            self.problem(f"usage.{key}", "is not a finite number", value)
+            self.problem(f"usage.{key}", "is not a number", value)
             return
         self.usage.setdefault(key, value)
 
