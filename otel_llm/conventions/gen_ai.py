@@ -365,14 +365,21 @@ def _read_message_io(x: Extraction, obs: ObservationType) -> None:
         x.set_outputs(outputs)
 
 
+def _message_list(x: Extraction, key: str) -> list[msgs.Message] | None:
+    """The messages of a v1.37+ message attribute; a value that is not a list of messages
+    is kept raw and reported."""
+    if key not in x.attrs:
+        return None
+    found = msgs.from_gen_ai(x.take_json(key))
+    if found is None and key in x.consumed:
+        x.consumed.discard(key)
+        x.problem(key, "is not a list of messages", x.attrs[key])
+    return found
+
+
 def _inputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dict[str, Any] | None:
     a = x.attrs
-    found: list[msgs.Message] | None = None
-    if INPUT_MESSAGES in a:
-        found = msgs.from_gen_ai(x.take_json(INPUT_MESSAGES))
-        if found is None and INPUT_MESSAGES in x.consumed:
-            x.consumed.discard(INPUT_MESSAGES)
-            x.problem(INPUT_MESSAGES, "is not a list of messages", a[INPUT_MESSAGES])
+    found = _message_list(x, INPUT_MESSAGES)
     if found is None and events is not None and events.inputs:
         found = events.consume_inputs(x)
     if found is None and PROMPT_KEY in a:
@@ -398,12 +405,7 @@ def _inputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dict
 
 def _outputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dict[str, Any] | None:
     a = x.attrs
-    found: list[msgs.Message] | None = None
-    if OUTPUT_MESSAGES in a:
-        found = msgs.from_gen_ai(x.take_json(OUTPUT_MESSAGES))
-        if found is None and OUTPUT_MESSAGES in x.consumed:
-            x.consumed.discard(OUTPUT_MESSAGES)
-            x.problem(OUTPUT_MESSAGES, "is not a list of messages", a[OUTPUT_MESSAGES])
+    found = _message_list(x, OUTPUT_MESSAGES)
     if found is None and events is not None and events.outputs:
         found = events.consume_outputs(x)
     if found is None and COMPLETION_KEY in a:
