@@ -8,11 +8,19 @@ import uuid
 import pytest
 from processor_helpers import Spec, make, provider_with
 
-from otel_llm import config
+from otel_llm import config, redaction
 from otel_llm.model import Run
 from otel_llm.processor import RunSpanProcessor
 from otel_llm.redaction import Redactor
 from otel_llm.sinks.memory import InMemoryRunSink
+
+
+@pytest.fixture(autouse=True, params=["c walk", "python walk"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both walks: the C one (when built) and its reference."""
+    if request.param == "python walk":
+        monkeypatch.setattr(redaction, "_redact_walk", None)
+    return str(request.param)
 
 CARD = "4111 1111 1111 1111"  # passes the Luhn check
 NOT_A_CARD = "4111 1111 1111 1112"
@@ -172,3 +180,4 @@ def test_hidden_io_from_the_environment_reaches_the_processor(
     (run,) = sink.get_finished_runs()
     assert run.inputs == {}
     provider.shutdown()
+
