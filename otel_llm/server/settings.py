@@ -21,7 +21,9 @@ SERVER_CHECKPOINT_INTERVAL = 0.25
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+# Matched against stripped text: a `\s*` at each end of the pattern would let `re`
+# backtrack quadratically over a long run of spaces before a bad unit.
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
 
 
 def parse_duration(text: str) -> float:
@@ -30,7 +32,7 @@ def parse_duration(text: str) -> float:
     Raises:
         ValueError: when the text is not a positive number with an optional unit.
     """
-    match = _DURATION.match(text.lower())
+    match = _DURATION.fullmatch(text.strip().lower())
     if match is None:
         raise ValueError(
             f"bad duration {text!r}: use a number with an optional unit s, m, h, d or w "

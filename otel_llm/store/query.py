@@ -35,7 +35,9 @@ _KEYWORDS: dict[str, Literal] = {"null": None, "true": True, "false": False}
 _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _NAME_START = re.compile(r"[A-Za-z_]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?\s*$")
+# Matched against stripped text: a `\s*` at each end of the pattern would let `re`
+# backtrack quadratically over a long run of spaces before a bad unit.
+_DURATION = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?")
 _DURATION_NS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
                 "h": 3_600_000_000_000, "d": 86_400_000_000_000}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "/": "/"}
@@ -561,7 +563,7 @@ class _Compiler:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return int(value * 1_000_000_000)  # plain numbers are seconds
         if isinstance(value, str):
-            m = _DURATION.match(value.lower())
+            m = _DURATION.fullmatch(value.strip().lower())
             if m:
                 return int(float(m.group(1)) * _DURATION_NS[m.group(2) or "s"])
         raise self.error(

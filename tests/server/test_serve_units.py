@@ -37,13 +37,18 @@ from otel_llm.store.sqlite import SQLiteRowBuilder, SQLiteStore
         ("14d", 1_209_600),
         ("2w", 1_209_600),
         ("1.5h", 5400),
+        (" 2 m\n", 120),
     ],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "d", "14 days", "-1d", "0s"])
+# The last: the regex once backtracked quadratically over such a run (minutes).
+@pytest.mark.parametrize(
+    "text",
+    ["", "d", "14 days", "-1d", "0s", pytest.param("1" + " " * 200_000 + "x", id="long-spaces")],
+)
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="bad duration"):
         parse_duration(text)
