@@ -144,7 +144,9 @@ class _Node:
         self.ended = False
         self.wanted = False  # a descendant is LLM-relevant: keep this one too
         self.open_kids = 0  # tracked children
-        self.kids: list[_Node] = []  # children waiting for this node to resolve
+        # Children waiting for this node to resolve (rare: parents start first); None
+        # until one does, which spares the collector a list per span.
+        self.kids: list[_Node] | None = None
         self.pending: SpanRecord | None = None  # ended, kept, waiting to resolve
         self.stub: Run | None = None
 
@@ -574,6 +576,8 @@ class RunSpanProcessor(SpanProcessor):
                 if not parent.resolved:
                     node.own_dotted = _names_any(source, _DOTTED_KEYS)
                     if not node.own_dotted:
+                        if parent.kids is None:
+                            parent.kids = []
                         parent.kids.append(node)
                         return
         self._resolve(node)
@@ -590,8 +594,9 @@ class RunSpanProcessor(SpanProcessor):
                 self._emit(record, node)
                 if node.parent is None:
                     self._root_ended(record)
-            kids, node.kids = node.kids, []
-            stack.extend(k for k in kids if k.start_ns is not None and not k.resolved)
+            kids, node.kids = node.kids, None
+            if kids:
+                stack.extend(k for k in kids if k.start_ns is not None and not k.resolved)
             self._retire(node)
 
     def _retire(self, node: _Node) -> None:
@@ -619,11 +624,11 @@ class RunSpanProcessor(SpanProcessor):
         if parent is not None:
             parent.open_kids -= 1
             self._retire(parent)
-        for kid in node.kids:
+        for kid in node.kids or ():
             kid.parent = None
             if kid.start_ns is not None and not kid.resolved:
                 self._resolve(kid)
-        node.kids = []
+        node.kids = None
         if node.pending is not None:
             self._resolve(node)
 
