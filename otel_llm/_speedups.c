@@ -1129,18 +1129,13 @@ walk_dict(Walk *w, PyObject *dict, PyObject *skip)
         if (value == Py_None) continue;
         Py_INCREF(key); /* the callbacks below run Python code */
         Py_INCREF(value);
-        PyObject *new = NULL;
-        int secret = 0;
-        if (skip != NULL && (secret = PySet_Contains(skip, key)) != 0) {
-            if (secret > 0) new = Py_NewRef(value);
-        }
-        else if ((secret = secret_key(w, key)) > 0) {
-            new = Py_NewRef(w->replacement);
-        }
-        else if (secret == 0) {
-            if (PyUnicode_CheckExact(value)) new = walk_text(w, value);
-            else if (is_plain_scalar(value)) new = Py_NewRef(value);
-            else new = walk_value(w, value);
+        PyObject *new = NULL; /* stays NULL on an error */
+        int skipped = skip == NULL ? 0 : PySet_Contains(skip, key);
+        if (skipped > 0) new = Py_NewRef(value);
+        else if (skipped == 0) {
+            int secret = secret_key(w, key);
+            if (secret > 0) new = Py_NewRef(w->replacement);
+            else if (secret == 0) new = walk_value(w, value);
         }
         int failed = new == NULL;
         if (!failed && new != value) {

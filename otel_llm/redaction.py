@@ -98,14 +98,14 @@ class Pattern:
             return self.regex.sub(self.replace, text)
         pieces: list[str] = []
         pos = 0
+        replace = self.replace
         while True:
-            match = (self.regex.match(text, pos) if pos else None) or self._at_run_start.search(
-                text, pos
-            )
+            match = self.regex.match(text, pos) if pos else None
             if match is None:
-                break
+                match = self._at_run_start.search(text, pos)
+                if match is None:
+                    break
             pieces.append(text[pos : match.start()])
-            replace = self.replace
             pieces.append(replace if isinstance(replace, str) else replace(match))
             pos = match.end()
         if not pieces:

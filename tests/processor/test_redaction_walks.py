@@ -55,10 +55,9 @@ def same(a: Any, b: Any) -> bool:
 def both_walks(
     redactor: Redactor, value: Any, skip: frozenset[str] | None = None
 ) -> tuple[Any, Any]:
+    """(the C walk's answer, the Python walk's answer)."""
     assert redaction._redact_walk is not None
-    state = (redactor._key_cache, redactor._memo, redaction._UNCHANGED, redactor.replacement,
-             bool(redactor.patterns), redactor)
-    by_c = redaction._redact_walk(value, state, skip)
+    by_c = redactor._walk(value, skip)
     if skip is not None and type(value) is dict:
         return by_c, redactor._mapping(value, skip)
     return by_c, redactor._value(value)
