@@ -27,7 +27,7 @@ from otel_llm.server.prepare import Prepared, prepare
 from otel_llm.server.settings import ServerSettings
 from otel_llm.server.status import Failure, RequestError
 from otel_llm.server.writer import GroupCommitWriter
-from otel_llm.store.base import RowBuilder
+from otel_llm.store.base import RowBuilder, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,8 @@ class IngestPipeline:
 
         Raises:
             RequestError: BUSY when admission is refused; MALFORMED / TOO_LARGE for bad
-                bodies; STORE_UNAVAILABLE when the commit failed (retryable).
+                bodies; STORE_UNAVAILABLE when the commit failed and a retry can succeed,
+                UNSTORABLE when the store refuses the data itself.
         """
         if not self.has_room(len(data)):
             raise self.busy_error()
@@ -237,9 +238,22 @@ class IngestPipeline:
             try:
                 await self._writer.write(prepared.batches)
             except Exception as exc:
-                raise RequestError(
-                    Failure.STORE_UNAVAILABLE,
-                    f"could not store the spans: {exc}; retry later",
-                    retry_after=self._settings.retry_after_seconds,
-                ) from None
+                raise self.commit_error(exc) from None
         return prepared
+
+    def commit_error(self, exc: Exception) -> RequestError:
+        """What to tell a client whose runs could not be committed: retry later only
+        when a retry can succeed."""
+        if isinstance(exc, StoreError) and exc.transient:
+            return RequestError(
+                Failure.STORE_UNAVAILABLE,
+                f"could not store the spans: {exc}; retry later",
+                retry_after=self._settings.retry_after_seconds,
+            )
+        if isinstance(exc, StoreError):
+            return RequestError(
+                Failure.UNSTORABLE,
+                f"the store refused these spans: {exc}; sending them again will not help",
+            )
+        logger.error("commit failed with an unexpected error", exc_info=exc)
+        return RequestError(Failure.INTERNAL, f"could not store the spans: {exc!r}")

@@ -18,7 +18,7 @@ from otel_llm.otlp import OTLPDecodeError, decode_otlp_json, decode_otlp_protobu
 from otel_llm.server.body import Media, decompress
 from otel_llm.server.projects import project_for
 from otel_llm.server.status import Failure, RequestError
-from otel_llm.store.base import RowBuilder
+from otel_llm.store.base import RowBuilder, UnstorableRun
 
 _DECODERS: dict[Media, Callable[[bytes], list[SpanRecord]]] = {
     Media.PROTOBUF: decode_otlp_protobuf,
@@ -94,9 +94,9 @@ def prepare(
         ) from None
     prepared = Prepared(span_count=len(spans), decoded_bytes=len(body))
     for project, group in _by_project(_screen(spans, prepared), project_header).items():
-        runs = _convert(group, prepared)
-        if runs:
-            prepared.batches.append((project, row_builder(runs, project)))
+        rows = _rows(_convert(group, prepared), project, row_builder, prepared)
+        if rows:
+            prepared.batches.append((project, rows))
     return prepared
 
 
@@ -142,3 +142,20 @@ def _convert(spans: list[SpanRecord], prepared: Prepared) -> list[Run]:
                 f"span {span.span_id.hex()} ({span.name!r}) could not be converted: {exc}"
             )
     return runs
+
+
+def _rows(runs: list[Run], project: str, row_builder: RowBuilder, prepared: Prepared) -> list[Any]:
+    """The store's rows of all runs; runs the store cannot hold are rejected one by one
+    (each run comes from one span), so the others are still stored."""
+    try:
+        return row_builder(runs, project)
+    except UnstorableRun:
+        pass
+    rows: list[Any] = []
+    for run in runs:
+        try:
+            rows.extend(row_builder([run], project))
+        except UnstorableRun as exc:
+            prepared.rejected += 1
+            prepared.problems.append(f"span of run {run.name!r} cannot be stored: {exc}")
+    return rows

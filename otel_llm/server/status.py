@@ -23,6 +23,7 @@ class Failure(enum.Enum):
     UNAUTHENTICATED = "unauthenticated"
     NOT_FOUND = "not_found"
     STORE_UNAVAILABLE = "store_unavailable"  # the commit failed; retrying may succeed
+    UNSTORABLE = "unstorable"  # the store refuses this data: retrying cannot help
     INTERNAL = "internal"  # a bug of ours
 
 
@@ -40,6 +41,7 @@ _ANSWERS: dict[Failure, _Answer] = {
     Failure.UNAUTHENTICATED: _Answer(401, grpc.StatusCode.UNAUTHENTICATED),
     Failure.NOT_FOUND: _Answer(404, grpc.StatusCode.NOT_FOUND),
     Failure.STORE_UNAVAILABLE: _Answer(503, grpc.StatusCode.UNAVAILABLE),
+    Failure.UNSTORABLE: _Answer(400, grpc.StatusCode.INVALID_ARGUMENT),
     Failure.INTERNAL: _Answer(500, grpc.StatusCode.INTERNAL),
 }
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from otel_llm.model import Run
 from otel_llm.sinks.base import RunSink, SinkResult, reinit_after_fork
-from otel_llm.store.base import RunStore
+from otel_llm.store.base import RunStore, StoreError
 from otel_llm.store.sqlite import SQLiteStore
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class StoreRunSink(RunSink):
         try:
             with self._lock:
                 self._open().ingest(runs)
-        except (sqlite3.Error, OSError, ValueError, RuntimeError) as exc:
+        except (StoreError, sqlite3.Error, OSError, ValueError, RuntimeError) as exc:
             logger.warning("cannot write %d runs to the store %s: %s", len(runs), self.path, exc)
             return SinkResult.FAILURE
         return SinkResult.SUCCESS

@@ -20,7 +20,45 @@ MAX_LIMIT = 1000
 DEFAULT_PROJECT = "default"
 
 # `RunStore.row_builder`: runs (and a project name) -> the store's rows, picklable.
+# It raises `UnstorableRun` for a run the store cannot hold.
 RowBuilder = Callable[[Sequence[Run], "str | None"], list[Any]]
+
+
+class UnstorableRun(ValueError):
+    """A run the store cannot hold as it is (a time beyond the store's range, a child
+    with no trace): sending it again cannot help, so it is rejected, not retried.
+
+    Args:
+        run_id: the run.
+        reason: what is wrong, naming the field.
+    """
+
+    def __init__(self, run_id: object, reason: str) -> None:
+        super().__init__(f"run {run_id}: {reason}")
+        self.run_id = run_id
+        self.reason = reason
+
+
+class StoreError(Exception):
+    """A commit that failed, and whether retrying it later can succeed.
+
+    Args:
+        message: what failed, in English.
+        transient: True for faults that pass (disk full, I/O error, a busy database, a
+            closed store during shutdown): the client may retry. False for data the
+            store refuses whatever the moment (a constraint, a value it cannot hold).
+    """
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class StoreClosedError(StoreError, RuntimeError):
+    """The store was closed (the server is shutting down): a retry can succeed."""
+
+    def __init__(self, message: str = "the store is closed") -> None:
+        super().__init__(message, transient=True)
 
 # A run in LangSmith's read shape, and a project (TracerSessionResult) likewise.
 RunDict = dict[str, Any]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import heapq
+import math
 import operator
 import os
 import sqlite3
@@ -53,6 +54,9 @@ from otel_llm.store.base import (
     ProjectDict,
     RunDict,
     RunQuery,
+    StoreClosedError,
+    StoreError,
+    UnstorableRun,
 )
 from otel_llm.store.query import compile_filter, reads_content
 
@@ -286,7 +290,9 @@ class SQLiteRowBuilder:
         """The rows of `runs` (see `SQLiteStore.ingest` for `project`).
 
         Raises:
-            ValueError: for a run with a parent but neither trace_id nor dotted_order.
+            UnstorableRun: for a run with a parent but neither trace_id nor dotted_order,
+                or a time the store cannot hold (an integer column holds 64 bits:
+                nanoseconds from 1677 to 2262).
         """
         return [self._row(run, project) for run in runs]
 
@@ -297,6 +303,11 @@ class SQLiteRowBuilder:
         run_id = uuid_str(run.id)  # trace and parent ids recur: uuid_str remembers them
         parent = uuid_str(run.parent_run_id) if run.parent_run_id is not None else None
         incomplete = parent is not None and bool(otel and otel.get("incomplete"))
+        start, end = run.start_time_ns, run.end_time_ns
+        if not _fits_int64(start) or (end is not None and not _fits_int64(end)):
+            bad = "start_time" if not _fits_int64(start) else "end_time"
+            raise UnstorableRun(run_id, f"{bad} {getattr(run, bad + '_ns')} ns is outside "
+                                "what the store holds (nanoseconds from 1677 to 2262)")
         dotted = run.dotted_order
         if dotted is None:
             dotted = dotted_segment(run.start_time_ns, run.id)
@@ -304,8 +315,8 @@ class SQLiteRowBuilder:
         trace = run.trace_id
         if trace is None:
             if parent is not None:
-                raise ValueError(
-                    f"run {run_id} has a parent but no trace_id or dotted_order: it cannot be "
+                raise UnstorableRun(
+                    run_id, "it has a parent but no trace_id or dotted_order: it cannot be "
                     "placed in a trace"
                 )
             trace = run.id
@@ -319,7 +330,7 @@ class SQLiteRowBuilder:
             run_id,
             project or run.session_name or run.session_id or DEFAULT_PROJECT,
             uuid_str(trace), otel_trace.lower(), parent, dotted, int(incomplete),
-            run.name, run.run_type, run.start_time_ns, run.end_time_ns, run.error,
+            run.name, run.run_type, start, end, run.error,
             _dumps(run.inputs), _dumps(run.outputs), _dumps(extra), _dumps(metadata),
             _dumps(run.tags), _dumps(run.events), _dumps(run.serialized),
             str(run.reference_example_id) if run.reference_example_id else None,
@@ -402,7 +413,11 @@ class SQLiteStore:
         self._writer.execute(f"PRAGMA synchronous = {self._synchronous}")
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # see _Checkpointer
         self._create_schema()
-        self._project_ids: dict[str, str] = {}  # name -> id, writer side
+        # name -> id of committed projects (writer side); projects created by the open
+        # transaction wait in _new_project_ids until it commits, so a rollback cannot
+        # leave an id whose row is gone.
+        self._project_ids: dict[str, str] = {}
+        self._new_project_ids: dict[str, str] = {}
         self._project_names: dict[str, str] = {}  # id -> name, read side
 
     # --- connections and schema ----------------------------------------------------
@@ -433,7 +448,7 @@ class SQLiteStore:
 
     def _reader(self) -> sqlite3.Connection:
         if self._closed:
-            raise RuntimeError("the store is closed")
+            raise StoreClosedError("the store is closed")
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
@@ -469,12 +484,18 @@ class SQLiteStore:
 
     def _write(self) -> _Transaction:
         if self._closed:
-            raise RuntimeError("the store is closed")
+            raise StoreClosedError("the store is closed")
         return _Transaction(self)
+
+    def _rolled_back(self) -> None:
+        """After a rollback (writer lock held): forget what the transaction created."""
+        self._new_project_ids.clear()
 
     def _committed(self) -> None:
         """After each commit (writer lock held): let the checkpointer copy the new pages;
         past `max_wal_bytes` checkpoint here so the WAL cannot grow without bound."""
+        self._project_ids.update(self._new_project_ids)
+        self._new_project_ids.clear()
         if self._checkpointer is None:
             self._checkpointer = _Checkpointer(
                 self.path, self._checkpoint_interval or _CHECKPOINT_INTERVAL)
@@ -516,13 +537,18 @@ class SQLiteStore:
         """Store rows made by `row_builder` in one transaction; see `ingest`."""
         if not rows:
             return 0
+        # The transaction fills in project ids and trace keys: it works on copies, so
+        # rows handed in stay as they came and can be committed again after a failure.
         by_id: dict[str, Row] = {}
         for row in rows:
             prev = by_id.get(row[ID])
-            by_id[row[ID]] = row if prev is None else _merge_rows(prev, row)
-        with self._write() as conn:
-            self._resolve_projects(conn, by_id.values())
-            _Ingest(conn, by_id).run()
+            by_id[row[ID]] = row.copy() if prev is None else _merge_rows(prev, row)
+        try:
+            with self._write() as conn:
+                self._resolve_projects(conn, by_id.values())
+                _Ingest(conn, by_id).run()
+        except (sqlite3.Error, OverflowError, UnicodeEncodeError, MemoryError) as exc:
+            raise store_error(exc) from exc
         return len(by_id)
 
     def _resolve_projects(self, conn: sqlite3.Connection, rows: Iterable[list[Any]]) -> None:
@@ -542,7 +568,7 @@ class SQLiteStore:
             row[PROJECT] = resolved[row[PROJECT]]
 
     def _project_by_name(self, conn: sqlite3.Connection, name: str, start_ns: int) -> str:
-        cached = self._project_ids.get(name)
+        cached = self._project_ids.get(name) or self._new_project_ids.get(name)
         if cached is not None:
             return cached
         found = conn.execute("SELECT id FROM projects WHERE name = ?", (name,)).fetchone()
@@ -550,9 +576,9 @@ class SQLiteStore:
             project_id = str(uuid.uuid4())
             conn.execute("INSERT INTO projects (id, name, start_time) VALUES (?, ?, ?)",
                          (project_id, name, start_ns))
+            self._new_project_ids[name] = project_id
         else:
-            project_id = found[0]
-        self._project_ids[name] = project_id
+            project_id = self._project_ids[name] = found[0]
         return project_id
 
     def _project_by_id(self, conn: sqlite3.Connection, project_id: str, start_ns: int) -> str:
@@ -973,11 +999,22 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         try:
-            self.conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
             if exc_type is None:
+                try:
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
                 self.store._committed()
+            else:
+                self._rollback()
         finally:
             self.store._write_lock.release()
+
+    def _rollback(self) -> None:
+        self.store._rolled_back()
+        if self.conn.in_transaction:  # SQLite may have rolled back by itself already
+            self.conn.execute("ROLLBACK")
 
 
 class _Checkpointer:
@@ -1404,7 +1441,20 @@ def _dumps(value: Any) -> str | None:
     """JSON text, or None for an empty/absent value (stored as NULL)."""
     if not value:
         return None
-    return orjson.dumps(value, default=str, option=_DUMPS_OPTS).decode()
+    try:
+        return orjson.dumps(value, default=str, option=_DUMPS_OPTS).decode()
+    except TypeError:  # an integer beyond 64 bits (a run posted as JSON may hold one)
+        return orjson.dumps(_wide_ints_as_text(value), default=str, option=_DUMPS_OPTS).decode()
+
+
+def _wide_ints_as_text(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and not _fits_int64(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _wide_ints_as_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_wide_ints_as_text(v) for v in value]
+    return value
 
 
 _SECOND_PREFIX: dict[int, str] = {}  # epoch second -> "YYYY-MM-DDTHH:MM:SS"
@@ -1421,10 +1471,26 @@ def _iso(ns: int) -> str:
     return f"{prefix}.{rest // 1000:06d}+00:00"
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _fits_int64(value: int) -> bool:
+    return _INT64_MIN <= value <= _INT64_MAX
+
+
+# Token counts beyond this are not real usage; they stay in the run's JSON but out of
+# the count columns, whose sums over a trace must never overflow 64 bits.
+_MAX_COUNT = 2**40
+
+
 def _int(value: Any) -> int | None:
+    """A count for an INTEGER column; None for what is not a plausible finite count."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return int(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    number = int(value)
+    return number if -_MAX_COUNT <= number <= _MAX_COUNT else None
 
 
 def _int_details(value: Any) -> dict[str, int] | None:
@@ -1455,13 +1521,45 @@ def _first_token_ns(run: Run) -> int | None:
     for event in run.events:
         if isinstance(event, dict) and event.get("name") in FIRST_TOKEN_EVENTS:
             ns = event.get("time_unix_nano")
-            if isinstance(ns, int):
-                return ns
-            try:
-                return iso_to_ns(event["time"])
-            except (KeyError, TypeError, ValueError):
-                continue
+            if not isinstance(ns, int):
+                try:
+                    ns = iso_to_ns(event["time"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+            return ns if _fits_int64(ns) else None
     return None
+
+
+# SQLite result codes (the low byte of an extended code) of faults that pass: the same
+# commit can succeed later. Anything else SQLite refuses is about the data.
+_TRANSIENT_CODES = frozenset((
+    5,  # SQLITE_BUSY
+    6,  # SQLITE_LOCKED
+    7,  # SQLITE_NOMEM
+    8,  # SQLITE_READONLY (the file's permissions or a read-only mount)
+    9,  # SQLITE_INTERRUPT
+    10,  # SQLITE_IOERR
+    11,  # SQLITE_CORRUPT
+    13,  # SQLITE_FULL
+    14,  # SQLITE_CANTOPEN
+    15,  # SQLITE_PROTOCOL
+))
+
+
+def store_error(exc: BaseException) -> StoreError:
+    """A failed commit as a `StoreError` that says whether a retry can succeed: faults
+    of the disk, the memory or a closed store pass; a value or constraint SQLite refuses
+    fails the same way every time."""
+    if isinstance(exc, MemoryError):
+        return StoreError("out of memory", transient=True)
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+        if code is not None:
+            transient = code & 0xFF in _TRANSIENT_CODES
+        else:
+            transient = isinstance(exc, sqlite3.OperationalError) and "too big" not in str(exc)
+        return StoreError(f"{type(exc).__name__}: {exc}", transient=transient)
+    return StoreError(f"{type(exc).__name__}: {exc}", transient=False)
 
 
 def _chunks(items: list[T]) -> Iterator[list[T]]:
