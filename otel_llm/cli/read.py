@@ -83,9 +83,10 @@ class _HttpSource:
             with urllib.request.urlopen(req, timeout=_TIMEOUT) as response:
                 return orjson.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise click.ClickException(
-                f"{self.url} answered {exc.code} to {method} {path}: {_detail(exc)}"
-            ) from None
+            message = f"{self.url} answered {exc.code} to {method} {path}: {_detail(exc)}"
+            if exc.code == 400:  # what was asked is wrong (a bad filter): a usage error
+                raise click.UsageError(message) from None
+            raise click.ClickException(message) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise click.ClickException(
@@ -310,7 +311,7 @@ def runs(db: Path, url: str | None, api_key: str | None, project: str | None,
         try:
             found, _ = source.query(body)
         except ValueError as exc:  # a bad filter, with the parser's message
-            raise click.ClickException(str(exc)) from None
+            raise click.BadParameter(str(exc), param_hint="'--filter'") from None
     if as_json:
         for run in found:
             click.echo(orjson.dumps(run).decode())

@@ -11,10 +11,17 @@ Grammar (what `POST /runs/query` takes in `filter`, `trace_filter`, `tree_filter
 a field with a value (`search("text")` alone searches name, inputs, outputs and error).
 Examples: `and(eq(run_type, "llm"), gt(latency, "5s"))`, `has(tags, "beta")`,
 `neq(error, null)`, `and(eq(metadata_key, "user"), eq(metadata_value, "ada"))`.
+
+Limits (`LIMITS`), so that no filter can exhaust the parser, the SQL it becomes or the
+database's own limits: its length, the nesting of `and` / `or` and lists, the number of
+comparisons, of list items and of characters in one string; numbers, times and
+durations must fit the store's 64-bit columns. Each is refused with a message naming
+the column and the limit.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Callable
@@ -43,6 +50,23 @@ _DURATION_NS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "/": "/"}
 
 
+@dataclass(frozen=True)
+class FilterLimits:
+    """How large a filter may be (documented in the README)."""
+
+    length: int = 20_000  # characters of filter text
+    depth: int = 16  # nesting of and(...) / or(...) and lists
+    comparisons: int = 200  # comparisons and searches in one filter
+    list_items: int = 1_000  # values in all lists of one filter
+    string: int = 4_096  # characters of one string
+
+
+LIMITS = FilterLimits()
+# What a 64-bit integer column holds; times are nanoseconds (1677-09-21 to 2262-04-11).
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_SHOWN = 200  # characters of the filter an error message quotes
+
+
 class FilterSyntaxError(ValueError):
     """A filter that cannot be parsed or compiled; says what is wrong and where.
 
@@ -54,7 +78,8 @@ class FilterSyntaxError(ValueError):
 
     def __init__(self, message: str, text: str, column: int | None = None) -> None:
         where = f" at column {column}" if column is not None else ""
-        super().__init__(f"bad filter{where}: {message} (in {text!r})")
+        shown = text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+        super().__init__(f"bad filter{where}: {message} (in {shown!r})")
         self.column = column
         self.text = text
 
@@ -115,6 +140,10 @@ def _tokenize(text: str) -> list[_Token]:
             i += 1
         elif ch in "\"'":
             value, end = _read_string(text, i)
+            if len(value) > LIMITS.string:
+                raise FilterSyntaxError(
+                    f"a string of {len(value):,} characters; the limit is {LIMITS.string:,}",
+                    text, i + 1)
             tokens.append(_Token("string", value, i + 1))
             i = end
         elif _NAME_START.match(ch):
@@ -127,13 +156,29 @@ def _tokenize(text: str) -> list[_Token]:
             if m is None:
                 raise FilterSyntaxError(f"unexpected {ch!r}", text, i + 1)
             raw = m.group()
-            is_float = any(c in raw for c in ".eE")
-            tokens.append(_Token("number", float(raw) if is_float else int(raw), i + 1))
+            tokens.append(_Token("number", _number(raw, text, i + 1), i + 1))
             i = m.end()
         else:
             raise FilterSyntaxError(f"unexpected {ch!r}", text, i + 1)
     tokens.append(_Token("end", None, n + 1))
     return tokens
+
+
+def _number(raw: str, text: str, column: int) -> int | float:
+    """A number literal: an integer that fits 64 bits, or a finite float."""
+    if not any(c in raw for c in ".eE"):
+        if len(raw) <= 20 and _INT64_MIN <= (number := int(raw)) <= _INT64_MAX:
+            return number
+        raise FilterSyntaxError(f"integer {_clip(raw)} is outside the 64-bit range "
+                                f"({_INT64_MIN} to {_INT64_MAX})", text, column)
+    value = float(raw)
+    if not math.isfinite(value):
+        raise FilterSyntaxError(f"number {_clip(raw)} is too large", text, column)
+    return value
+
+
+def _clip(raw: str) -> str:
+    return raw if len(raw) <= 30 else f"{raw[:30]}... ({len(raw):,} characters)"
 
 
 def _read_string(text: str, start: int) -> tuple[str, int]:
@@ -168,6 +213,14 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.pos = 0
+        self.depth = 0  # open and(...) / or(...) / lists
+        self.comparisons = 0
+        self.list_items = 0
+
+    def enter(self, tok: _Token) -> None:
+        self.depth += 1
+        if self.depth > LIMITS.depth:
+            raise self.error(f"nested more than {LIMITS.depth} levels deep (the limit)", tok)
 
     def peek(self) -> _Token:
         return self.tokens[self.pos]
@@ -205,6 +258,13 @@ class _Parser:
                 head,
             )
         self.expect("(", f"'(' after {head.value}")
+        if op in COMBINATORS:
+            self.enter(head)
+        else:
+            self.comparisons += 1
+            if self.comparisons > LIMITS.comparisons:
+                raise self.error(
+                    f"more than {LIMITS.comparisons} comparisons (the limit)", head)
         args: list[tuple[Any, _Token]] = []
         if self.peek().kind != ")":
             while True:
@@ -217,6 +277,8 @@ class _Parser:
                     raise self.error(f"expected ',' or ')', found {_describe(sep)}", sep)
         else:
             self.next()
+        if op in COMBINATORS:
+            self.depth -= 1
         return self.build(op, head, args)
 
     def arg(self) -> Any:
@@ -238,14 +300,21 @@ class _Parser:
         if tok.kind == "name" and tok.value.lower() in _KEYWORDS:
             return _KEYWORDS[tok.value.lower()]
         if tok.kind == "[":
+            self.enter(tok)
             items: list[Any] = []
             if self.peek().kind == "]":
                 self.next()
+                self.depth -= 1
                 return items
             while True:
+                self.list_items += 1
+                if self.list_items > LIMITS.list_items:
+                    raise self.error(
+                        f"more than {LIMITS.list_items:,} list items (the limit)", self.peek())
                 items.append(self.literal())
                 sep = self.next()
                 if sep.kind == "]":
+                    self.depth -= 1
                     return items
                 if sep.kind != ",":
                     raise self.error(f"expected ',' or ']', found {_describe(sep)}", sep)
@@ -301,6 +370,13 @@ def parse_filter(text: str) -> Node:
     Raises:
         FilterSyntaxError: what is wrong, with its column.
     """
+    if len(text) > LIMITS.length:
+        raise FilterSyntaxError(
+            f"the filter has {len(text):,} characters; the limit is {LIMITS.length:,}", text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FilterSyntaxError("a lone surrogate is not text", text, exc.start + 1) from None
     return _Parser(text).parse()
 
 
@@ -411,6 +487,8 @@ class _Compiler:
         raise self.error(f"{node.field} needs a string or number, got {value!r}", node.column)
 
     def search(self, node: Search) -> SQL:
+        if "\0" in node.text:  # SQLite ends a LIKE pattern at NUL: it would match anything
+            raise self.error("search() text cannot contain NUL (U+0000)", node.column)
         pattern = "%" + _like_escape(node.text) + "%"
         a = self.alias
         if node.field is None:
@@ -547,12 +625,14 @@ class _Compiler:
 
     def to_time(self, value: Any, node: Compare) -> int:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return int(value * 1_000_000_000)  # epoch seconds
+            return self.in_range(value * 1_000_000_000, node, value)  # epoch seconds
         if isinstance(value, str):
             try:
-                return iso_to_ns(value)
+                ns = iso_to_ns(value)
             except ValueError:
                 pass
+            else:
+                return self.in_range(ns, node, value)
         raise self.error(
             f"{node.field} needs an ISO 8601 time such as \"2026-01-31T12:00:00Z\" "
             f"(or epoch seconds), got {value!r}",
@@ -561,11 +641,12 @@ class _Compiler:
 
     def to_duration(self, value: Any, node: Compare) -> int:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return int(value * 1_000_000_000)  # plain numbers are seconds
+            return self.in_range(value * 1_000_000_000, node, value)  # plain numbers: seconds
         if isinstance(value, str):
             m = _DURATION.fullmatch(value.strip().lower())
             if m:
-                return int(float(m.group(1)) * _DURATION_NS[m.group(2) or "s"])
+                return self.in_range(float(m.group(1)) * _DURATION_NS[m.group(2) or "s"],
+                                     node, value)
         raise self.error(
             f"{node.field} needs a duration such as 5, \"5s\", \"500ms\", \"2m\", got {value!r}",
             node.column,
@@ -573,13 +654,26 @@ class _Compiler:
 
     def to_number(self, value: Any, node: Compare) -> float | int:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return value
+            return value  # the tokenizer keeps integers to 64 bits and floats finite
         if isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise self.error(f"{node.field} needs a number, got {value!r}", node.column)
+            else:
+                if math.isfinite(number):
+                    return number
+        raise self.error(f"{node.field} needs a number, got {_clip(repr(value))}",
+                         node.column)
+
+    def in_range(self, ns: float, node: Compare, value: Any) -> int:
+        """Nanoseconds as the store's 64-bit integer, or an error naming the field."""
+        if math.isfinite(ns) and _INT64_MIN <= ns <= _INT64_MAX:
+            return int(ns)
+        bound = "times from 1677-09-21 to 2262-04-11" if FIELDS[node.field].kind == "time" \
+            else "durations up to 292 years"
+        raise self.error(f"{node.field} {_clip(repr(value))} is out of range ({bound})",
+                         node.column)
 
 
 _KIND_HANDLERS: dict[str, Callable[[_Compiler, Compare, str], SQL]] = {

@@ -881,7 +881,7 @@ class SQLiteStore:
             except ValueError:
                 raise ValueError(f"start_time is not an ISO 8601 time: {q.start_time!r}") from None
             conds.append("r.start_time >= ?")
-            params.append(start_ns)
+            params.append(min(max(start_ns, _INT64_MIN), _INT64_MAX))  # beyond: all or none
         if q.error is not None:
             conds.append("r.error IS NOT NULL" if q.error else "r.error IS NULL")
         if q.id is not None:

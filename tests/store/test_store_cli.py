@@ -115,7 +115,7 @@ def test_runs_table_filter_project_and_json(db: Path) -> None:
 
 
 def test_runs_errors(db: Path) -> None:
-    out = invoke("runs", "--db", str(db), "--filter", 'eq(run_type, "llm"', code=1)
+    out = invoke("runs", "--db", str(db), "--filter", 'eq(run_type, "llm"', code=2)
     assert "bad filter at column 19" in out
     assert "no project named 'nope'" in invoke("runs", "--db", str(db), "-p", "nope", code=1)
 
@@ -161,7 +161,7 @@ def test_reading_a_running_server(server: tuple[OtelLlmServer, str], tmp_path: P
     assert invoke("trace", trace_id, *args) == EXPECTED_TREE
     assert invoke("trace", TRACE.hex(), *args) == EXPECTED_TREE
     assert "demo" in invoke("projects", *args)
-    out = invoke("runs", *args, "--filter", "gt(latency, ", code=1)
+    out = invoke("runs", *args, "--filter", "gt(latency, ", code=2)
     assert "answered 400 to POST /runs/query: bad filter at column 13" in out
     assert "401" in invoke("projects", "--url", url, code=1)
     out = invoke("projects", "--url", "http://127.0.0.1:9", code=1)
