@@ -13,6 +13,7 @@ def main() -> None:
 
 def _register() -> None:
     # Commands are added here, one import per module, so `otel-llm --help` lists them all.
+    from otel_llm.cli.check import check
     from otel_llm.cli.convert import convert
     from otel_llm.cli.read import projects, prune, runs, trace
     from otel_llm.cli.replay import replay
@@ -25,6 +26,7 @@ def _register() -> None:
     main.add_command(runs)
     main.add_command(trace)
     main.add_command(prune)
+    main.add_command(check)
 
 
 _register()
