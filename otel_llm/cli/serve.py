@@ -93,7 +93,12 @@ def _stop_signals() -> Iterator[threading.Event]:
               default=DEFAULT_DB, show_default=True, show_envvar=True,
               help="SQLite database file of the run store (created if missing).")
 @click.option("--api-key", envvar=config.OTEL_LLM_API_KEY, default=None, show_envvar=True,
-              help="Require this key on every request (x-api-key or Authorization: Bearer).")
+              help="Require this key on every request (x-api-key or Authorization: Bearer). "
+                   "On the command line it is visible to every user in `ps`: prefer the "
+                   "variable or --api-key-file.")
+@click.option("--api-key-file", envvar=config.OTEL_LLM_API_KEY_FILE, default=None,
+              show_envvar=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read the API key from this file (surrounding white space ignored).")
 @click.option("--max-body-bytes", envvar=config.OTEL_LLM_MAX_BODY_BYTES,
               type=click.IntRange(1024), default=DEFAULT_MAX_BODY_BYTES, show_default=True,
               show_envvar=True, help="Largest request, on the wire and after decompression.")
@@ -133,6 +138,7 @@ def serve(
     http_port: int,
     db: Path,
     api_key: str | None,
+    api_key_file: Path | None,
     max_body_bytes: int,
     queue_size: int,
     max_inflight_bytes: int,
@@ -157,6 +163,12 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if api_key_file is not None:
+        if api_key:
+            raise click.UsageError("give the API key once: --api-key or --api-key-file")
+        api_key = api_key_file.read_text().strip()
+        if not api_key:
+            raise click.BadParameter(f"{api_key_file} is empty", param_hint="'--api-key-file'")
     try:
         settings = ServerSettings(
             host=host,

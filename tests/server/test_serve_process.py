@@ -31,6 +31,7 @@ FLAGS_AND_ENV = {
     "--http-port": "OTEL_LLM_HTTP_PORT",
     "--db": "OTEL_LLM_DB",
     "--api-key": "OTEL_LLM_API_KEY",
+    "--api-key-file": "OTEL_LLM_API_KEY_FILE",
     "--max-body-bytes": "OTEL_LLM_MAX_BODY_BYTES",
     "--queue-size": "OTEL_LLM_QUEUE_SIZE",
     "--max-inflight-bytes": "OTEL_LLM_MAX_INFLIGHT_BYTES",
@@ -48,6 +49,7 @@ def test_help_lists_every_flag_and_env_var() -> None:
     for flag, env in FLAGS_AND_ENV.items():
         assert flag in result.output and env in result.output, flag
     assert "--project-retention" in result.output
+    assert "visible to every user in `ps`" in result.output
 
 
 @pytest.mark.parametrize(
@@ -244,3 +246,32 @@ def test_clean_shutdown_finishes_in_flight_requests(
     assert "shutting down" in out and "stopped" in out
     assert load.failures == []  # in-flight requests were answered, not failed
     assert_all_stored(tmp_path / "runs.db", load.acked)
+
+
+def test_the_api_key_can_come_from_a_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("s3cret-from-file\n")
+    server = ServeProcess(tmp_path / "runs.db", "--api-key-file", str(key_file))
+    try:
+        body = protobuf_body(trace_spans(1))
+        url = server.http_url + "/v1/traces"
+        assert httpx.post(url, content=body, headers=PROTOBUF).status_code == 401
+        with_key = {**PROTOBUF, "x-api-key": "s3cret-from-file"}
+        assert httpx.post(url, content=body, headers=with_key).status_code == 200
+    finally:
+        server.kill()
+
+
+def test_the_api_key_is_given_once(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("k")
+    result = CliRunner().invoke(
+        main, ["serve", "--api-key", "k", "--api-key-file", str(key_file), "--db",
+               str(tmp_path / "x.db")])
+    assert result.exit_code == 2
+    assert "--api-key or --api-key-file" in result.output
+    key_file.write_text("  \n")
+    result = CliRunner().invoke(
+        main, ["serve", "--api-key-file", str(key_file), "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 2
+    assert "is empty" in result.output

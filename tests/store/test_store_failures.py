@@ -195,3 +195,30 @@ def test_sqlite_result_codes_are_classified(code: int, transient: bool) -> None:
     error = sqlite3.OperationalError("from SQLite")
     error.sqlite_errorcode = code  # type: ignore[attr-defined]
     assert store_error(error).transient is transient
+
+
+def test_a_span_sent_again_with_other_content_replaces_it_and_counts_once(
+    store: SQLiteStore,
+) -> None:
+    """OTLP retries resend spans; one resent with other content replaces the stored run
+    (the fields it gives win), and the trace's totals are recomputed, not added."""
+    trace, root, child = new_trace_id(), new_span_id(), new_span_id()
+
+    def send(tokens: int, error: str | None) -> None:
+        store.ingest(spans_to_runs([
+            make_span(trace, root, name="agent"),
+            make_span(trace, child, root, name="chat", run_type="llm", error=error,
+                      usage={"input_tokens": tokens, "output_tokens": 1,
+                             "total_tokens": tokens + 1}, metadata={"attempt": tokens}),
+        ]), "alpha")
+
+    send(100, "boom")
+    send(10, None)
+    (project,) = store.list_projects()
+    assert project["run_count"] == 2
+    assert project["total_tokens"] == 11
+    runs = {r["name"]: r for r in store.query_runs(RunQuery(limit=10))[0]}
+    assert runs["chat"]["extra"]["metadata"]["attempt"] == 10
+    assert runs["agent"]["total_tokens"] == 11  # the parent's rollup moved by the difference
+    # An error, once stored, stays: a resend without one does not erase it.
+    assert runs["chat"]["error"] == "boom"
