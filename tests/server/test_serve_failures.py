@@ -28,7 +28,7 @@ from serve_helpers import (
     wait_until,
 )
 
-from otel_llm.model import SpanRecord
+from otel_llm.model import Run, SpanRecord
 from otel_llm.server import OtelLlmServer
 from otel_llm.store import RunQuery
 from otel_llm.store.sqlite import SQLiteStore
@@ -160,3 +160,34 @@ def test_a_span_time_the_store_cannot_hold_is_a_partial_success(
     valid = run_ids(spans[1:])
     assert all(store.get_run(run_id) is not None for run_id in valid)
     assert store.get_run(str(uuid.UUID(int=int.from_bytes(spans[0].span_id, "big")))) is None
+
+
+def test_a_span_that_fails_conversion_is_counted_in_partial_success(
+    make_server: Callable[..., OtelLlmServer],
+    store: SQLiteStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No real span is known to break conversion (readers turn their failures into
+    problem notes), so the converter is made to fail on one span by name; the server
+    decodes on a thread (workers=0), where the patch applies."""
+    from otel_llm.server import prepare
+
+    real = prepare.spans_to_runs
+
+    def failing(spans: list[SpanRecord]) -> list[Run]:
+        if any(s.name == "explode" for s in spans):
+            raise ValueError("converter exploded")
+        return real(spans)
+
+    monkeypatch.setattr(prepare, "spans_to_runs", failing)
+    server = make_server(workers=0)
+    spans = trace_spans(11)
+    spans[0] = replace(spans[0], name="explode")
+    response = post(server, spans, "p")
+    answer = ExportTraceServiceResponse.FromString(response.content)
+    assert answer.partial_success.rejected_spans == 1
+    message = answer.partial_success.error_message
+    assert message.startswith("rejected 1 of 4 spans: ")
+    assert f"span {spans[0].span_id.hex()} ('explode') could not be converted" in message
+    assert "converter exploded" in message
+    assert run_ids(spans[1:]) <= listed_ids(store, "p")
