@@ -150,7 +150,7 @@ def serve(
     langsmith.Client(api_url="http://127.0.0.1:4318"). A request is acknowledged only
     after its spans are committed to the database.
     """
-    from otel_llm.server.pipeline import tune_collector
+    from otel_llm._gc import tune_collector
     from otel_llm.server.runner import OtelLlmServer
     from otel_llm.store.sqlite import SQLiteStore
 
