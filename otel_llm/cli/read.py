@@ -26,8 +26,9 @@ from rich.tree import Tree
 
 from otel_llm import config
 from otel_llm.convert import OBSERVATION_KEY
+from otel_llm.durations import parse_duration
 from otel_llm.model import OBSERVATION_OF, ObservationType, iso_to_ns
-from otel_llm.server.settings import DEFAULT_DB, parse_duration
+from otel_llm.server.settings import DEFAULT_DB
 from otel_llm.store.base import MAX_LIMIT, RunQuery
 from otel_llm.store.sqlite import SQLiteStore
 

@@ -15,6 +15,7 @@ from types import FrameType
 import click
 
 from otel_llm import config
+from otel_llm.durations import parse_duration
 from otel_llm.server.settings import (
     DEFAULT_DB,
     DEFAULT_GRPC_PORT,
@@ -26,7 +27,6 @@ from otel_llm.server.settings import (
     LOG_LEVELS,
     SERVER_CHECKPOINT_INTERVAL,
     ServerSettings,
-    parse_duration,
 )
 
 

@@ -9,8 +9,9 @@
     store.close()
 """
 
+from otel_llm.durations import parse_duration
 from otel_llm.server.app import create_app
 from otel_llm.server.runner import OtelLlmServer
-from otel_llm.server.settings import ServerSettings, parse_duration
+from otel_llm.server.settings import ServerSettings
 
 __all__ = ["OtelLlmServer", "ServerSettings", "create_app", "parse_duration"]
