@@ -24,7 +24,7 @@ from processor_helpers import (
 )
 
 from otel_llm import Run, SpanRecord, classify, run_to_span, spans_to_runs
-from otel_llm.exporter import RunExporter
+from otel_llm.from_env import RunExporter
 from otel_llm.ids import run_id_from_span_id
 from otel_llm.otlp import span_from_readable
 from otel_llm.processor import RunSpanProcessor
