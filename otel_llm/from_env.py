@@ -87,7 +87,7 @@ def sink_from_env(
         )
     if kind == "store":
         return StoreRunSink(
-            db or config.env_first((config.OTEL_LLM_DB,), environ) or "otel-llm.db",
+            db or config.env_first((config.OTEL_LLM_DB,), environ) or config.DEFAULT_DB,
             project or config.env_first(config.LANGSMITH_PROJECT, environ),
         )
     raise ValueError(

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_GRPC_PORT = 4317
 DEFAULT_HTTP_PORT = 4318
-DEFAULT_DB = "otel-llm.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # OTLP's recommended limit
 # Requests admitted but not yet committed. Each 1,000-span request holds ~5 MB between
 # arrival and commit (body, decoded runs); 8 keep the writer busy with room to spare.
