@@ -1,7 +1,7 @@
 """`otel-llm serve`: OTLP/gRPC and OTLP/HTTP receivers, durable ingest, LangSmith read API.
 
     from otel_llm.server import OtelLlmServer, ServerSettings
-    from otel_llm.store.sqlite import SQLiteStore
+    from otel_llm.store import SQLiteStore
 
     store = SQLiteStore("runs.db")
     with OtelLlmServer(store, ServerSettings(grpc_port=0, http_port=0)) as server:
