@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from processor_helpers import CONVENTIONS, check_tree, make, provider_with
 
 from otel_llm.exporter import ConventionSpanExporter
 from otel_llm.from_env import processor_from_env, sink_from_env
@@ -24,6 +23,7 @@ from otel_llm.otlp import decode_otlp_protobuf
 from otel_llm.sinks.jsonl import JsonlRunSink, read_runs
 from otel_llm.sinks.langsmith import LangSmithRunSink
 from otel_llm.sinks.store import StoreRunSink
+from tests.processor.helpers import CONVENTIONS, check_tree, make, provider_with
 
 APP = textwrap.dedent("""
     from opentelemetry import trace
