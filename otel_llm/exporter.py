@@ -2,8 +2,8 @@
 the project's conventions (official `gen_ai.*` plus the selected compatibility families)
 and hands them to any OTel exporter, so one pipeline feeds every backend.
 
-The exporters the `opentelemetry_traces_exporter` entry points build from the
-environment live in `otel_llm.from_env`.
+The `opentelemetry_traces_exporter` entry points, configured from the environment, live
+in `otel_llm.from_env`.
 """
 
 from __future__ import annotations
