@@ -10,7 +10,7 @@ Phoenix, Langfuse or LangSmith from one pipeline.
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 
-from otel_llm.exporter import ConventionSpanExporter
+from otel_llm import ConventionSpanExporter
 
 provider = TracerProvider()
 provider.add_span_processor(

@@ -13,10 +13,14 @@ import re
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_llm.processor import RunSpanProcessor
-from otel_llm.redaction import BUILTIN_PATTERNS, DEFAULT_KEYS, Redactor
-from otel_llm.sampling import TraceSampler
-from otel_llm.sinks import LangSmithRunSink
+from otel_llm import (
+    BUILTIN_PATTERNS,
+    DEFAULT_KEYS,
+    LangSmithRunSink,
+    Redactor,
+    RunSpanProcessor,
+    TraceSampler,
+)
 
 processor = RunSpanProcessor(
     sink=LangSmithRunSink(),

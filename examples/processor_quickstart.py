@@ -7,7 +7,7 @@ from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_llm.processor import RunSpanProcessor
+from otel_llm import RunSpanProcessor
 from otel_llm.sinks import JsonlRunSink
 
 provider = TracerProvider()  # your existing provider

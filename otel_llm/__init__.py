@@ -3,8 +3,6 @@
 The public API is what `__all__` lists; everything else is private and may change.
 """
 
-from __future__ import annotations
-
 from otel_llm.convert import (
     DEFAULT_EMIT,
     classify,
@@ -27,7 +25,7 @@ from otel_llm.model import (
 )
 from otel_llm.otlp import OTLPDecodeError
 from otel_llm.processor import ProcessorStats, RunSpanProcessor
-from otel_llm.redaction import Redactor
+from otel_llm.redaction import BUILTIN_PATTERNS, DEFAULT_KEYS, Redactor
 from otel_llm.sampling import TraceSampler
 from otel_llm.sinks import (
     InMemoryRunSink,
@@ -39,7 +37,9 @@ from otel_llm.sinks import (
 )
 
 __all__ = [
+    "BUILTIN_PATTERNS",
     "DEFAULT_EMIT",
+    "DEFAULT_KEYS",
     "ConventionSpanExporter",
     "InMemoryRunSink",
     "JsonlRunSink",

@@ -33,6 +33,7 @@ OTEL_LLM_HOST = "OTEL_LLM_HOST"  # interface to bind, default 127.0.0.1
 OTEL_LLM_GRPC_PORT = "OTEL_LLM_GRPC_PORT"  # OTLP/gRPC port, default 4317, 0 disables
 OTEL_LLM_HTTP_PORT = "OTEL_LLM_HTTP_PORT"  # HTTP port (OTLP/HTTP + read API), default 4318
 OTEL_LLM_DB = "OTEL_LLM_DB"  # SQLite file of the run store, default ./otel-llm.db
+DEFAULT_DB = "otel-llm.db"  # also the store sink's and the read commands' default
 OTEL_LLM_API_KEY = "OTEL_LLM_API_KEY"  # when set, every request must carry it
 OTEL_LLM_API_KEY_FILE = "OTEL_LLM_API_KEY_FILE"  # a file holding that key
 OTEL_LLM_MAX_BODY_BYTES = "OTEL_LLM_MAX_BODY_BYTES"  # per request, after gunzip too

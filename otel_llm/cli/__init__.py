@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
+# Command name -> "module:function". A command's module is imported only when that
+# command runs (or `otel-llm --help` lists them all): `otel-llm runs` must not load the
+# server's stack (starlette, uvicorn, grpc) that only `serve` needs.
+COMMANDS = {
+    "check": "otel_llm.cli.check:check",
+    "convert": "otel_llm.cli.convert:convert",
+    "projects": "otel_llm.cli.read:projects",
+    "prune": "otel_llm.cli.read:prune",
+    "replay": "otel_llm.cli.replay:replay",
+    "runs": "otel_llm.cli.read:runs",
+    "serve": "otel_llm.cli.serve:serve",
+    "trace": "otel_llm.cli.read:trace",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A group whose commands are imported by name, on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, _, name = COMMANDS[cmd_name].partition(":")
+        command: click.Command = getattr(importlib.import_module(module), name)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="otel-llm")
 def main() -> None:
     """otel-llm: a two-way bridge between OpenTelemetry LLM spans and LangSmith-style runs."""
-
-
-def _register() -> None:
-    # Commands are added here, one import per module, so `otel-llm --help` lists them all.
-    from otel_llm.cli.check import check
-    from otel_llm.cli.convert import convert
-    from otel_llm.cli.read import projects, prune, runs, trace
-    from otel_llm.cli.replay import replay
-    from otel_llm.cli.serve import serve
-
-    main.add_command(convert)
-    main.add_command(serve)
-    main.add_command(replay)
-    main.add_command(projects)
-    main.add_command(runs)
-    main.add_command(trace)
-    main.add_command(prune)
-    main.add_command(check)
-
-
-_register()

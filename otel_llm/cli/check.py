@@ -7,14 +7,13 @@ from pathlib import Path
 import click
 
 from otel_llm import config
-from otel_llm.server.settings import DEFAULT_DB
 from otel_llm.store.check import check as find_problems
 from otel_llm.store.check import repair as repair_problems
 from otel_llm.store.sqlite import SQLiteStore
 
 
 @click.command("check")
-@click.option("--db", envvar=config.OTEL_LLM_DB, default=DEFAULT_DB, show_default=True,
+@click.option("--db", envvar=config.OTEL_LLM_DB, default=config.DEFAULT_DB, show_default=True,
               show_envvar=True, type=click.Path(dir_okay=False, path_type=Path),
               help="SQLite file of the run store.")
 @click.option("--repair", is_flag=True,

@@ -26,8 +26,8 @@ from rich.tree import Tree
 
 from otel_llm import config
 from otel_llm.convert import OBSERVATION_KEY
+from otel_llm.durations import parse_duration
 from otel_llm.model import OBSERVATION_OF, ObservationType, iso_to_ns
-from otel_llm.server.settings import DEFAULT_DB, parse_duration
 from otel_llm.store.base import MAX_LIMIT, RunQuery
 from otel_llm.store.sqlite import SQLiteStore
 
@@ -160,7 +160,7 @@ def _read_options(fn: Any) -> Any:
 
 
 def _db_option(fn: Any) -> Any:
-    return click.option("--db", envvar=config.OTEL_LLM_DB, default=DEFAULT_DB,
+    return click.option("--db", envvar=config.OTEL_LLM_DB, default=config.DEFAULT_DB,
                         type=click.Path(dir_okay=False, path_type=Path), show_default=True,
                         show_envvar=True, help="SQLite file of the run store.")(fn)
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from otel_llm import config
-from otel_llm.exporter import sink_from_env
+from otel_llm.from_env import sink_from_env
 from otel_llm.sinks.spill import replay as replay_directory
 
 
@@ -40,19 +37,10 @@ def replay(
 ) -> None:
     """Send every spilled batch in DIRECTORY, oldest first, deleting each file once the
     sink has taken it. Exits with status 1 when files are left (the sink refused them)."""
-    environ = dict(os.environ)
-    for names, value in (
-        ((config.OTEL_LLM_RUNS_SINK,), sink),
-        (config.LANGSMITH_ENDPOINT, endpoint),
-        (config.LANGSMITH_API_KEY, api_key),
-        (config.LANGSMITH_PROJECT, project),
-        ((config.OTEL_LLM_DB,), db),
-        ((config.OTEL_LLM_RUNS_JSONL_PATH,), jsonl),
-    ):
-        if value is not None:
-            environ[names[0]] = value
     try:
-        target = sink_from_env(environ)
+        target = sink_from_env(
+            kind=sink, endpoint=endpoint, api_key=api_key, project=project, db=db, jsonl_path=jsonl
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     try:

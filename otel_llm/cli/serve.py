@@ -15,8 +15,8 @@ from types import FrameType
 import click
 
 from otel_llm import config
+from otel_llm.durations import parse_duration
 from otel_llm.server.settings import (
-    DEFAULT_DB,
     DEFAULT_GRPC_PORT,
     DEFAULT_HOST,
     DEFAULT_HTTP_PORT,
@@ -26,7 +26,6 @@ from otel_llm.server.settings import (
     LOG_LEVELS,
     SERVER_CHECKPOINT_INTERVAL,
     ServerSettings,
-    parse_duration,
 )
 
 
@@ -90,7 +89,7 @@ def _stop_signals() -> Iterator[threading.Event]:
               default=DEFAULT_HTTP_PORT, show_default=True, show_envvar=True,
               help="HTTP port: OTLP/HTTP (/v1/traces, /otel/v1/traces) and the read API.")
 @click.option("--db", envvar=config.OTEL_LLM_DB, type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_DB, show_default=True, show_envvar=True,
+              default=config.DEFAULT_DB, show_default=True, show_envvar=True,
               help="SQLite database file of the run store (created if missing).")
 @click.option("--api-key", envvar=config.OTEL_LLM_API_KEY, default=None, show_envvar=True,
               help="Require this key on every request (x-api-key or Authorization: Bearer). "
@@ -156,7 +155,7 @@ def serve(
     langsmith.Client(api_url="http://127.0.0.1:4318"). A request is acknowledged only
     after its spans are committed to the database.
     """
-    from otel_llm.server.pipeline import tune_collector
+    from otel_llm._gc import tune_collector
     from otel_llm.server.runner import OtelLlmServer
     from otel_llm.store.sqlite import SQLiteStore
 

@@ -12,7 +12,6 @@ instead of waiting in memory.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -22,6 +21,7 @@ import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from otel_llm._gc import tune_collector
 from otel_llm.server.body import Media
 from otel_llm.server.prepare import Prepared, prepare
 from otel_llm.server.settings import ServerSettings
@@ -30,23 +30,6 @@ from otel_llm.server.writer import GroupCommitWriter
 from otel_llm.store.base import RowBuilder, StoreError
 
 logger = logging.getLogger(__name__)
-
-
-# A request's objects (decoded spans, runs, rows) hold no cycles and are all freed when
-# it is answered; with the default young-generation threshold (700) the cycle collector
-# runs ~20 times a request over objects about to be freed anyway (~15% of a decode
-# worker's CPU, measured before the batch steps paused it themselves; the rows, their
-# pickling and the server's commits still gain). The server's processes are ours to
-# tune: what was imported is frozen out of the collector's passes, and the young
-# generation is collected only after this many more objects live than died.
-_GC_YOUNG_THRESHOLD = 100_000
-
-
-def tune_collector() -> None:
-    """Tune the cycle collector of a server process (the server itself, each worker)."""
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(_GC_YOUNG_THRESHOLD, middle, old)
 
 
 def _worker_init() -> None:

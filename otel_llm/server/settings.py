@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_GRPC_PORT = 4317
 DEFAULT_HTTP_PORT = 4318
-DEFAULT_DB = "otel-llm.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # OTLP's recommended limit
 # Requests admitted but not yet committed. Each 1,000-span request holds ~5 MB between
 # arrival and commit (body, decoded runs); 8 keep the writer busy with room to spare.
@@ -19,30 +17,6 @@ DEFAULT_RETENTION_CHECK_SECONDS = 3600.0
 # rather than after every commit (see SQLiteStore checkpoint_interval).
 SERVER_CHECKPOINT_INTERVAL = 0.25
 LOG_LEVELS = ("debug", "info", "warning", "error")
-
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-# Matched against stripped text: a `\s*` at each end of the pattern would let `re`
-# backtrack quadratically over a long run of spaces before a bad unit.
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
-
-
-def parse_duration(text: str) -> float:
-    """`90`, `90s`, `15m`, `12h`, `14d`, `2w` -> seconds.
-
-    Raises:
-        ValueError: when the text is not a positive number with an optional unit.
-    """
-    match = _DURATION.fullmatch(text.strip().lower())
-    if match is None:
-        raise ValueError(
-            f"bad duration {text!r}: use a number with an optional unit s, m, h, d or w "
-            "(e.g. 14d)"
-        )
-    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
-    if seconds <= 0:
-        raise ValueError(f"bad duration {text!r}: must be greater than zero")
-    return seconds
-
 
 @dataclass(frozen=True)
 class ServerSettings:

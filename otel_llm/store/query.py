@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from otel_llm.durations import FILTER_UNITS, duration_in
 from otel_llm.model import iso_to_ns
 
 Literal = str | int | float | bool | None | list[Any]
@@ -42,11 +43,6 @@ _KEYWORDS: dict[str, Literal] = {"null": None, "true": True, "false": False}
 _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _NAME_START = re.compile(r"[A-Za-z_]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-# Matched against stripped text: a `\s*` at each end of the pattern would let `re`
-# backtrack quadratically over a long run of spaces before a bad unit.
-_DURATION = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?")
-_DURATION_NS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
-                "h": 3_600_000_000_000, "d": 86_400_000_000_000}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "/": "/"}
 
 
@@ -643,10 +639,9 @@ class _Compiler:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return self.in_range(value * 1_000_000_000, node, value)  # plain numbers: seconds
         if isinstance(value, str):
-            m = _DURATION.fullmatch(value.strip().lower())
-            if m:
-                return self.in_range(float(m.group(1)) * _DURATION_NS[m.group(2) or "s"],
-                                     node, value)
+            nanoseconds = duration_in(value, FILTER_UNITS, leading_point=True)
+            if nanoseconds is not None:
+                return self.in_range(nanoseconds, node, value)
         raise self.error(
             f"{node.field} needs a duration such as 5, \"5s\", \"500ms\", \"2m\", got {value!r}",
             node.column,

@@ -7,9 +7,9 @@ import math
 from typing import Any
 
 import pytest
-from readers_kit import T0, assert_round_trip, metadata, problems, raw, read
 
 from otel_llm import SpanEvent, StatusCode, run_to_span
+from tests.conventions.helpers import T0, assert_round_trip, metadata, problems, raw, read
 
 CHAT = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from readers_kit import T0, assert_round_trip, metadata, problems, raw, read
 
 from otel_llm import SpanEvent, StatusCode
 from otel_llm.model import ns_to_iso
+from tests.conventions.helpers import T0, assert_round_trip, metadata, problems, raw, read
 
 GEN = {"langfuse.observation.type": "generation"}
 

@@ -10,11 +10,11 @@ from langsmith import Client, traceable, tracing_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from readers_kit import T0, assert_round_trip, metadata, problems, raw, read
 
 from otel_llm import SpanEvent, StatusCode, spans_to_runs
 from otel_llm.ids import dotted_order
 from otel_llm.otlp import span_from_readable
+from tests.conventions.helpers import T0, assert_round_trip, metadata, problems, raw, read
 
 TRACE_ID = uuid.UUID("01a1fb59-43fc-73bf-8dc4-c46ea89f3d4f")
 PARENT = uuid.UUID("01a1fb59-4402-7c7e-9169-f6256e8ee91b")

@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from readers_kit import assert_round_trip, metadata, problems, raw, read, span
 
 from otel_llm import span_to_run, spans_to_runs
 from otel_llm.conventions.base import Extraction
 from otel_llm.conventions.logfire import provider_usage
+from tests.conventions.helpers import assert_round_trip, metadata, problems, raw, read, span
 
 SPAN = {"logfire.span_type": "span"}
 

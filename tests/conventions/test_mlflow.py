@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from readers_kit import PARENT_ID, assert_round_trip, metadata, problems, raw, read
+from tests.conventions.helpers import PARENT_ID, assert_round_trip, metadata, problems, raw, read
 
 
 def enc(value: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from readers_kit import assert_round_trip, metadata, problems, raw, read
+from tests.conventions.helpers import assert_round_trip, metadata, problems, raw, read
 
 LLM = {"openinference.span.kind": "LLM"}
 

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from readers_kit import assert_round_trip, metadata, problems, raw, read
+
+from tests.conventions.helpers import assert_round_trip, metadata, problems, raw, read
 
 
 def entity(kind: str, name: str, args: list[Any], kwargs: dict[str, Any], output: Any,

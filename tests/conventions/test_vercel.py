@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from readers_kit import T0, assert_round_trip, metadata, problems, raw, read
-
 from otel_llm.model import ns_to_iso
+from tests.conventions.helpers import T0, assert_round_trip, metadata, problems, raw, read
 
 DO_GENERATE = {"ai.operationId": "ai.generateText.doGenerate", "ai.model.id": "gpt-4o-mini",
                "ai.model.provider": "openai.chat"}

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from processor_helpers import CONVENTIONS, Spec, check_tree, make, provider_with
 
 from otel_llm.model import Run
 from otel_llm.processor import RunSpanProcessor
@@ -20,6 +19,7 @@ from otel_llm.sinks.base import RunSink, SinkResult
 from otel_llm.sinks.jsonl import JsonlRunSink, read_runs
 from otel_llm.sinks.memory import InMemoryRunSink
 from otel_llm.sinks.spill import replay
+from tests.processor.helpers import CONVENTIONS, Spec, check_tree, make, provider_with
 
 CHAT = Spec("chat", {"gen_ai.operation.name": "chat"})
 

@@ -8,7 +8,14 @@ import uuid
 
 import pytest
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from processor_helpers import (
+
+from otel_llm import Run, SpanRecord, classify, run_to_span, spans_to_runs
+from otel_llm.from_env import RunExporter
+from otel_llm.ids import run_id_from_span_id
+from otel_llm.otlp import span_from_readable
+from otel_llm.processor import RunSpanProcessor
+from otel_llm.sinks.memory import InMemoryRunSink
+from tests.processor.helpers import (
     CONVENTIONS,
     Spec,
     by_name,
@@ -22,13 +29,6 @@ from processor_helpers import (
     replay_on_sdk,
     span_run_id,
 )
-
-from otel_llm import Run, SpanRecord, classify, run_to_span, spans_to_runs
-from otel_llm.exporter import RunExporter
-from otel_llm.ids import run_id_from_span_id
-from otel_llm.otlp import span_from_readable
-from otel_llm.processor import RunSpanProcessor
-from otel_llm.sinks.memory import InMemoryRunSink
 
 
 def _processor(sink: InMemoryRunSink, **kw: object) -> RunSpanProcessor:

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 from otel_llm.server import OtelLlmServer, ServerSettings
 from otel_llm.store.sqlite import SQLiteStore

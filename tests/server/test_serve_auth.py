@@ -12,11 +12,11 @@ from google.rpc import status_pb2
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from serve_helpers import JSON, PROTOBUF, grpc_export, json_body, protobuf_body, trace_spans
 
 from otel_llm.server import OtelLlmServer
 from otel_llm.server.auth import ApiKeyCheck
 from otel_llm.store.sqlite import SQLiteStore
+from tests.server.helpers import JSON, PROTOBUF, grpc_export, json_body, protobuf_body, trace_spans
 
 KEY = "s3cret-key"
 

@@ -14,7 +14,10 @@ import grpc
 import httpx
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from serve_helpers import (
+
+from otel_llm.server import OtelLlmServer
+from otel_llm.store.sqlite import SQLiteStore
+from tests.server.helpers import (
     JSON,
     PROTOBUF,
     grpc_export,
@@ -24,9 +27,6 @@ from serve_helpers import (
     trace_spans,
     wait_until,
 )
-
-from otel_llm.server import OtelLlmServer
-from otel_llm.store.sqlite import SQLiteStore
 
 
 class Gate:

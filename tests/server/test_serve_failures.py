@@ -19,7 +19,12 @@ import httpx
 import pytest
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from serve_helpers import (
+
+from otel_llm.model import Run, SpanRecord
+from otel_llm.server import OtelLlmServer
+from otel_llm.store import RunQuery
+from otel_llm.store.sqlite import SQLiteStore
+from tests.server.helpers import (
     PROTOBUF,
     grpc_export,
     protobuf_body,
@@ -27,11 +32,6 @@ from serve_helpers import (
     trace_spans,
     wait_until,
 )
-
-from otel_llm.model import Run, SpanRecord
-from otel_llm.server import OtelLlmServer
-from otel_llm.store import RunQuery
-from otel_llm.store.sqlite import SQLiteStore
 
 
 def refuse_poison(store: SQLiteStore) -> None:

@@ -14,11 +14,11 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from serve_helpers import grpc_export, protobuf_body, run_ids, trace_spans
 
 from otel_llm.ids import run_id_from_span_id
 from otel_llm.server import OtelLlmServer
 from otel_llm.store.sqlite import SQLiteStore
+from tests.server.helpers import grpc_export, protobuf_body, run_ids, trace_spans
 
 
 def test_raw_export_is_stored_before_the_ok(server: OtelLlmServer, store: SQLiteStore) -> None:

@@ -32,7 +32,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from serve_helpers import PROTOBUF, ServeProcess, grpc_export, protobuf_body, trace_spans
 
 from otel_llm.model import SpanRecord
 from otel_llm.otlp import decode_otlp_json, encode_otlp_json, encode_otlp_protobuf
@@ -41,6 +40,7 @@ from otel_llm.server.prepare import prepare
 from otel_llm.server.status import RequestError
 from otel_llm.store import RunQuery, SQLiteStore
 from otel_llm.store.sqlite import SQLiteRowBuilder
+from tests.server.helpers import PROTOBUF, ServeProcess, grpc_export, protobuf_body, trace_spans
 
 MAX_BODY = 1 << 20  # small, so bombs are cheap to make
 GOLDEN = {

@@ -10,7 +10,11 @@ import orjson
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from serve_helpers import (
+
+from otel_llm.model import SpanRecord
+from otel_llm.server import OtelLlmServer
+from otel_llm.store.sqlite import SQLiteStore
+from tests.server.helpers import (
     JSON,
     PROTOBUF,
     gzipped,
@@ -20,10 +24,6 @@ from serve_helpers import (
     run_ids,
     trace_spans,
 )
-
-from otel_llm.model import SpanRecord
-from otel_llm.server import OtelLlmServer
-from otel_llm.store.sqlite import SQLiteStore
 
 
 def post(

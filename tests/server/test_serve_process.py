@@ -11,7 +11,11 @@ import grpc
 import httpx
 import pytest
 from click.testing import CliRunner
-from serve_helpers import (
+
+from otel_llm.cli import main
+from otel_llm.model import SpanRecord
+from otel_llm.store.sqlite import SQLiteStore
+from tests.server.helpers import (
     PROTOBUF,
     ServeProcess,
     grpc_export,
@@ -20,10 +24,6 @@ from serve_helpers import (
     trace_spans,
     wait_until,
 )
-
-from otel_llm.cli import main
-from otel_llm.model import SpanRecord
-from otel_llm.store.sqlite import SQLiteStore
 
 FLAGS_AND_ENV = {
     "--host": "OTEL_LLM_HOST",

@@ -11,12 +11,12 @@ import langsmith
 import pytest
 from langsmith.schemas import LangSmithInfo
 from langsmith.utils import LangSmithError, LangSmithNotFoundError
-from serve_helpers import PROTOBUF, protobuf_body, run_ids, trace_spans
 from starlette.routing import Route
 
 from otel_llm.server import OtelLlmServer
 from otel_llm.server.app import create_app
 from otel_llm.server.openapi import OPENAPI
+from tests.server.helpers import PROTOBUF, protobuf_body, run_ids, trace_spans
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

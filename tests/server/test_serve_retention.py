@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable
 
 import httpx
-from serve_helpers import PROTOBUF, protobuf_body, run_ids, trace_spans, wait_until
 
 from otel_llm.server import OtelLlmServer
 from otel_llm.store.sqlite import SQLiteStore
+from tests.server.helpers import PROTOBUF, protobuf_body, run_ids, trace_spans, wait_until
 
 DAY_NS = 86_400 * 10**9
 

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from google.rpc import status_pb2
-from serve_helpers import PROTOBUF, protobuf_body, run_ids, trace_spans
 
 from otel_llm.pricing import PriceTable
 from otel_llm.server import OtelLlmServer, ServerSettings, parse_duration
@@ -25,6 +24,7 @@ from otel_llm.server.prepare import Prepared, prepare
 from otel_llm.server.projects import project_for
 from otel_llm.server.status import Failure, RequestError
 from otel_llm.store.sqlite import SQLiteRowBuilder, SQLiteStore
+from tests.server.helpers import PROTOBUF, protobuf_body, run_ids, trace_spans
 
 
 @pytest.mark.parametrize(

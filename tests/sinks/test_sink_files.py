@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sink_helpers import IngestServer, Reply, parse_multipart
 
 from otel_llm.cli import main
 from otel_llm.ids import dotted_order
@@ -20,6 +19,7 @@ from otel_llm.sinks.memory import InMemoryRunSink
 from otel_llm.sinks.spill import SpillDirectory, replay
 from otel_llm.sinks.store import StoreRunSink
 from otel_llm.store import SQLiteStore
+from tests.sinks.helpers import IngestServer, Reply, parse_multipart
 
 T0 = 1_795_000_000_000_000_000
 

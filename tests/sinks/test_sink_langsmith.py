@@ -12,12 +12,12 @@ from typing import Any
 
 import langsmith
 import pytest
-from sink_helpers import INFO, IngestServer, Reply, Request, parse_multipart
 
 from otel_llm.ids import dotted_order
 from otel_llm.model import Run, ns_to_iso
 from otel_llm.sinks.base import SinkResult
 from otel_llm.sinks.langsmith import LangSmithRunSink, retry_after_seconds
+from tests.sinks.helpers import INFO, IngestServer, Reply, Request, parse_multipart
 
 T0 = 1_795_000_000_123_456_000
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from store_helpers import make_span, new_span_id, new_trace_id
 
 from otel_llm.cli import main
 from otel_llm.convert import spans_to_runs
 from otel_llm.server import OtelLlmServer, ServerSettings
 from otel_llm.store import RunQuery, SQLiteStore
 from otel_llm.store.query import LIMITS, FilterSyntaxError, compile_filter
+from tests.store.helpers import make_span, new_span_id, new_trace_id
 
 # (filter, what the message must say)
 BAD_FILTERS = [

@@ -7,13 +7,13 @@ import uuid
 from pathlib import Path
 
 from click.testing import CliRunner
-from store_helpers import make_span, new_span_id, new_trace_id
 
 from otel_llm.cli import main
 from otel_llm.convert import spans_to_runs
 from otel_llm.model import Run
 from otel_llm.store import RunQuery, SQLiteStore
 from otel_llm.store.check import check, repair
+from tests.store.helpers import make_span, new_span_id, new_trace_id
 
 
 def trace(name: str = "step") -> list[Run]:

@@ -10,13 +10,13 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from store_helpers import make_span, new_span_id, new_trace_id
 
 from otel_llm.cli import main
 from otel_llm.cli.read import cost_text, duration_text
 from otel_llm.convert import spans_to_runs
 from otel_llm.server import OtelLlmServer, ServerSettings
 from otel_llm.store import SQLiteStore
+from tests.store.helpers import make_span, new_span_id, new_trace_id
 
 TRACE = bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
 USAGE = {"input_tokens": 1000, "output_tokens": 204, "total_tokens": 1204}

@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from store_helpers import make_span, new_span_id, new_trace_id
 
 from otel_llm.convert import spans_to_runs
 from otel_llm.model import Run
@@ -20,6 +19,7 @@ from otel_llm.server.writer import GroupCommitWriter
 from otel_llm.store import RunQuery, SQLiteStore
 from otel_llm.store.base import StoreError, UnstorableRun
 from otel_llm.store.sqlite import store_error
+from tests.store.helpers import make_span, new_span_id, new_trace_id
 
 POISON = "poison"
 

@@ -12,12 +12,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from store_helpers import MS, T0, make_span, new_span_id, new_trace_id
 
 from otel_llm.convert import spans_to_runs
 from otel_llm.ids import dotted_order
 from otel_llm.model import Run
 from otel_llm.store import RunQuery, SQLiteStore
+from tests.store.helpers import MS, T0, make_span, new_span_id, new_trace_id
 
 DAY = 86_400 * 1_000_000_000
 
@@ -166,9 +166,7 @@ def test_threads_write_and_read_at_once(tmp_path: Path) -> None:
 
 
 _WRITER = textwrap.dedent("""
-    import sys
-    sys.path.insert(0, {helpers!r})
-    from store_helpers import make_span, new_span_id, new_trace_id
+    from tests.store.helpers import make_span, new_span_id, new_trace_id
     from otel_llm.convert import spans_to_runs
     from otel_llm.store import SQLiteStore
     store = SQLiteStore({db!r})
@@ -185,8 +183,10 @@ _WRITER = textwrap.dedent("""
 
 def test_acknowledged_runs_survive_kill_9(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
-    code = _WRITER.format(helpers=str(Path(__file__).parent), db=str(db))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    code = _WRITER.format(db=str(db))
+    # From the repository root, where `tests.store.helpers` imports.
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
     assert proc.stdout is not None
     acked = [proc.stdout.readline().strip() for _ in range(15)]
     proc.send_signal(signal.SIGKILL)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from store_helpers import make_span, new_span_id, new_trace_id
 
 from otel_llm.convert import spans_to_runs
 from otel_llm.pricing import Price, PriceTable
 from otel_llm.store import SQLiteStore
+from tests.store.helpers import make_span, new_span_id, new_trace_id
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from langsmith import schemas
-from store_helpers import MS, T0, make_span, new_span_id, new_trace_id
 
 from otel_llm.convert import spans_to_runs
 from otel_llm.model import ns_to_iso
 from otel_llm.store import FilterSyntaxError, RunQuery, SQLiteStore
+from tests.store.helpers import MS, T0, make_span, new_span_id, new_trace_id
 
 USAGE = {"input_tokens": 1000, "output_tokens": 204, "total_tokens": 1204}
 

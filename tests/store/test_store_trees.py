@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from store_helpers import make_span, new_span_id, new_trace_id, random_trace
 
 from otel_llm.convert import spans_to_runs
 from otel_llm.model import SpanRecord
 from otel_llm.store import RunQuery, SQLiteStore
+from tests.store.helpers import make_span, new_span_id, new_trace_id, random_trace
 
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 _COST_FIELDS = ("prompt_cost", "completion_cost", "total_cost")

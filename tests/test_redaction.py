@@ -6,13 +6,13 @@ import re
 import uuid
 
 import pytest
-from processor_helpers import Spec, make, provider_with
 
 from otel_llm import config, redaction
 from otel_llm.model import Run
 from otel_llm.processor import RunSpanProcessor
 from otel_llm.redaction import Redactor
 from otel_llm.sinks.memory import InMemoryRunSink
+from tests.processor.helpers import Spec, make, provider_with
 
 
 @pytest.fixture(autouse=True, params=["c walk", "python walk"])

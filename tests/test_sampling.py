@@ -7,13 +7,13 @@ import uuid
 
 import pytest
 from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
-from processor_helpers import CONVENTIONS, Spec, check_tree, make, provider_with
 
 from otel_llm import config
 from otel_llm.model import Run
 from otel_llm.processor import RunSpanProcessor
 from otel_llm.sampling import TraceSampler, ratio_keeps
 from otel_llm.sinks.memory import InMemoryRunSink
+from tests.processor.helpers import CONVENTIONS, Spec, check_tree, make, provider_with
 
 
 def _run(name: str = "r", error: str | None = None, start_ns: int = 0) -> Run:

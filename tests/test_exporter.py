@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from processor_helpers import CONVENTIONS, check_tree, make, provider_with
 
-from otel_llm.exporter import ConventionSpanExporter, processor_from_env, sink_from_env
+from otel_llm.exporter import ConventionSpanExporter
+from otel_llm.from_env import processor_from_env, sink_from_env
 from otel_llm.ids import run_id_from_span_id
 from otel_llm.otlp import decode_otlp_protobuf
 from otel_llm.sinks.jsonl import JsonlRunSink, read_runs
 from otel_llm.sinks.langsmith import LangSmithRunSink
 from otel_llm.sinks.store import StoreRunSink
+from tests.processor.helpers import CONVENTIONS, check_tree, make, provider_with
 
 APP = textwrap.dedent("""
     from opentelemetry import trace
@@ -257,3 +258,14 @@ def test_json_console_output_is_valid_for_every_convention(tmp_path: Path) -> No
         assert "otel_llm.observation.type" in s.attributes, s.name
         json.loads(s.to_json())
     provider.shutdown()
+
+
+def test_the_environment_factories_still_import_from_their_old_module() -> None:
+    import otel_llm.exporter
+    import otel_llm.from_env
+
+    for name in ("RunExporter", "ConventionOTLPExporter", "ConventionConsoleExporter",
+                 "sink_from_env", "processor_from_env", "emit_from_env", "otlp_exporter_from_env"):
+        assert getattr(otel_llm.exporter, name) is getattr(otel_llm.from_env, name)
+    with pytest.raises(AttributeError):
+        _ = otel_llm.exporter.no_such_name

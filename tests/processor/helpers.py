@@ -1,5 +1,6 @@
-"""Shared by the processor tests: real SDK providers, spans shaped like each
-convention's output, and tree checks."""
+"""Shared by the processor tests (and the redaction, sampling and exporter tests that
+drive a processor): real SDK providers, spans shaped like each convention's output, and
+tree checks."""
 
 from __future__ import annotations
 
