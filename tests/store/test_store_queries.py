@@ -372,7 +372,7 @@ def test_content_filters_page_alike_on_every_plan(
     """A search or metadata filter is answered from the newest runs (a probe), by a
     sequential table scan (a project holding most runs) or by the project index walk (a
     small project); each way gives the same pages as filtering in Python."""
-    import otel_llm.store.sqlite as sqlite_store
+    import otel_llm.store.sqlite.reads as sqlite_store
 
     monkeypatch.setattr(sqlite_store, "_CONTENT_PROBE", probe)
     with SQLiteStore(tmp_path / "c.db") as s:
