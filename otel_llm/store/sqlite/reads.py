@@ -19,7 +19,8 @@ from otel_llm.store.base import (
     RunDict,
     RunQuery,
 )
-from otel_llm.store.query import compile_filter, reads_content
+from otel_llm.store.query import reads_content
+from otel_llm.store.query.sqlite import compile_filter
 from otel_llm.store.sqlite.rows import INT64_MAX, INT64_MIN, int_details
 from otel_llm.store.sqlite.schema import (
     ALWAYS_SELECTED,
