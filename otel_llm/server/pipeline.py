@@ -219,7 +219,7 @@ class IngestPipeline:
         self._charge(ticket, max(prepared.decoded_bytes - len(data), 0))
         if prepared.batches:
             try:
-                await self._writer.write(prepared.batches)
+                await self._writer.write(prepared.changes())
             except Exception as exc:
                 raise self.commit_error(exc) from None
         return prepared

@@ -18,7 +18,7 @@ from otel_llm.otlp import OTLPDecodeError, decode_otlp_json, decode_otlp_protobu
 from otel_llm.server.body import Media, decompress
 from otel_llm.server.projects import project_for
 from otel_llm.server.status import Failure, RequestError
-from otel_llm.store.base import RowBuilder, UnstorableRun
+from otel_llm.store.base import RowBuilder, StoreChanges, UnstorableRun
 
 _DECODERS: dict[Media, Callable[[bytes], list[SpanRecord]]] = {
     Media.PROTOBUF: decode_otlp_protobuf,
@@ -35,7 +35,7 @@ class Prepared:
     """What one request became.
 
     Args:
-        batches: (project, store rows) pairs, committed with `store.ingest_rows`.
+        batches: (project, store rows) pairs, committed with `store.commit`.
         span_count: spans in the request.
         rejected: spans that cannot be stored (each is described in `problems`).
         problems: why, one English sentence per rejected span.
@@ -51,6 +51,10 @@ class Prepared:
     @property
     def run_count(self) -> int:
         return sum(len(rows) for _, rows in self.batches)
+
+    def changes(self) -> StoreChanges:
+        """What to commit."""
+        return StoreChanges(rows=[row for _, rows in self.batches for row in rows])
 
     def rejection_message(self) -> str:
         """The partial-success `error_message`: how many spans, and the first reasons."""

@@ -2,7 +2,7 @@
 
 Every write of the server goes through here, so the store sees a single writer. While
 one commit runs, new requests queue up; the next commit takes all of them at once
-(group commit): one `store.ingest_rows` call (one transaction, one fsync) for the whole
+(group commit): one `store.commit` call (one transaction, one fsync) for the whole
 group instead of one per request. Each request's future resolves only after the
 commit that holds its runs returned: that is what makes an OK durable.
 """
@@ -17,20 +17,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from otel_llm.store.base import StoreChanges
+
 logger = logging.getLogger(__name__)
-
-Batches = list[tuple[str, list[Any]]]  # (project, store rows from `row_builder`)
-
 
 class IngestStore(Protocol):
     """The part of the run store the writer needs."""
 
-    def ingest_rows(self, rows: list[Any]) -> int: ...
+    def commit(self, changes: StoreChanges) -> int: ...
 
 
 @dataclass
 class _Write:
-    batches: Batches
+    changes: StoreChanges
     future: asyncio.Future[int]
 
 
@@ -72,13 +71,13 @@ class GroupCommitWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def write(self, batches: Batches) -> asyncio.Future[int]:
-        """Queue runs for the next commit; the future gives the number of runs stored.
+    def write(self, changes: StoreChanges) -> asyncio.Future[int]:
+        """Queue changes for the next commit; the future gives the number of runs stored.
 
         Must be called on the event loop that awaits the future.
         """
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._queue.put(_Write(batches, future))
+        self._queue.put(_Write(changes, future))
         return future
 
     def call(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
@@ -104,7 +103,7 @@ class GroupCommitWriter:
                 continue
             assert isinstance(item, _Write)
             group = [item]
-            runs = _run_count(item)
+            runs = item.changes.size
             # Take whatever queued up meanwhile, so one commit serves all of it.
             while runs < self._max_group_runs:
                 try:
@@ -121,29 +120,31 @@ class GroupCommitWriter:
                     continue
                 assert isinstance(nxt, _Write)
                 group.append(nxt)
-                runs += _run_count(nxt)
+                runs += nxt.changes.size
             if group:
                 self._commit(group)
 
     def _commit(self, group: list[_Write]) -> None:
-        rows = [row for write in group for row in _rows(write)]
+        changes = StoreChanges()
+        for write in group:
+            changes.add(write.changes)
         try:
             if self._before_commit is not None:
                 self._before_commit()
-            self._store.ingest_rows(rows)
+            stored = self._store.commit(changes)
             self.commits += 1
         except Exception:  # retried per request below, then reported
             logger.warning("group commit failed; retrying request by request", exc_info=True)
             for write in group:
                 self._commit_alone(write)
             return
-        for write in group:
-            _resolve(write.future, _run_count(write))
+        for write in group:  # each request's share of the runs
+            _resolve(write.future, len(write.changes.rows) if len(group) > 1 else stored)
 
     def _commit_alone(self, write: _Write) -> None:
         """Commit one request, so that one request's failure does not fail its group."""
         try:
-            stored = self._store.ingest_rows(_rows(write))
+            stored = self._store.commit(write.changes)
             self.commits += 1
         except Exception as exc:  # the request's caller reports it
             logger.error("commit failed", exc_info=True)
@@ -158,14 +159,6 @@ class GroupCommitWriter:
             _fail(task.future, exc)
             return
         _resolve(task.future, result)
-
-
-def _rows(write: _Write) -> list[Any]:
-    return [row for _, rows in write.batches for row in rows]
-
-
-def _run_count(write: _Write) -> int:
-    return sum(len(rows) for _, rows in write.batches)
 
 
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:

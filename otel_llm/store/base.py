@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from otel_llm.model import Run
@@ -22,6 +22,45 @@ DEFAULT_PROJECT = "default"
 # `RunStore.row_builder`: runs (and a project name) -> the store's rows, picklable.
 # It raises `UnstorableRun` for a run the store cannot hold.
 RowBuilder = Callable[[Sequence[Run], "str | None"], list[Any]]
+
+
+@dataclass
+class Attachment:
+    """A file attached to a run (LangSmith's `attachment.{run_id}.{name}` part)."""
+
+    run_id: str
+    name: str
+    mime_type: str
+    data: bytes
+
+
+@dataclass
+class StoreChanges:
+    """Everything one request asks the store to commit, in one transaction.
+
+    Args:
+        rows: runs as rows made by the store's `row_builder` (posted runs, spans).
+        patches: partial runs (LangSmith's `PATCH`, SDK JSON shape with an `id`); a patch
+            whose run is not stored yet waits for it, so arrival order does not matter.
+        feedback: feedback in LangSmith's create shape (`id`, `run_id`, `key`, ...).
+        attachments: files of runs.
+    """
+
+    rows: list[Any] = field(default_factory=list)
+    patches: list[dict[str, Any]] = field(default_factory=list)
+    feedback: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+
+    def add(self, other: StoreChanges) -> None:
+        self.rows += other.rows
+        self.patches += other.patches
+        self.feedback += other.feedback
+        self.attachments += other.attachments
+
+    @property
+    def size(self) -> int:
+        """How many things it stores (runs, patches, feedback, attachments)."""
+        return len(self.rows) + len(self.patches) + len(self.feedback) + len(self.attachments)
 
 
 class UnstorableRun(ValueError):
@@ -173,6 +212,11 @@ class RunStore(Protocol):
 
     def ingest_rows(self, rows: Sequence[Any]) -> int:
         """`ingest`'s other half: commit rows from `row_builder` in one transaction."""
+        ...
+
+    def commit(self, changes: StoreChanges) -> int:
+        """Commit runs (rows), patches, feedback and attachments in one transaction;
+        returns the number of runs written."""
         ...
 
     def list_projects(

@@ -17,7 +17,7 @@ from otel_llm.convert import spans_to_runs
 from otel_llm.model import Run
 from otel_llm.server.writer import GroupCommitWriter
 from otel_llm.store import RunQuery, SQLiteStore
-from otel_llm.store.base import StoreError, UnstorableRun
+from otel_llm.store.base import StoreChanges, StoreError, UnstorableRun
 from otel_llm.store.sqlite import store_error
 from tests.store.helpers import make_span, new_span_id, new_trace_id
 
@@ -90,8 +90,8 @@ def test_a_failed_group_commit_files_each_innocent_request_under_its_own_project
     async def send() -> list[object]:
         writer = GroupCommitWriter(store)
         # Queued before the thread starts, so all three go into one group commit.
-        futures = [writer.write([(p, build(runs, None))]) for p, runs in good.items()]
-        futures.append(writer.write([("gamma", build(poison, None))]))
+        futures = [writer.write(StoreChanges(build(runs, None))) for runs in good.values()]
+        futures.append(writer.write(StoreChanges(build(poison, None))))
         writer.start()
         try:
             return await asyncio.gather(*futures, return_exceptions=True)

@@ -15,12 +15,14 @@ from otel_llm._gc import collector_paused
 from otel_llm.model import iso_to_ns, ns_to_iso
 from otel_llm.store.base import (
     DEFAULT_LIMIT,
+    Attachment,
     ProjectDict,
     RunDict,
     RunQuery,
 )
 from otel_llm.store.query import reads_content
 from otel_llm.store.query.sqlite import compile_filter
+from otel_llm.store.sqlite import feedback
 from otel_llm.store.sqlite.rows import INT64_MAX, INT64_MIN, int_details
 from otel_llm.store.sqlite.schema import (
     ALWAYS_SELECTED,
@@ -119,6 +121,7 @@ class SQLiteReads:
             return None
         run = self._run_dict(conn, row, DEFAULT_SELECT)
         run["child_run_ids"] = _children(conn, row)
+        _add_feedback_stats(conn, [run])
         return run
 
     def trace_runs(self, trace_id: str | uuid.UUID) -> list[RunDict]:
@@ -226,11 +229,37 @@ class SQLiteReads:
         if "child_run_ids" in fields:
             for run, row in zip(runs, rows, strict=True):
                 run["child_run_ids"] = _children(conn, row)
+        if "feedback_stats" in fields:
+            _add_feedback_stats(conn, runs)
         next_cursor = None
         if more and rows:
             last = rows[-1]
             next_cursor = _encode_cursor(last[COLUMN_AT["start_time"]], last[COLUMN_AT["rowid"]])
         return runs, next_cursor
+
+    def _stored_run(self, conn: sqlite3.Connection, run_id: str) -> RunDict | None:
+        """A run in the read shape through `conn` (the writer's, inside a transaction)."""
+        row = conn.execute(f"SELECT {READ_SQL} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else self._run_dict(conn, row, DEFAULT_SELECT)
+
+    # --- reads: feedback and attachments ----------------------------------------------
+
+    def list_feedback(
+        self, run_ids: Sequence[str] | None = None, keys: Sequence[str] | None = None,
+        limit: int = DEFAULT_LIMIT, offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Feedback of some runs and keys (None: all), oldest first."""
+        return feedback.list_feedback(self._reader(), run_ids, keys, limit, offset)
+
+    def get_feedback(self, feedback_id: str) -> dict[str, Any] | None:
+        return feedback.get_feedback(self._reader(), feedback_id)
+
+    def attachment_types(self, run_id: str) -> dict[str, str]:
+        """name -> MIME type of a run's attachments."""
+        return feedback.attachment_types(self._reader(), run_id)
+
+    def read_attachment(self, run_id: str, name: str) -> Attachment | None:
+        return feedback.read_attachment(self._reader(), run_id, name)
 
     def _conditions(
         self, conn: sqlite3.Connection, q: RunQuery
@@ -365,6 +394,12 @@ class SQLiteReads:
             return d
         return {k: v for k, v in d.items() if k in fields}
 
+
+
+def _add_feedback_stats(conn: sqlite3.Connection, runs: list[RunDict]) -> None:
+    stats = feedback.feedback_stats(conn, [r["id"] for r in runs])
+    for run in runs:
+        run["feedback_stats"] = stats.get(run["id"])
 
 
 def _children(conn: sqlite3.Connection, row: tuple[Any, ...]) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: pending_patches, feedback, attachments (created by IF NOT EXISTS)
 TENANT_ID = "00000000-0000-0000-0000-000000000000"  # one local tenant
 GENERATION_TYPES = frozenset(("llm", "embedding"))
 FIRST_TOKEN_EVENTS = frozenset(("new_token", "first_token"))
@@ -85,6 +85,33 @@ CREATE TABLE IF NOT EXISTS traces (
 );
 CREATE INDEX IF NOT EXISTS traces_trace ON traces (trace_id);
 CREATE INDEX IF NOT EXISTS traces_project_start ON traces (project_id, start_time);
+CREATE TABLE IF NOT EXISTS pending_patches (
+    run_id TEXT PRIMARY KEY,
+    patch TEXT NOT NULL,
+    received_time INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id TEXT PRIMARY KEY,
+    run_id TEXT,
+    trace_id TEXT,
+    key TEXT NOT NULL,
+    score REAL,
+    value TEXT,
+    comment TEXT,
+    correction TEXT,
+    feedback_source TEXT,
+    extra TEXT,
+    created_time INTEGER NOT NULL,
+    modified_time INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_run ON feedback (run_id, created_time);
+CREATE TABLE IF NOT EXISTS attachments (
+    run_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    mime_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
 """
 
 _RUN_COLUMNS = (

@@ -13,8 +13,10 @@ from typing import Any
 
 from otel_llm.model import Run
 from otel_llm.pricing import PriceTable
-from otel_llm.store.base import StoreClosedError
+from otel_llm.store.base import StoreChanges, StoreClosedError
+from otel_llm.store.sqlite.feedback import insert_attachments, insert_feedback
 from otel_llm.store.sqlite.ingest import Ingest, merge_rows
+from otel_llm.store.sqlite.patches import patched_rows, take_pending
 from otel_llm.store.sqlite.reads import SQLiteReads, trace_keys
 from otel_llm.store.sqlite.rows import Row, SQLiteRowBuilder
 from otel_llm.store.sqlite.schema import (
@@ -207,21 +209,49 @@ class SQLiteStore(SQLiteReads):
 
     def ingest_rows(self, rows: Sequence[Row]) -> int:
         """Store rows made by `row_builder` in one transaction; see `ingest`."""
-        if not rows:
+        return self.commit(StoreChanges(rows=list(rows)))
+
+    def commit(self, changes: StoreChanges) -> int:
+        """Commit runs, patches, feedback and attachments in one transaction.
+
+        Returns:
+            The number of runs written (distinct ids, posted or patched).
+
+        Raises:
+            StoreError: when the commit failed; `transient` says whether a retry can help.
+            UnstorableRun: when a patch makes a run that cannot be stored.
+        """
+        if not changes.size:
             return 0
+        try:
+            with self._write() as conn:
+                written = self._ingest(conn, changes.rows)
+                patches = take_pending(conn, written) + changes.patches if written else \
+                    changes.patches
+                if patches:
+                    written |= self._ingest(conn, patched_rows(
+                        conn, patches, self._stored_run, self.row_builder))
+                if changes.feedback:
+                    insert_feedback(conn, changes.feedback)
+                if changes.attachments:
+                    insert_attachments(conn, changes.attachments)
+        except (sqlite3.Error, OverflowError, UnicodeEncodeError, MemoryError) as exc:
+            raise store_error(exc) from exc
+        return len(written)
+
+    def _ingest(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> set[str]:
+        """Upsert rows inside the open transaction; returns their run ids."""
+        if not rows:
+            return set()
         # The transaction fills in project ids and trace keys: it works on copies, so
         # rows handed in stay as they came and can be committed again after a failure.
         by_id: dict[str, Row] = {}
         for row in rows:
             prev = by_id.get(row[ID])
             by_id[row[ID]] = row.copy() if prev is None else merge_rows(prev, row)
-        try:
-            with self._write() as conn:
-                self._resolve_projects(conn, by_id.values())
-                Ingest(conn, by_id).run()
-        except (sqlite3.Error, OverflowError, UnicodeEncodeError, MemoryError) as exc:
-            raise store_error(exc) from exc
-        return len(by_id)
+        self._resolve_projects(conn, by_id.values())
+        Ingest(conn, by_id).run()
+        return set(by_id)
 
     def _resolve_projects(self, conn: sqlite3.Connection, rows: Iterable[list[Any]]) -> None:
         """Replace each row's project name (or session id) with the project id."""
