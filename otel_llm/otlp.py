@@ -38,7 +38,7 @@ from opentelemetry.trace.status import Status
 from opentelemetry.trace.status import StatusCode as SdkStatusCode
 
 from otel_llm._gc import collector_paused
-from otel_llm.model import Attributes, SpanEvent, SpanLink, SpanRecord
+from otel_llm.model import Attributes, SpanEvent, SpanLink, SpanRecord, span_record
 
 # The optional C codec (otel_llm/_speedups.c); the upb message path is the reference.
 _decode_natively: Callable[[bytes, tuple[type, ...]], list[SpanRecord]] | None
@@ -254,10 +254,8 @@ def decode_request(request: Any) -> list[SpanRecord]:
                 status = s.status
                 events = s.events
                 links = s.links
-                # Positional: keywords cost ~1 µs a span here. The order is SpanRecord's
-                # field order (the round-trip tests would catch a mismatch).
                 append(
-                    SpanRecord(
+                    span_record(
                         s.trace_id,
                         s.span_id,
                         s.name,
@@ -847,8 +845,7 @@ def _json_span(
         message = _str(status.get("message"), "status.message")
     events = get("events")
     links = get("links")
-    # Positional, in SpanRecord's field order, as in decode_request.
-    return SpanRecord(
+    return span_record(
         _hex(get("traceId"), "traceId"),
         _hex(get("spanId"), "spanId"),
         _str(get("name"), "name"),
@@ -1186,8 +1183,7 @@ def span_from_readable(span: ReadableSpan) -> SpanRecord:
     links = span.links if _may_hold(span, "_links") else ()
     resource, resource_url, scope_name, scope_version, scope_attrs, scope_url = _origin(
         span.resource, span.instrumentation_scope)
-    # Positional, in SpanRecord's field order (keywords cost here, once per span).
-    return SpanRecord(
+    return span_record(
         trace_id,
         span_id,
         span.name,

@@ -6,11 +6,12 @@ import base64
 import enum
 import functools
 import gzip
+import inspect
 import io
 import math
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import MappingProxyType
 from typing import Any
@@ -34,7 +35,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
 from otel_llm import otlp
-from otel_llm.model import SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode
+from otel_llm.model import (
+    SpanEvent,
+    SpanKind,
+    SpanLink,
+    SpanRecord,
+    StatusCode,
+    span_record,
+)
 from otel_llm.otlp import (
     OTLPDecodeError,
     decode_otlp_json,
@@ -442,6 +450,23 @@ UNKNOWN = b"\xf8\x06\x01" + b"\xfa\x06\x02hi"  # fields 111 (varint) and 111 (by
 )  # fmt: skip
 def test_c_decoder_reads_non_canonical_layouts_as_upb_does(data: bytes) -> None:
     assert in_order(native_decode(data)) == in_order(reference_decode(data))
+
+
+def test_decoders_fill_every_field_by_name() -> None:
+    """SpanRecord, SpanEvent and SpanLink are built positionally (by `span_record` and by
+    the C decoder): a span whose fields all differ reads back field by field, so a change
+    of field order fails here rather than swapping values."""
+    span = SpanRecord(
+        TRACE_ID, SPAN_ID, "name", PARENT_ID, SpanKind.CLIENT, 11, 12, {"a": 1},
+        [SpanEvent("event", 13, {"e": 2}, 14)],
+        [SpanLink(TRACE_ID[::-1], SPAN_ID[::-1], "link=1", {"l": 3}, 15, 0x301)],
+        StatusCode.ERROR, "message", "state=1", 0x101, 16, 17, 18,
+        {"r": 4}, "https://r", "scope", "1.0", {"s": 5}, "https://s",
+    )  # fmt: skip
+    assert [f.name for f in fields(SpanRecord)] == list(inspect.signature(span_record).parameters)
+    assert in_order(native_decode(reference_bytes([span]))) == in_order([span])
+    assert in_order(reference_decode(reference_bytes([span]))) == in_order([span])
+    assert in_order(decode_otlp_json(encode_otlp_json([span]))) == in_order([span])
 
 
 @pytest.mark.parametrize(
