@@ -34,7 +34,6 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-from otel_llm import otlp
 from otel_llm.model import (
     SpanEvent,
     SpanKind,
@@ -56,6 +55,8 @@ from otel_llm.otlp import (
     span_to_readable,
     spans_to_readable,
 )
+from otel_llm.otlp import protobuf as otlp_protobuf
+from otel_llm.otlp.grouping import group_spans
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
@@ -317,15 +318,16 @@ def reference_bytes(spans: list[SpanRecord]) -> bytes:
 def test_the_c_codec_is_built() -> None:
     # CI machines have a C compiler; without one the install still works, only slower.
     missing = "otel_llm._speedups is not built: install a C compiler, then pip install -e ."
-    assert otlp._encode_natively is not None and otlp._decode_natively is not None, missing
+    assert otlp_protobuf._encode_natively is not None, missing
+    assert otlp_protobuf._decode_natively is not None, missing
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(span_batches())
 def test_c_encoder_writes_what_upb_serializes(spans: list[SpanRecord]) -> None:
-    assert otlp._encode_natively is not None
+    assert otlp_protobuf._encode_natively is not None
     # Called directly: generated batches hold nothing it hands back to the reference.
-    assert otlp._encode_natively(otlp._group(spans)) == reference_bytes(spans)
+    assert otlp_protobuf._encode_natively(group_spans(spans)) == reference_bytes(spans)
 
 
 def test_c_encoder_covers_every_field() -> None:
@@ -338,17 +340,17 @@ def test_c_encoder_covers_every_field() -> None:
         StatusCode.ERROR, "boom", "k=v", 0x101, 6, 7, 8,
         {"service.name": "svc"}, "https://r", "lib", "1.0", {"a": [1.5]}, "https://s",
     )  # fmt: skip
-    assert otlp._encode_natively is not None
-    assert otlp._encode_natively(otlp._group([span])) == reference_bytes([span])
+    assert otlp_protobuf._encode_natively is not None
+    assert otlp_protobuf._encode_natively(group_spans([span])) == reference_bytes([span])
     bare = SpanRecord(b"", b"", "")
-    assert otlp._encode_natively(otlp._group([bare])) == reference_bytes([bare])
-    assert otlp._encode_natively([]) == b""
+    assert otlp_protobuf._encode_natively(group_spans([bare])) == reference_bytes([bare])
+    assert otlp_protobuf._encode_natively([]) == b""
 
 
 def test_without_the_c_encoder_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     spans = [SpanRecord(TRACE_ID, SPAN_ID, "n", attributes={"a": [1, {"b": None}]})]
     fast = encode_otlp_protobuf(spans)
-    monkeypatch.setattr(otlp, "_encode_natively", None)
+    monkeypatch.setattr(otlp_protobuf, "_encode_natively", None)
     assert encode_otlp_protobuf(iter(spans)) == fast
 
 
@@ -402,8 +404,8 @@ def reference_decode(data: bytes) -> list[SpanRecord]:
 
 
 def native_decode(data: bytes) -> list[SpanRecord]:
-    assert otlp._decode_natively is not None
-    return otlp._decode_natively(data, otlp._RECORD_TYPES)
+    assert otlp_protobuf._decode_natively is not None
+    return otlp_protobuf._decode_natively(data, otlp_protobuf._RECORD_TYPES)
 
 
 def in_order(spans: list[SpanRecord]) -> list[str]:
@@ -485,7 +487,7 @@ def test_decoders_fill_every_field_by_name() -> None:
     ],
 )  # fmt: skip
 def test_c_decoder_leaves_the_rest_to_upb(data: bytes, readable: bool) -> None:
-    with pytest.raises(otlp._Unsupported):
+    with pytest.raises(otlp_protobuf._Unsupported):
         native_decode(data)
     if readable:
         assert in_order(decode_otlp_protobuf(data)) == in_order(reference_decode(data))
@@ -499,7 +501,7 @@ def test_c_decoder_leaves_deep_nesting_to_upb() -> None:
         value = functools.reduce(lambda v, _: [v], range(depth), 1)
         return reference_bytes([SpanRecord(TRACE_ID, SPAN_ID, "n", attributes={"v": value})])
 
-    with pytest.raises(otlp._Unsupported):
+    with pytest.raises(otlp_protobuf._Unsupported):
         native_decode(nested(40))
     assert decode_otlp_protobuf(nested(40)) == reference_decode(nested(40))
     with pytest.raises(OTLPDecodeError, match="MaxDepth"):  # upb's limit, with or without C
@@ -525,7 +527,7 @@ def test_c_decoder_on_damaged_bytes_agrees_with_upb_or_hands_over(
             raw[at:at] = data.draw(st.binary(min_size=1, max_size=4))
     try:
         got = native_decode(bytes(raw))
-    except otlp._Unsupported:
+    except otlp_protobuf._Unsupported:
         return
     assert in_order(got) == in_order(reference_decode(bytes(raw)))
 
