@@ -307,7 +307,7 @@ def test_enum_and_str_subclasses_encode_as_plain_values() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# The C encoder (otel_llm/_speedups.c) against the reference message path
+# The C codec (otel_llm/otlp/_wire.c) against the reference message path
 
 
 def reference_bytes(spans: list[SpanRecord]) -> bytes:
@@ -317,7 +317,7 @@ def reference_bytes(spans: list[SpanRecord]) -> bytes:
 
 def test_the_c_codec_is_built() -> None:
     # CI machines have a C compiler; without one the install still works, only slower.
-    missing = "otel_llm._speedups is not built: install a C compiler, then pip install -e ."
+    missing = "otel_llm.otlp._wire is not built: install a C compiler, then pip install -e ."
     assert otlp_protobuf._encode_natively is not None, missing
     assert otlp_protobuf._decode_natively is not None, missing
 

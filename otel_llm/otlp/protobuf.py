@@ -1,7 +1,7 @@
 """OTLP protobuf: `ExportTraceServiceRequest` bytes or messages <-> `SpanRecord`s.
 
 Decoding is on every receiver's hot path. Bytes go through the optional C wire codec
-(`otel_llm/_speedups.c`) when it is built, with the upb message path below as the
+(`otel_llm/otlp/_wire.c`) when it is built, with the upb message path below as the
 reference it hands anything unusual to; that path is a hand-written loop over the
 protobuf accessors with the common case, a string attribute, handled inline.
 """
@@ -23,13 +23,13 @@ from otel_llm.otlp.grouping import group_spans
 
 __all__ = ["decode_otlp_protobuf", "decode_request", "encode_otlp_protobuf", "encode_request"]
 
-# The optional C wire codec (otel_llm/_speedups.c); the upb message path is the reference.
-_decode_natively: Callable[[bytes, tuple[type, ...]], list[SpanRecord]] | None
+# The optional C wire codec (otlp/_wire.c); the upb message path is the reference.
+_decode_natively: Callable[[bytes, tuple[type, type, type]], list[SpanRecord]] | None
 _encode_natively: Callable[[list[Any]], bytes] | None
 try:
-    from otel_llm._speedups import Unsupported as _Unsupported
-    from otel_llm._speedups import decode_request as _decode_natively
-    from otel_llm._speedups import encode_request as _encode_natively
+    from otel_llm.otlp._wire import Unsupported as _Unsupported
+    from otel_llm.otlp._wire import decode_request as _decode_natively
+    from otel_llm.otlp._wire import encode_request as _encode_natively
 except ImportError:  # built without a C compiler
     _decode_natively = _encode_natively = None
 _RECORD_TYPES = (SpanRecord, SpanEvent, SpanLink)  # what the C decoder builds

@@ -1,4 +1,4 @@
-"""Redaction's two walks (the C one in otel_llm/_speedups.c and the Python one, its
+"""Redaction's two walks (the C one in otel_llm/_redact_walk.c and the Python one, its
 reference) give the same values, and its value patterns match what their plain forms do."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def both_walks(
 
 
 def test_the_c_walk_is_built() -> None:
-    missing = "otel_llm._speedups is not built: install a C compiler, then pip install -e ."
+    missing = "otel_llm._redact_walk is not built: install a C compiler, then pip install -e ."
     assert redaction._redact_walk is not None, missing
 
 
