@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 import orjson
@@ -315,13 +315,17 @@ def reference_bytes(spans: list[SpanRecord]) -> bytes:
     return data
 
 
-def test_the_c_codec_is_built() -> None:
-    # CI machines have a C compiler; without one the install still works, only slower.
-    missing = "otel_llm.otlp._wire is not built: install a C compiler, then pip install -e ."
-    assert otlp_protobuf._encode_natively is not None, missing
-    assert otlp_protobuf._decode_natively is not None, missing
+# The C codec's tests are skipped without the extension, and fail without it under
+# OTEL_LLM_REQUIRE_SPEEDUPS=1 (tests/conftest.py).
+needs_c_codec = pytest.mark.usefixtures("c_wire_codec")
 
 
+def test_the_c_codec_is_built(c_wire_codec: ModuleType) -> None:
+    assert otlp_protobuf._encode_natively is c_wire_codec.encode_request
+    assert otlp_protobuf._decode_natively is c_wire_codec.decode_request
+
+
+@needs_c_codec
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(span_batches())
 def test_c_encoder_writes_what_upb_serializes(spans: list[SpanRecord]) -> None:
@@ -330,6 +334,7 @@ def test_c_encoder_writes_what_upb_serializes(spans: list[SpanRecord]) -> None:
     assert otlp_protobuf._encode_natively(group_spans(spans)) == reference_bytes(spans)
 
 
+@needs_c_codec
 def test_c_encoder_covers_every_field() -> None:
     span = SpanRecord(
         TRACE_ID, SPAN_ID, "all", PARENT_ID, SpanKind.CLIENT, 1, 2**64 - 1,
@@ -347,6 +352,7 @@ def test_c_encoder_covers_every_field() -> None:
     assert otlp_protobuf._encode_natively([]) == b""
 
 
+@needs_c_codec
 def test_without_the_c_encoder_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     spans = [SpanRecord(TRACE_ID, SPAN_ID, "n", attributes={"a": [1, {"b": None}]})]
     fast = encode_otlp_protobuf(spans)
@@ -358,6 +364,7 @@ class Mood(enum.IntEnum):
     HAPPY = 1
 
 
+@needs_c_codec
 @pytest.mark.parametrize(
     "changes",
     [
@@ -377,6 +384,7 @@ def test_c_encoder_agrees_with_the_reference_on_unusual_values(changes: dict[str
     assert encode_otlp_protobuf([span]) == reference_bytes([span])
 
 
+@needs_c_codec
 @pytest.mark.parametrize(
     "changes",
     [
@@ -412,6 +420,7 @@ def in_order(spans: list[SpanRecord]) -> list[str]:
     return list(map(canon, spans))
 
 
+@needs_c_codec
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(span_batches())
 def test_c_decoder_reads_what_upb_reads(spans: list[SpanRecord]) -> None:
@@ -430,6 +439,7 @@ SPAN = field(1, TRACE_ID) + field(2, SPAN_ID) + field(5, b"s")
 UNKNOWN = b"\xf8\x06\x01" + b"\xfa\x06\x02hi"  # fields 111 (varint) and 111 (bytes)
 
 
+@needs_c_codec
 @pytest.mark.parametrize(
     "data",
     [
@@ -454,23 +464,32 @@ def test_c_decoder_reads_non_canonical_layouts_as_upb_does(data: bytes) -> None:
     assert in_order(native_decode(data)) == in_order(reference_decode(data))
 
 
+# SpanRecord, SpanEvent and SpanLink are built positionally (by `span_record` and by the
+# C decoder): a span whose fields all differ reads back field by field, so a change of
+# field order fails these two tests rather than swapping values.
+EVERY_FIELD_DIFFERS = SpanRecord(
+    TRACE_ID, SPAN_ID, "name", PARENT_ID, SpanKind.CLIENT, 11, 12, {"a": 1},
+    [SpanEvent("event", 13, {"e": 2}, 14)],
+    [SpanLink(TRACE_ID[::-1], SPAN_ID[::-1], "link=1", {"l": 3}, 15, 0x301)],
+    StatusCode.ERROR, "message", "state=1", 0x101, 16, 17, 18,
+    {"r": 4}, "https://r", "scope", "1.0", {"s": 5}, "https://s",
+)  # fmt: skip
+
+
 def test_decoders_fill_every_field_by_name() -> None:
-    """SpanRecord, SpanEvent and SpanLink are built positionally (by `span_record` and by
-    the C decoder): a span whose fields all differ reads back field by field, so a change
-    of field order fails here rather than swapping values."""
-    span = SpanRecord(
-        TRACE_ID, SPAN_ID, "name", PARENT_ID, SpanKind.CLIENT, 11, 12, {"a": 1},
-        [SpanEvent("event", 13, {"e": 2}, 14)],
-        [SpanLink(TRACE_ID[::-1], SPAN_ID[::-1], "link=1", {"l": 3}, 15, 0x301)],
-        StatusCode.ERROR, "message", "state=1", 0x101, 16, 17, 18,
-        {"r": 4}, "https://r", "scope", "1.0", {"s": 5}, "https://s",
-    )  # fmt: skip
     assert [f.name for f in fields(SpanRecord)] == list(inspect.signature(span_record).parameters)
-    assert in_order(native_decode(reference_bytes([span]))) == in_order([span])
+    span = EVERY_FIELD_DIFFERS
     assert in_order(reference_decode(reference_bytes([span]))) == in_order([span])
     assert in_order(decode_otlp_json(encode_otlp_json([span]))) == in_order([span])
 
 
+@needs_c_codec
+def test_c_decoder_fills_every_field_by_name() -> None:
+    span = EVERY_FIELD_DIFFERS
+    assert in_order(native_decode(reference_bytes([span]))) == in_order([span])
+
+
+@needs_c_codec
 @pytest.mark.parametrize(
     ("data", "readable"),
     [
@@ -496,6 +515,7 @@ def test_c_decoder_leaves_the_rest_to_upb(data: bytes, readable: bool) -> None:
             decode_otlp_protobuf(data)
 
 
+@needs_c_codec
 def test_c_decoder_leaves_deep_nesting_to_upb() -> None:
     def nested(depth: int) -> bytes:
         value = functools.reduce(lambda v, _: [v], range(depth), 1)
@@ -508,6 +528,7 @@ def test_c_decoder_leaves_deep_nesting_to_upb() -> None:
         decode_otlp_protobuf(nested(60))
 
 
+@needs_c_codec
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(span_batches(), st.data())
 def test_c_decoder_on_damaged_bytes_agrees_with_upb_or_hands_over(
