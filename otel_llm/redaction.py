@@ -16,7 +16,7 @@ invocation params, raw attributes), events, serialized manifests and error text:
 `LANGSMITH_HIDE_INPUTS` / `LANGSMITH_HIDE_OUTPUTS`). A redact hook is any callable
 `(run) -> run | None`; None drops the run.
 
-The walk over a run's values runs in C when the extension is built (`_speedups.c`,
+The walk over a run's values runs in C when the extension is built (`_redact_walk.c`,
 ~5x faster); the Python walk here is its reference and the fallback.
 """
 
@@ -31,8 +31,8 @@ from typing import Any
 from otel_llm.model import Run
 
 _redact_walk: Callable[..., Any] | None
-try:  # the walk in C (otel_llm/_speedups.c); the Python walk below is its reference
-    from otel_llm._speedups import redact_walk as _redact_walk
+try:  # the walk in C (otel_llm/_redact_walk.c); the Python walk below is its reference
+    from otel_llm._redact_walk import redact_walk as _redact_walk
 except ImportError:  # built without a C compiler
     _redact_walk = None
 
@@ -180,6 +180,8 @@ class Redactor:
         self.replacement = replacement
         self._key_cache: dict[str, bool] = {}
         self._memo: dict[str, str] = {}
+        # What the C walk calls back on a cache miss, bound once (it runs per run).
+        self._on_key, self._on_text, self._on_other = self.secret_key, self.text, self._walk_other
 
     @classmethod
     def from_rules(
@@ -298,7 +300,7 @@ class Redactor:
         new_extra["otel"] = new_otel
         return new_extra
 
-    # --- the walk: in C when the extension is built (_speedups.redact_walk), else here ---
+    # --- the walk: in C when the extension is built (otel_llm._redact_walk), else here ---
 
     def _walk(self, value: Any, skip: frozenset[str] | None = None) -> Any:
         """`value` with secrets replaced; `skip`: keys of a top-level dict left as they
@@ -307,9 +309,18 @@ class Redactor:
             if skip is not None and type(value) is dict:
                 return self._mapping(value, skip)
             return self._value(value)
-        state = (self._key_cache, self._memo, _UNCHANGED, self.replacement,
-                 bool(self.patterns), self)
-        return _redact_walk(value, state, skip)
+        # The C walk reads the caches and calls back on a miss, as _mapping does.
+        return _redact_walk(
+            value,
+            skip,
+            secret_key=self._on_key,
+            key_cache=self._key_cache,
+            text=self._on_text if self.patterns else None,
+            memo=self._memo,
+            unchanged=_UNCHANGED,
+            replacement=self.replacement,
+            other=self._on_other,
+        )
 
     def _walk_other(self, value: Any) -> Any:
         """Values of types the walk does not know: subclasses of str, list and tuple,

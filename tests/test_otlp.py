@@ -6,13 +6,14 @@ import base64
 import enum
 import functools
 import gzip
+import inspect
 import io
 import math
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 import orjson
@@ -33,8 +34,14 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-from otel_llm import otlp
-from otel_llm.model import SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode
+from otel_llm.model import (
+    SpanEvent,
+    SpanKind,
+    SpanLink,
+    SpanRecord,
+    StatusCode,
+    span_record,
+)
 from otel_llm.otlp import (
     OTLPDecodeError,
     decode_otlp_json,
@@ -48,6 +55,8 @@ from otel_llm.otlp import (
     span_to_readable,
     spans_to_readable,
 )
+from otel_llm.otlp import protobuf as otlp_protobuf
+from otel_llm.otlp.grouping import group_spans
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
@@ -298,7 +307,7 @@ def test_enum_and_str_subclasses_encode_as_plain_values() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# The C encoder (otel_llm/_speedups.c) against the reference message path
+# The C codec (otel_llm/otlp/_wire.c) against the reference message path
 
 
 def reference_bytes(spans: list[SpanRecord]) -> bytes:
@@ -306,20 +315,26 @@ def reference_bytes(spans: list[SpanRecord]) -> bytes:
     return data
 
 
-def test_the_c_codec_is_built() -> None:
-    # CI machines have a C compiler; without one the install still works, only slower.
-    missing = "otel_llm._speedups is not built: install a C compiler, then pip install -e ."
-    assert otlp._encode_natively is not None and otlp._decode_natively is not None, missing
+# The C codec's tests are skipped without the extension, and fail without it under
+# OTEL_LLM_REQUIRE_SPEEDUPS=1 (tests/conftest.py).
+needs_c_codec = pytest.mark.usefixtures("c_wire_codec")
 
 
+def test_the_c_codec_is_built(c_wire_codec: ModuleType) -> None:
+    assert otlp_protobuf._encode_natively is c_wire_codec.encode_request
+    assert otlp_protobuf._decode_natively is c_wire_codec.decode_request
+
+
+@needs_c_codec
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(span_batches())
 def test_c_encoder_writes_what_upb_serializes(spans: list[SpanRecord]) -> None:
-    assert otlp._encode_natively is not None
+    assert otlp_protobuf._encode_natively is not None
     # Called directly: generated batches hold nothing it hands back to the reference.
-    assert otlp._encode_natively(otlp._group(spans)) == reference_bytes(spans)
+    assert otlp_protobuf._encode_natively(group_spans(spans)) == reference_bytes(spans)
 
 
+@needs_c_codec
 def test_c_encoder_covers_every_field() -> None:
     span = SpanRecord(
         TRACE_ID, SPAN_ID, "all", PARENT_ID, SpanKind.CLIENT, 1, 2**64 - 1,
@@ -330,17 +345,18 @@ def test_c_encoder_covers_every_field() -> None:
         StatusCode.ERROR, "boom", "k=v", 0x101, 6, 7, 8,
         {"service.name": "svc"}, "https://r", "lib", "1.0", {"a": [1.5]}, "https://s",
     )  # fmt: skip
-    assert otlp._encode_natively is not None
-    assert otlp._encode_natively(otlp._group([span])) == reference_bytes([span])
+    assert otlp_protobuf._encode_natively is not None
+    assert otlp_protobuf._encode_natively(group_spans([span])) == reference_bytes([span])
     bare = SpanRecord(b"", b"", "")
-    assert otlp._encode_natively(otlp._group([bare])) == reference_bytes([bare])
-    assert otlp._encode_natively([]) == b""
+    assert otlp_protobuf._encode_natively(group_spans([bare])) == reference_bytes([bare])
+    assert otlp_protobuf._encode_natively([]) == b""
 
 
+@needs_c_codec
 def test_without_the_c_encoder_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     spans = [SpanRecord(TRACE_ID, SPAN_ID, "n", attributes={"a": [1, {"b": None}]})]
     fast = encode_otlp_protobuf(spans)
-    monkeypatch.setattr(otlp, "_encode_natively", None)
+    monkeypatch.setattr(otlp_protobuf, "_encode_natively", None)
     assert encode_otlp_protobuf(iter(spans)) == fast
 
 
@@ -348,6 +364,7 @@ class Mood(enum.IntEnum):
     HAPPY = 1
 
 
+@needs_c_codec
 @pytest.mark.parametrize(
     "changes",
     [
@@ -367,6 +384,7 @@ def test_c_encoder_agrees_with_the_reference_on_unusual_values(changes: dict[str
     assert encode_otlp_protobuf([span]) == reference_bytes([span])
 
 
+@needs_c_codec
 @pytest.mark.parametrize(
     "changes",
     [
@@ -394,14 +412,15 @@ def reference_decode(data: bytes) -> list[SpanRecord]:
 
 
 def native_decode(data: bytes) -> list[SpanRecord]:
-    assert otlp._decode_natively is not None
-    return otlp._decode_natively(data, otlp._RECORD_TYPES)
+    assert otlp_protobuf._decode_natively is not None
+    return otlp_protobuf._decode_natively(data, otlp_protobuf._RECORD_TYPES)
 
 
 def in_order(spans: list[SpanRecord]) -> list[str]:
     return list(map(canon, spans))
 
 
+@needs_c_codec
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(span_batches())
 def test_c_decoder_reads_what_upb_reads(spans: list[SpanRecord]) -> None:
@@ -420,6 +439,7 @@ SPAN = field(1, TRACE_ID) + field(2, SPAN_ID) + field(5, b"s")
 UNKNOWN = b"\xf8\x06\x01" + b"\xfa\x06\x02hi"  # fields 111 (varint) and 111 (bytes)
 
 
+@needs_c_codec
 @pytest.mark.parametrize(
     "data",
     [
@@ -444,6 +464,32 @@ def test_c_decoder_reads_non_canonical_layouts_as_upb_does(data: bytes) -> None:
     assert in_order(native_decode(data)) == in_order(reference_decode(data))
 
 
+# SpanRecord, SpanEvent and SpanLink are built positionally (by `span_record` and by the
+# C decoder): a span whose fields all differ reads back field by field, so a change of
+# field order fails these two tests rather than swapping values.
+EVERY_FIELD_DIFFERS = SpanRecord(
+    TRACE_ID, SPAN_ID, "name", PARENT_ID, SpanKind.CLIENT, 11, 12, {"a": 1},
+    [SpanEvent("event", 13, {"e": 2}, 14)],
+    [SpanLink(TRACE_ID[::-1], SPAN_ID[::-1], "link=1", {"l": 3}, 15, 0x301)],
+    StatusCode.ERROR, "message", "state=1", 0x101, 16, 17, 18,
+    {"r": 4}, "https://r", "scope", "1.0", {"s": 5}, "https://s",
+)  # fmt: skip
+
+
+def test_decoders_fill_every_field_by_name() -> None:
+    assert [f.name for f in fields(SpanRecord)] == list(inspect.signature(span_record).parameters)
+    span = EVERY_FIELD_DIFFERS
+    assert in_order(reference_decode(reference_bytes([span]))) == in_order([span])
+    assert in_order(decode_otlp_json(encode_otlp_json([span]))) == in_order([span])
+
+
+@needs_c_codec
+def test_c_decoder_fills_every_field_by_name() -> None:
+    span = EVERY_FIELD_DIFFERS
+    assert in_order(native_decode(reference_bytes([span]))) == in_order([span])
+
+
+@needs_c_codec
 @pytest.mark.parametrize(
     ("data", "readable"),
     [
@@ -460,7 +506,7 @@ def test_c_decoder_reads_non_canonical_layouts_as_upb_does(data: bytes) -> None:
     ],
 )  # fmt: skip
 def test_c_decoder_leaves_the_rest_to_upb(data: bytes, readable: bool) -> None:
-    with pytest.raises(otlp._Unsupported):
+    with pytest.raises(otlp_protobuf._Unsupported):
         native_decode(data)
     if readable:
         assert in_order(decode_otlp_protobuf(data)) == in_order(reference_decode(data))
@@ -469,18 +515,20 @@ def test_c_decoder_leaves_the_rest_to_upb(data: bytes, readable: bool) -> None:
             decode_otlp_protobuf(data)
 
 
+@needs_c_codec
 def test_c_decoder_leaves_deep_nesting_to_upb() -> None:
     def nested(depth: int) -> bytes:
         value = functools.reduce(lambda v, _: [v], range(depth), 1)
         return reference_bytes([SpanRecord(TRACE_ID, SPAN_ID, "n", attributes={"v": value})])
 
-    with pytest.raises(otlp._Unsupported):
+    with pytest.raises(otlp_protobuf._Unsupported):
         native_decode(nested(40))
     assert decode_otlp_protobuf(nested(40)) == reference_decode(nested(40))
     with pytest.raises(OTLPDecodeError, match="MaxDepth"):  # upb's limit, with or without C
         decode_otlp_protobuf(nested(60))
 
 
+@needs_c_codec
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(span_batches(), st.data())
 def test_c_decoder_on_damaged_bytes_agrees_with_upb_or_hands_over(
@@ -500,7 +548,7 @@ def test_c_decoder_on_damaged_bytes_agrees_with_upb_or_hands_over(
             raw[at:at] = data.draw(st.binary(min_size=1, max_size=4))
     try:
         got = native_decode(bytes(raw))
-    except otlp._Unsupported:
+    except otlp_protobuf._Unsupported:
         return
     assert in_order(got) == in_order(reference_decode(bytes(raw)))
 

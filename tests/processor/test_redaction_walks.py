@@ -1,4 +1,4 @@
-"""Redaction's two walks (the C one in otel_llm/_speedups.c and the Python one, its
+"""Redaction's two walks (the C one in otel_llm/_redact_walk.c and the Python one, its
 reference) give the same values, and its value patterns match what their plain forms do."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import collections
 import copy
 import enum
 import re
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 import pytest
@@ -52,6 +52,11 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+# The C walk's tests are skipped without the extension, and fail without it under
+# OTEL_LLM_REQUIRE_SPEEDUPS=1 (tests/conftest.py).
+needs_c_walk = pytest.mark.usefixtures("c_redact_walk")
+
+
 def both_walks(
     redactor: Redactor, value: Any, skip: frozenset[str] | None = None
 ) -> tuple[Any, Any]:
@@ -63,11 +68,11 @@ def both_walks(
     return by_c, redactor._value(value)
 
 
-def test_the_c_walk_is_built() -> None:
-    missing = "otel_llm._speedups is not built: install a C compiler, then pip install -e ."
-    assert redaction._redact_walk is not None, missing
+def test_the_c_walk_is_built(c_redact_walk: ModuleType) -> None:
+    assert redaction._redact_walk is c_redact_walk.redact_walk
 
 
+@needs_c_walk
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(json_like, st.sampled_from([None, frozenset({"otel"}), frozenset({"trace_id", "name"})]),
        st.sampled_from(["default", "keys only", "patterns only", "none"]))
@@ -99,6 +104,7 @@ class Items(list[Any]):
     pass
 
 
+@needs_c_walk
 @pytest.mark.parametrize(
     "value",
     [
@@ -119,8 +125,12 @@ def test_values_of_unusual_types_take_the_same_way_in_both_walks(value: Any) -> 
 
 
 @pytest.mark.parametrize("walk", ["c", "python"])
-def test_deep_json_is_walked(walk: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if walk == "python":
+def test_deep_json_is_walked(
+    walk: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    if walk == "c":
+        request.getfixturevalue("c_redact_walk")
+    else:
         monkeypatch.setattr(redaction, "_redact_walk", None)
     # orjson parses at most 254 levels: runs are never deeper than a few hundred.
     value: Any = "a@b.io"

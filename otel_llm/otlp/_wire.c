@@ -1,20 +1,16 @@
-/* Optional accelerators, each with a pure-Python reference the tests hold it to:
+/* The optional C wire codec of otel_llm.otlp.protobuf: SpanRecords <-> OTLP protobuf bytes.
 
-   1. otel_llm.otlp: SpanRecords <-> OTLP protobuf wire bytes.
-      Reading and building protobuf messages through the upb Python API costs ~0.5 us
-      per attribute, which bounded both protobuf directions; reading and writing the wire
-      format directly costs a few dozen nanoseconds. The upb path in otlp.py stays the
-      reference: this code handles only the common, canonical case and raises Unsupported
-      on anything else, and the caller then takes the reference path for the whole
-      request, which either handles the input or reports the problem in its own words.
-      - encode_request: byte-for-byte what upb serializes for the same message.
-      - decode_request: the SpanRecords otlp.decode_request reads from upb's parse.
-      tests/test_otlp.py holds both to upb on generated, hand-made and damaged input.
-      Field numbers are those of opentelemetry/proto/{collector/trace,trace,common,
-      resource}/v1.
-
-   2. otel_llm.redaction: the walk over a run's values (redact_walk), held to the Python
-      walk by tests/processor/test_redaction_walks.py.
+   Reading and building protobuf messages through the upb Python API costs ~0.5 us per
+   attribute, which bounded both protobuf directions; reading and writing the wire format
+   directly costs a few dozen nanoseconds. The upb path in otlp/protobuf.py stays the
+   reference: this code handles only the common, canonical case and raises Unsupported on
+   anything else, and the caller then takes the reference path for the whole request,
+   which either handles the input or reports the problem in its own words.
+   - encode_request: byte-for-byte what upb serializes for the same message.
+   - decode_request: the SpanRecords protobuf.decode_request reads from upb's parse.
+   tests/test_otlp.py holds both to upb on generated, hand-made and damaged input.
+   Field numbers are those of opentelemetry/proto/{collector/trace,trace,common,
+   resource}/v1.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -810,7 +806,7 @@ append_message(Cur *c, int wire, PyObject *list, PyObject *(*read)(Cur, Types *)
     return rc;
 }
 
-/* SpanRecord's fields, in its declaration order (model.py). */
+/* SpanRecord's fields, in its declaration order (model.py; pinned by tests/test_otlp.py). */
 enum {
     F_TRACE_ID, F_SPAN_ID, F_NAME, F_PARENT, F_KIND, F_START, F_END, F_ATTRS, F_EVENTS,
     F_LINKS, F_STATUS_CODE, F_STATUS_MESSAGE, F_TRACE_STATE, F_FLAGS, F_DROPPED_ATTRS,
@@ -1066,180 +1062,15 @@ decode_request(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
-/* --- the redaction walk ------------------------------------------------------------------
-
-   redaction.Redactor's walk over a JSON-like value, which costs ~6 us a run in Python
-   (a few dozen dict and list nodes). Only the walk is here: whether a key names a secret
-   and what a string becomes are decided by the Redactor (its caches are read here, its
-   methods called on a miss), and values of any other type go to its Python walk. */
-
-typedef struct {
-    PyObject *key_cache;   /* dict: key -> bool, Redactor._key_cache */
-    PyObject *memo;        /* dict: text -> replacement or `unchanged`, Redactor._memo */
-    PyObject *unchanged;   /* the memo's "nothing to redact" marker */
-    PyObject *replacement; /* what replaces the value of a secret key */
-    int scan_text;         /* any value patterns at all */
-    PyObject *redactor;    /* for cache misses and unusual types */
-} Walk;
-
-static PyObject *s_secret_key, *s_text, *s_other;
-
-static PyObject *walk_value(Walk *w, PyObject *value);
-
-static int
-is_plain_scalar(PyObject *v)
-{
-    return v == Py_None || PyLong_CheckExact(v) || PyFloat_CheckExact(v) || PyBool_Check(v);
-}
-
-/* A new reference: the text itself when nothing changed. */
-static PyObject *
-walk_text(Walk *w, PyObject *text)
-{
-    if (!w->scan_text) return Py_NewRef(text);
-    PyObject *hit = PyDict_GetItemWithError(w->memo, text); /* borrowed */
-    if (hit == w->unchanged) return Py_NewRef(text);
-    if (hit != NULL) return Py_NewRef(hit);
-    if (PyErr_Occurred()) return NULL;
-    return PyObject_CallMethodOneArg(w->redactor, s_text, text);
-}
-
-static int
-secret_key(Walk *w, PyObject *key)
-{
-    if (!PyUnicode_CheckExact(key)) return 0;
-    PyObject *hit = PyDict_GetItemWithError(w->key_cache, key); /* borrowed */
-    if (hit == Py_True) return 1;
-    if (hit == Py_False) return 0;
-    if (hit == NULL && PyErr_Occurred()) return -1;
-    PyObject *answer = PyObject_CallMethodOneArg(w->redactor, s_secret_key, key);
-    if (answer == NULL) return -1;
-    int truth = PyObject_IsTrue(answer);
-    Py_DECREF(answer);
-    return truth;
-}
-
-/* `skip`: keys of this mapping (not of nested ones) whose values are left as they are. */
-static PyObject *
-walk_dict(Walk *w, PyObject *dict, PyObject *skip)
-{
-    PyObject *out = NULL, *key, *value;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(dict, &pos, &key, &value)) {
-        if (value == Py_None) continue;
-        Py_INCREF(key); /* the callbacks below run Python code */
-        Py_INCREF(value);
-        PyObject *new = NULL; /* stays NULL on an error */
-        int skipped = skip == NULL ? 0 : PySet_Contains(skip, key);
-        if (skipped > 0) new = Py_NewRef(value);
-        else if (skipped == 0) {
-            int secret = secret_key(w, key);
-            if (secret > 0) new = Py_NewRef(w->replacement);
-            else if (secret == 0) new = walk_value(w, value);
-        }
-        int failed = new == NULL;
-        if (!failed && new != value) {
-            if (out == NULL && (out = PyDict_Copy(dict)) == NULL) failed = 1;
-            else failed = PyDict_SetItem(out, key, new) < 0;
-        }
-        Py_XDECREF(new);
-        Py_DECREF(value);
-        Py_DECREF(key);
-        if (failed) {
-            Py_XDECREF(out);
-            return NULL;
-        }
-    }
-    return out != NULL ? out : Py_NewRef(dict);
-}
-
-/* A list or tuple; a changed one comes back as a list, as the Python walk gives it. */
-static PyObject *
-walk_sequence(Walk *w, PyObject *seq)
-{
-    PyObject *out = NULL;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        if (is_plain_scalar(item)) continue;
-        Py_INCREF(item);
-        PyObject *new = walk_value(w, item);
-        int failed = new == NULL;
-        if (!failed && new != item) {
-            if (out == NULL && (out = PySequence_List(seq)) == NULL) failed = 1;
-            else failed = PyList_SetItem(out, i, Py_NewRef(new)) < 0; /* steals */
-        }
-        Py_XDECREF(new);
-        Py_DECREF(item);
-        if (failed) {
-            Py_XDECREF(out);
-            return NULL;
-        }
-    }
-    return out != NULL ? out : Py_NewRef(seq);
-}
-
-static PyObject *
-walk_value(Walk *w, PyObject *value)
-{
-    if (PyUnicode_CheckExact(value)) return walk_text(w, value);
-    if (is_plain_scalar(value)) return Py_NewRef(value);
-    if (Py_EnterRecursiveCall(" while redacting a run")) return NULL;
-    PyObject *out;
-    if (PyDict_CheckExact(value)) out = walk_dict(w, value, NULL);
-    else if (PyList_CheckExact(value) || PyTuple_CheckExact(value)) out = walk_sequence(w, value);
-    else out = PyObject_CallMethodOneArg(w->redactor, s_other, value);
-    Py_LeaveRecursiveCall();
-    return out;
-}
-
-/* redact_walk(value, (key_cache, memo, unchanged, replacement, scan_text, redactor), skip) */
-static PyObject *
-redact_walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    Walk w;
-    PyObject *skip = nargs == 3 && args[2] != Py_None ? args[2] : NULL;
-    if (nargs < 2 || nargs > 3 || !PyTuple_CheckExact(args[1]) ||
-        PyTuple_GET_SIZE(args[1]) != 6 || (skip != NULL && !PyAnySet_Check(skip))) {
-        PyErr_SetString(PyExc_TypeError,
-                        "redact_walk(value, (key_cache, memo, unchanged, replacement, "
-                        "scan_text, redactor), skip: frozenset | None = None)");
-        return NULL;
-    }
-    PyObject *state = args[1];
-    w.key_cache = PyTuple_GET_ITEM(state, 0);
-    w.memo = PyTuple_GET_ITEM(state, 1);
-    w.unchanged = PyTuple_GET_ITEM(state, 2);
-    w.replacement = PyTuple_GET_ITEM(state, 3);
-    w.scan_text = PyObject_IsTrue(PyTuple_GET_ITEM(state, 4));
-    w.redactor = PyTuple_GET_ITEM(state, 5);
-    if (w.scan_text < 0) return NULL;
-    if (!PyDict_CheckExact(w.key_cache) || !PyDict_CheckExact(w.memo)) {
-        PyErr_SetString(PyExc_TypeError, "redact_walk: the caches must be dicts");
-        return NULL;
-    }
-    PyObject *value = args[0];
-    if (skip != NULL && PyDict_CheckExact(value)) {
-        if (Py_EnterRecursiveCall(" while redacting a run")) return NULL;
-        PyObject *out = walk_dict(&w, value, skip);
-        Py_LeaveRecursiveCall();
-        return out;
-    }
-    return walk_value(&w, value);
-}
-
 static PyMethodDef methods[] = {
     {"encode_request", encode_request, METH_O,
      "encode_request(groups) -> bytes\n\n"
-     "The ExportTraceServiceRequest bytes of spans grouped as otlp._group returns them.\n"
-     "Raises Unsupported for anything the reference encoder must handle."},
+     "The ExportTraceServiceRequest bytes of spans grouped as grouping.group_spans returns\n"
+     "them. Raises Unsupported for anything the reference encoder must handle."},
     {"decode_request", (PyCFunction)(void (*)(void))decode_request, METH_FASTCALL,
      "decode_request(data, (SpanRecord, SpanEvent, SpanLink)) -> list[SpanRecord]\n\n"
-     "The spans of ExportTraceServiceRequest bytes, as otlp.decode_request reads them.\n"
+     "The spans of ExportTraceServiceRequest bytes, as protobuf.decode_request reads them.\n"
      "Raises Unsupported for anything the upb parser must handle."},
-    {"redact_walk", (PyCFunction)(void (*)(void))redact_walk, METH_FASTCALL,
-     "redact_walk(value, state, skip=None) -> value\n\n"
-     "Redactor's walk: the value with secrets replaced, the very same object when\n"
-     "nothing changed. `skip` names keys of the top mapping to leave as they are."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1272,17 +1103,14 @@ exec_module(PyObject *module)
     INTERN(scope_attributes);
     INTERN(scope_schema_url);
     INTERN(time_unix_nano);
-    INTERN(secret_key);
-    INTERN(text);
 #undef INTERN
-    if ((s_other = PyUnicode_InternFromString("_walk_other")) == NULL) return -1;
     if ((s_empty_str = PyUnicode_FromStringAndSize("", 0)) == NULL ||
         (s_empty_bytes = PyBytes_FromStringAndSize("", 0)) == NULL ||
         (s_zero = PyLong_FromLong(0)) == NULL)
         return -1;
     Unsupported = PyErr_NewExceptionWithDoc(
-        "otel_llm._speedups.Unsupported",
-        "Input only the reference (pure-Python) encoder handles.", PyExc_ValueError, NULL);
+        "otel_llm.otlp._wire.Unsupported",
+        "Input only the reference (pure-Python) codec handles.", PyExc_ValueError, NULL);
     if (Unsupported == NULL) return -1;
     Py_INCREF(Unsupported);
     return PyModule_AddObject(module, "Unsupported", Unsupported);
@@ -1294,14 +1122,14 @@ static PyModuleDef_Slot slots[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "otel_llm._speedups",
-    "Optional C accelerators for otel_llm.otlp and otel_llm.redaction (see _speedups.c).",
+    PyModuleDef_HEAD_INIT, "otel_llm.otlp._wire",
+    "Optional C wire codec for otel_llm.otlp.protobuf (see _wire.c).",
     0, methods, slots,
     NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
-PyInit__speedups(void)
+PyInit__wire(void)
 {
     return PyModuleDef_Init(&module_def);
 }
