@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import enum
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+
+from starlette.requests import ClientDisconnect, Request
 
 from otel_llm.server.status import Failure, RequestError
 
@@ -111,3 +113,50 @@ def decompress(data: bytes, content_encoding: str, limit: int) -> bytes:
         parts.append(out)
         rest = inflater.unused_data
     return b"".join(parts)
+
+
+# --- reading a body off the connection ------------------------------------------------
+
+
+def declared_length(request: Request) -> int | None:
+    """The Content-Length the client declared, if any."""
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise RequestError(Failure.MALFORMED, f"bad Content-Length {value!r}") from None
+
+
+def too_large(limit: int) -> RequestError:
+    return RequestError(
+        Failure.TOO_LARGE,
+        f"body is larger than {limit} bytes: send smaller batches "
+        "(e.g. lower OTEL_BSP_MAX_EXPORT_BATCH_SIZE)",
+    )
+
+
+async def read_body(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The whole body, refused with TOO_LARGE past `limit` bytes on the wire."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def drain(chunks: AsyncIterator[bytes], limit: int) -> None:
+    """Read what is left of a refused body (up to `limit` bytes) without keeping it,
+    so the client gets our answer instead of a reset connection."""
+    drained = 0
+    try:
+        async for chunk in chunks:
+            drained += len(chunk)
+            if drained > limit:
+                return
+    except (ClientDisconnect, RuntimeError):
+        return  # the client is gone, or the body was read to the end already

@@ -6,8 +6,6 @@ Answers in the request's encoding: an ExportTraceServiceResponse on success (wit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -17,11 +15,19 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from otel_llm.server.body import Media, check_encoding, media_of
+from otel_llm.server.body import (
+    Media,
+    check_encoding,
+    declared_length,
+    drain,
+    media_of,
+    read_body,
+    too_large,
+)
 from otel_llm.server.pipeline import IngestPipeline
 from otel_llm.server.prepare import Prepared
 from otel_llm.server.projects import PROJECT_HEADER
-from otel_llm.server.status import Failure, RequestError
+from otel_llm.server.status import RequestError
 
 TRACES_PATHS = ("/v1/traces", "/otel/v1/traces")
 
@@ -66,63 +72,21 @@ def otlp_routes(pipeline: IngestPipeline, max_body_bytes: int) -> list[Route]:
         try:
             media = media_of(request.headers.get("content-type"))
             encoding = check_encoding(request.headers.get("content-encoding"))
-            declared = _declared_length(request)
+            declared = declared_length(request)
             if declared is not None and declared > max_body_bytes:
-                raise _too_large(max_body_bytes)
+                raise too_large(max_body_bytes)
             if not pipeline.has_room(declared or 0):
                 # Refuse before reading: the body is drained, never held in memory.
                 raise pipeline.busy_error()
-            body = await _read_body(chunks, max_body_bytes)
+            body = await read_body(chunks, max_body_bytes)
             prepared = await pipeline.ingest(
                 body, media, encoding, request.headers.get(PROJECT_HEADER)
             )
         except RequestError as error:
-            await _drain(chunks, max_body_bytes)
+            await drain(chunks, max_body_bytes)
             return status_response(error, media)
         except ClientDisconnect:
             return Response(status_code=499)  # nobody is listening any more
         return Response(export_response(prepared, media), media_type=media.value)
 
     return [Route(path, export_traces, methods=["POST"]) for path in TRACES_PATHS]
-
-
-def _declared_length(request: Request) -> int | None:
-    value = request.headers.get("content-length")
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise RequestError(Failure.MALFORMED, f"bad Content-Length {value!r}") from None
-
-
-def _too_large(limit: int) -> RequestError:
-    return RequestError(
-        Failure.TOO_LARGE,
-        f"body is larger than {limit} bytes: send smaller batches "
-        "(e.g. lower OTEL_BSP_MAX_EXPORT_BATCH_SIZE)",
-    )
-
-
-async def _read_body(chunks: AsyncIterator[bytes], limit: int) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-async def _drain(chunks: AsyncIterator[bytes], limit: int) -> None:
-    """Read what is left of a refused body (up to `limit` bytes) without keeping it,
-    so the client gets our answer instead of a reset connection."""
-    drained = 0
-    try:
-        async for chunk in chunks:
-            drained += len(chunk)
-            if drained > limit:
-                return
-    except (ClientDisconnect, RuntimeError):
-        return  # the client is gone, or the body was read to the end already

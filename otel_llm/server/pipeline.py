@@ -18,8 +18,10 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol, TypeVar
 
 from otel_llm._gc import tune_collector
 from otel_llm.server.body import Media
@@ -27,7 +29,7 @@ from otel_llm.server.prepare import Prepared, prepare
 from otel_llm.server.settings import ServerSettings
 from otel_llm.server.status import Failure, RequestError
 from otel_llm.server.writer import GroupCommitWriter
-from otel_llm.store.base import RowBuilder, StoreError
+from otel_llm.store.base import RowBuilder, StoreChanges, StoreError, UnstorableRun
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,17 @@ def _exit_with(parent_sentinel: int) -> None:
 
 def _noop() -> None:
     return None
+
+
+class PreparedRequest(Protocol):
+    """What a prepare function returns: the changes to commit and the decoded size."""
+
+    decoded_bytes: int
+
+    def changes(self) -> StoreChanges: ...
+
+
+P = TypeVar("P", bound=PreparedRequest)
 
 
 class _Ticket:
@@ -80,7 +93,7 @@ class IngestPipeline:
         self._executor: Executor = self._new_executor()
         self._admitted = 0
         self._inflight_bytes = 0
-        self._tasks: set[asyncio.Task[Prepared]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def _new_executor(self) -> Executor:
         workers = self._settings.workers
@@ -140,7 +153,7 @@ class IngestPipeline:
         content_encoding: str = "",
         project_header: str | None = None,
     ) -> Prepared:
-        """Store one export request; returns once its runs are committed.
+        """Store one OTLP export request; returns once its runs are committed.
 
         Args:
             data: the body as received.
@@ -153,14 +166,23 @@ class IngestPipeline:
                 bodies; STORE_UNAVAILABLE when the commit failed and a retry can succeed,
                 UNSTORABLE when the store refuses the data itself.
         """
-        if not self.has_room(len(data)):
+        return await self.submit(
+            len(data), prepare, data, media, content_encoding, project_header,
+            self._settings.max_body_bytes, self._row_builder,
+        )
+
+    async def submit(self, size: int, prepare_fn: Callable[..., P], *args: Any) -> P:
+        """Admit a request of `size` bytes, run `prepare_fn(*args)` off the event loop (in
+        a worker process: it and its arguments must pickle), commit what it prepared,
+        and return it once committed. Every way in (OTLP, run ingest) comes through here,
+        so admission, backpressure and the durable-ack rule are the same for all."""
+        if not self.has_room(size):
             raise self.busy_error()
         ticket = _Ticket()
         self._admitted += 1
-        self._charge(ticket, len(data))
-        task = asyncio.ensure_future(
-            self._process(ticket, data, media, content_encoding, project_header)
-        )
+        self._charge(ticket, size)
+        task: asyncio.Task[P] = asyncio.ensure_future(
+            self._process(ticket, size, prepare_fn, args))
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._release(done, ticket))
         # Shielded: a client that hangs up does not stop the commit, and admission is
@@ -171,7 +193,7 @@ class IngestPipeline:
         ticket.charged += size
         self._inflight_bytes += size
 
-    def _release(self, task: asyncio.Task[Prepared], ticket: _Ticket) -> None:
+    def _release(self, task: asyncio.Task[Any], ticket: _Ticket) -> None:
         self._tasks.discard(task)
         self._admitted -= 1
         self._inflight_bytes -= ticket.charged
@@ -179,26 +201,12 @@ class IngestPipeline:
             task.exception()  # retrieved here so a hung-up client's failure is not logged
 
     async def _process(
-        self,
-        ticket: _Ticket,
-        data: bytes,
-        media: Media,
-        content_encoding: str,
-        project_header: str | None,
-    ) -> Prepared:
+        self, ticket: _Ticket, size: int, prepare_fn: Callable[..., P], args: tuple[Any, ...]
+    ) -> P:
         loop = asyncio.get_running_loop()
         executor = self._executor
         try:
-            prepared = await loop.run_in_executor(
-                executor,
-                prepare,
-                data,
-                media,
-                content_encoding,
-                project_header,
-                self._settings.max_body_bytes,
-                self._row_builder,
-            )
+            prepared = await loop.run_in_executor(executor, prepare_fn, *args)
         except RequestError:
             raise
         except BrokenProcessPool:
@@ -211,15 +219,16 @@ class IngestPipeline:
                 retry_after=self._settings.retry_after_seconds,
             ) from None
         except Exception as exc:
-            logger.exception("could not prepare an export request")
+            logger.exception("could not prepare a request")
             raise RequestError(
                 Failure.INTERNAL, f"could not process the request: {exc!r}"
             ) from None
         # Decoded runs take more memory than the wire bytes: count the decoded size.
-        self._charge(ticket, max(prepared.decoded_bytes - len(data), 0))
-        if prepared.batches:
+        self._charge(ticket, max(prepared.decoded_bytes - size, 0))
+        changes = prepared.changes()
+        if changes.size:
             try:
-                await self._writer.write(prepared.changes())
+                await self._writer.write(changes)
             except Exception as exc:
                 raise self.commit_error(exc) from None
         return prepared
@@ -233,7 +242,7 @@ class IngestPipeline:
                 f"could not store the spans: {exc}; retry later",
                 retry_after=self._settings.retry_after_seconds,
             )
-        if isinstance(exc, StoreError):
+        if isinstance(exc, (StoreError, UnstorableRun)):
             return RequestError(
                 Failure.UNSTORABLE,
                 f"the store refused these spans: {exc}; sending them again will not help",

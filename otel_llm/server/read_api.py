@@ -108,7 +108,8 @@ def read_routes(store: RunStore) -> list[Route]:
                 "version": server_version(),
                 "license_expiration_time": None,
                 "batch_ingest_config": BATCH_INGEST_CONFIG,
-                "instance_flags": {"zstd_compression_enabled": False},
+                # Run ingest decodes zstd, the SDK's fast path for multipart bodies.
+                "instance_flags": {"zstd_compression_enabled": True},
             }
         )
 
@@ -148,6 +149,12 @@ def read_routes(store: RunStore) -> list[Route]:
         run = await call(store.get_run, run_id)
         if run is None:
             raise _BadRequest(404, f"run {run_id} not found")
+        # Where the SDK downloads a run's attachments from (its `s3_urls`).
+        run["s3_urls"] = {
+            f"attachment.{name}": {"presigned_url": f"/runs/{run_id}/attachments/{name}",
+                                   "mime_type": mime}
+            for name, mime in (await call(store.attachment_types, run_id)).items()
+        }
         return JSON(run)
 
     return [

@@ -24,6 +24,8 @@ from otel_llm.server.app import create_app
 from otel_llm.server.auth import ApiKeyCheck
 from otel_llm.server.otlp_grpc import build_grpc_server
 from otel_llm.server.pipeline import IngestPipeline
+from otel_llm.server.run_api import run_routes
+from otel_llm.server.run_ingest import IngestLimits
 from otel_llm.server.settings import ServerSettings
 from otel_llm.server.writer import GroupCommitWriter
 from otel_llm.store.base import RunStore
@@ -145,6 +147,10 @@ class OtelLlmServer:
                 store=self.store,
                 api_key=settings.api_key,
                 max_body_bytes=settings.max_body_bytes,
+                extra_routes=run_routes(
+                    pipeline, self.store, self.store.row_builder,
+                    IngestLimits(settings.max_body_bytes, settings.max_attachment_bytes),
+                ),
             )
             config = uvicorn.Config(
                 app,

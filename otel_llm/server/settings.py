@@ -8,6 +8,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_GRPC_PORT = 4317
 DEFAULT_HTTP_PORT = 4318
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # OTLP's recommended limit
+DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 # Requests admitted but not yet committed. Each 1,000-span request holds ~5 MB between
 # arrival and commit (body, decoded runs); 8 keep the writer busy with room to spare.
 DEFAULT_QUEUE_SIZE = 8
@@ -35,6 +36,7 @@ class ServerSettings:
         retention_seconds: traces older than this are deleted on a schedule (None: keep).
         retention_check_seconds: how often retention is applied.
         retry_after_seconds: what a client told to back off should wait.
+        max_attachment_bytes: largest run attachment (run ingest); larger ones get 413.
     """
 
     host: str = DEFAULT_HOST
@@ -48,6 +50,7 @@ class ServerSettings:
     retention_seconds: float | None = None
     retention_check_seconds: float = DEFAULT_RETENTION_CHECK_SECONDS
     retry_after_seconds: int = 1
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
 
     def __post_init__(self) -> None:
         problems = [
@@ -68,6 +71,7 @@ class ServerSettings:
                 ),
                 (self.retention_check_seconds <= 0, "retention_check_seconds must be positive"),
                 (self.retry_after_seconds < 1, "retry_after_seconds must be at least 1"),
+                (self.max_attachment_bytes < 1, "max_attachment_bytes must be positive"),
                 (self.api_key == "", "api_key must not be empty (leave it unset instead)"),
             )
             if failed

@@ -219,6 +219,21 @@ class RunStore(Protocol):
         returns the number of runs written."""
         ...
 
+    def list_feedback(
+        self, run_ids: Sequence[str] | None = None, keys: Sequence[str] | None = None,
+        limit: int = DEFAULT_LIMIT, offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Feedback (LangSmith's shape) of some runs and keys (None: all), oldest first."""
+        ...
+
+    def get_feedback(self, feedback_id: str) -> dict[str, Any] | None: ...
+
+    def attachment_types(self, run_id: str) -> dict[str, str]:
+        """name -> MIME type of a run's attachments."""
+        ...
+
+    def read_attachment(self, run_id: str, name: str) -> Attachment | None: ...
+
     def list_projects(
         self, name: str | None = None, limit: int = DEFAULT_LIMIT, offset: int = 0
     ) -> list[ProjectDict]: ...
