@@ -80,6 +80,8 @@ class Ingest:
         known_traces = self._trace_keys({row[OTEL] for row in rows.values()})
         for row in rows.values():
             row[TRACE_KEY] = self.keys[row[OTEL]]
+        if known_traces:
+            self._link_span_aliases()
         attached: list[Fragment] = []
         if any(row[INCOMPLETE] for row in rows.values()) or known_traces:
             attached = self._place(known_traces)
@@ -120,6 +122,48 @@ class Ingest:
         return known
 
     # Tree placement.
+
+    def _link_span_aliases(self) -> None:
+        """Join OTel spans to the SDK runs they were started in. An OTel span's parent is
+        the first 8 bytes of the run's UUID (the LangSmith SDK's rule), which a span
+        turns into the id `00000000-0000-0000-` + those bytes: when no run has that id,
+        the run of the same trace whose UUID starts with those bytes is the parent.
+        Both arrival orders: a span after its run, and a stored span before it."""
+        rows = self.rows
+        wanted = {row[PARENT]: row[TRACE_KEY] for row in rows.values()
+                  if row[INCOMPLETE] and row[PARENT] is not None
+                  and row[PARENT].startswith(SPAN_BORN) and row[PARENT] not in rows}
+        if wanted:
+            for ids in chunks(list(wanted)):
+                for (rid,) in self.conn.execute(
+                        f"SELECT id FROM runs WHERE id IN ({placeholders(ids)})", ids):
+                    del wanted[rid]  # a real span-born parent: the usual placement
+            by_alias = {span_alias(rid): rid for rid in rows if not rid.startswith(SPAN_BORN)}
+            found: dict[str, str] = {}
+            for alias, key in wanted.items():
+                real = by_alias.get(alias) or self._run_with_prefix(key, alias)
+                if real is not None:
+                    found[alias] = real
+            for row in rows.values():
+                if row[PARENT] in found:
+                    row[PARENT] = found[row[PARENT]]
+        aliases = {span_alias(rid): rid for rid in rows if not rid.startswith(SPAN_BORN)}
+        for chunk in chunks(list(aliases)):
+            for top, alias in self.conn.execute(
+                "SELECT run_id, parent_run_id FROM orphans "
+                f"WHERE parent_run_id IN ({placeholders(chunk)})", chunk,
+            ).fetchall():
+                self.conn.execute("UPDATE orphans SET parent_run_id = ? WHERE run_id = ?",
+                                  (aliases[alias], top))
+                self.conn.execute("UPDATE runs SET parent_run_id = ? WHERE id = ?",
+                                  (aliases[alias], top))
+
+    def _run_with_prefix(self, trace_key: int, alias: str) -> str | None:
+        prefix = alias_prefix(alias)
+        row = self.conn.execute(
+            "SELECT id FROM runs WHERE trace_key = ? AND id >= ? AND id < ? LIMIT 1",
+            (trace_key, prefix, prefix + "~")).fetchone()
+        return None if row is None else str(row[0])
 
     def _place(self, known_traces: set[str]) -> list[Fragment]:
         """Give every incomplete row of the batch its final dotted order and trace id,
@@ -298,3 +342,18 @@ def merge_rows(old: list[Any], new: list[Any]) -> list[Any]:
     merged[NAME], merged[TYPE], merged[START] = new[NAME], new[TYPE], new[START]
     merged[PROJECT], merged[OTEL] = old[PROJECT], old[OTEL]
     return merged
+
+
+SPAN_BORN = "00000000-0000-0000-"  # the prefix of a run id made from an 8-byte span id
+
+
+def span_alias(run_id: str) -> str:
+    """The id an OTel span gives the run whose OTel span id is this run's first 8 bytes."""
+    digits = run_id.replace("-", "")[:16]
+    return f"{SPAN_BORN}{digits[:4]}-{digits[4:]}"
+
+
+def alias_prefix(alias: str) -> str:
+    """The text every run id whose first 8 bytes the alias carries starts with."""
+    digits = alias.replace("-", "")[16:]
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:]}-"

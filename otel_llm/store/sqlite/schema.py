@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS orphans (
     trace_key INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orphans_trace ON orphans (trace_key);
+CREATE INDEX IF NOT EXISTS orphans_parent ON orphans (parent_run_id);
 CREATE TABLE IF NOT EXISTS traces (
     key INTEGER PRIMARY KEY,
     otel_trace_id TEXT NOT NULL UNIQUE,
