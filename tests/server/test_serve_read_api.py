@@ -55,7 +55,7 @@ def root_id(seed: int) -> str:
 def test_info_passes_the_clients_model(loaded: OtelLlmServer) -> None:
     body = httpx.get(loaded.http_url + "/info").json()
     info = LangSmithInfo(**body)
-    assert info.instance_flags == {"zstd_compression_enabled": False}
+    assert info.instance_flags == {"zstd_compression_enabled": True}  # run ingest decodes zstd
     assert info.batch_ingest_config is not None
     assert info.batch_ingest_config["size_limit"] > 0
     assert info.version
