@@ -37,6 +37,7 @@ DEFAULT_DB = "otel-llm.db"  # also the store sink's and the read commands' defau
 OTEL_LLM_API_KEY = "OTEL_LLM_API_KEY"  # when set, every request must carry it
 OTEL_LLM_API_KEY_FILE = "OTEL_LLM_API_KEY_FILE"  # a file holding that key
 OTEL_LLM_MAX_BODY_BYTES = "OTEL_LLM_MAX_BODY_BYTES"  # per request, after gunzip too
+OTEL_LLM_MAX_ATTACHMENT_BYTES = "OTEL_LLM_MAX_ATTACHMENT_BYTES"  # one run attachment
 OTEL_LLM_QUEUE_SIZE = "OTEL_LLM_QUEUE_SIZE"  # requests admitted but not yet committed
 OTEL_LLM_MAX_INFLIGHT_BYTES = "OTEL_LLM_MAX_INFLIGHT_BYTES"  # decoded bytes admitted, total
 OTEL_LLM_WORKERS = "OTEL_LLM_WORKERS"  # decode+convert processes (0: in-process thread)

@@ -20,6 +20,7 @@ from otel_llm.server.settings import (
     DEFAULT_GRPC_PORT,
     DEFAULT_HOST,
     DEFAULT_HTTP_PORT,
+    DEFAULT_MAX_ATTACHMENT_BYTES,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_INFLIGHT_BYTES,
     DEFAULT_QUEUE_SIZE,
@@ -101,6 +102,9 @@ def _stop_signals() -> Iterator[threading.Event]:
 @click.option("--max-body-bytes", envvar=config.OTEL_LLM_MAX_BODY_BYTES,
               type=click.IntRange(1024), default=DEFAULT_MAX_BODY_BYTES, show_default=True,
               show_envvar=True, help="Largest request, on the wire and after decompression.")
+@click.option("--max-attachment-bytes", envvar=config.OTEL_LLM_MAX_ATTACHMENT_BYTES,
+              type=click.IntRange(1), default=DEFAULT_MAX_ATTACHMENT_BYTES, show_default=True,
+              show_envvar=True, help="Largest run attachment (run ingest); larger get 413.")
 @click.option("--queue-size", envvar=config.OTEL_LLM_QUEUE_SIZE, type=click.IntRange(1),
               default=DEFAULT_QUEUE_SIZE, show_default=True, show_envvar=True,
               help="Requests accepted but not yet committed; beyond it clients get "
@@ -139,6 +143,7 @@ def serve(
     api_key: str | None,
     api_key_file: Path | None,
     max_body_bytes: int,
+    max_attachment_bytes: int,
     queue_size: int,
     max_inflight_bytes: int,
     workers: int | None,
@@ -175,6 +180,7 @@ def serve(
             http_port=http_port,
             api_key=api_key or None,
             max_body_bytes=max_body_bytes,
+            max_attachment_bytes=max_attachment_bytes,
             queue_size=queue_size,
             max_inflight_bytes=max_inflight_bytes,
             workers=_default_workers() if workers is None else workers,
