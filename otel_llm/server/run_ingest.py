@@ -14,6 +14,7 @@ still stored, and the answer is a 4xx naming each bad part.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,6 @@ from typing import Any
 import orjson
 import zstandard
 
-from otel_llm.ids import ids_from_dotted_order
 from otel_llm.model import Run, iso_to_ns
 from otel_llm.server.body import decompress
 from otel_llm.server.multipart import MultipartError, Part, boundary_of, parse_parts
@@ -181,9 +181,10 @@ def _read_part(
         prepared.problem(422, f"part {part.name}: unknown part name; expected post.<id>, "
                               "patch.<id>, attachment.<id>.<name> or feedback.<id>")
         return
-    run_id, _, sub = rest.partition(".")
-    if _uuid(run_id) is None:
-        prepared.problem(422, f"part {part.name}: {run_id!r} is not a UUID")
+    raw_id, _, sub = rest.partition(".")
+    run_id = canonical_id(raw_id)
+    if run_id is None:
+        prepared.problem(422, f"part {part.name}: {raw_id!r} is not a UUID")
         return
     if sub and sub not in RUN_FIELDS:
         prepared.problem(422, f"part {part.name}: unknown run field {sub!r}; expected one "
@@ -192,7 +193,7 @@ def _read_part(
     doc = _json_part(part, prepared)
     if doc is None:
         return
-    key = (kind, str(uuid.UUID(run_id)))
+    key = (kind, run_id)
     if sub:
         fields.setdefault(key, {})[sub] = doc
     elif not isinstance(doc, dict):
@@ -278,15 +279,18 @@ def _check_tree(doc: dict[str, Any]) -> None:
     dotted = doc.get("dotted_order")
     if not dotted:
         return
-    run_id, trace_id, parent = ids_from_dotted_order(str(dotted))
-    stated = {"id": doc.get("id"), "trace_id": doc.get("trace_id"),
-              "parent_run_id": doc.get("parent_run_id")}
-    implied = {"id": run_id, "trace_id": trace_id, "parent_run_id": parent}
-    for name, value in stated.items():
-        if name == "parent_run_id" and value is None and implied[name] is not None:
-            raise ValueError(f"dotted_order names parent {implied[name]}, the run none")
-        if value is not None and _uuid(value) != implied[name]:
-            raise ValueError(f"dotted_order says {name} {implied[name]}, the run says {value}")
+    segments = str(dotted).split(".")
+    for seg in segments:
+        if len(seg) < 37 or seg[-37] != "Z" or canonical_id(seg[-36:]) is None:
+            raise ValueError(f"bad dotted_order segment {seg!r}")
+    implied = {"id": segments[-1][-36:].lower(), "trace_id": segments[0][-36:].lower(),
+               "parent_run_id": segments[-2][-36:].lower() if len(segments) > 1 else None}
+    for name, value in implied.items():
+        stated = doc.get(name)
+        if name == "parent_run_id" and stated is None and value is not None:
+            raise ValueError(f"dotted_order names parent {value}, the run none")
+        if stated is not None and canonical_id(stated) != value:
+            raise ValueError(f"dotted_order says {name} {value}, the run says {stated}")
 
 
 def _patch_problem(doc: dict[str, Any]) -> str | None:
@@ -312,6 +316,19 @@ def _objects(value: Any, name: str, prepared: PreparedRuns) -> list[dict[str, An
     if len(good) != len(value):
         prepared.problem(422, f"{name}: {len(value) - len(good)} items are not JSON objects")
     return good
+
+
+def canonical_id(value: Any) -> str | None:
+    """A UUID's canonical text (lowercase, dashed), or None when it is not one."""
+    return _canonical(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=4096)  # a request names each run several times
+def _canonical(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
