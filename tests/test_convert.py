@@ -55,8 +55,10 @@ def test_dotted_order_matches_the_sdk_format() -> None:
     ns = 1_763_682_293_756_667_000  # 2025-11-20T23:44:53.756667Z
     seg = dotted_segment(ns, rid)
     assert seg == "20251120T234453756667Z01a1fb59-43fc-73bf-8dc4-c46ea89f3d4f"
-    child = uuid.uuid4()
-    dotted = seg + "." + dotted_segment(ns + 5000, child)
+    child = uuid.UUID("01a1fb59-4402-7c7e-9169-f6256e8ee91b")
+    assert dotted_segment(ns + 5000, child) == \
+        "20251120T234453756672Z01a1fb59-4402-7c7e-9169-f6256e8ee91b"
+    dotted = seg + ".20251120T234453756672Z01a1fb59-4402-7c7e-9169-f6256e8ee91b"
     assert ids_from_dotted_order(dotted) == (child, rid, rid)
 
 
@@ -65,13 +67,17 @@ def test_a_complete_trace_in_any_order() -> None:
     runs = {r.name: r for r in spans_to_runs(spans)}
     root = runs["s1"]
     assert root.parent_run_id is None and root.trace_id == root.id
-    for name, parent in (("s2", "s1"), ("s3", "s2"), ("s4", "s1")):
+    # span n starts n microseconds after T0 (2025-11-13T02:13:20Z); its run id ends in n.
+    seg = {n: f"20251113T02132000000{n}Z00000000-0000-0000-0000-00000000000{n}"
+           for n in range(1, 5)}
+    assert root.dotted_order == seg[1]
+    for name, parent, dotted in (("s2", "s1", f"{seg[1]}.{seg[2]}"),
+                                 ("s3", "s2", f"{seg[1]}.{seg[2]}.{seg[3]}"),
+                                 ("s4", "s1", f"{seg[1]}.{seg[4]}")):
         run = runs[name]
         assert run.trace_id == root.id
         assert run.parent_run_id == runs[parent].id
-        assert run.dotted_order == runs[parent].dotted_order + "." + dotted_segment(
-            run.start_time_ns, run.id
-        )
+        assert run.dotted_order == dotted
         assert "incomplete" not in run.extra.get("otel", {})
 
 
@@ -92,8 +98,9 @@ def test_per_span_form_uses_the_parent_run() -> None:
     child = span_to_run(span(2, 1), parent=root)
     assert child is not None
     assert child.trace_id == root.id and child.parent_run_id == root.id
-    own = dotted_segment(child.start_time_ns, child.id)
-    assert child.dotted_order == f"{root.dotted_order}.{own}"
+    assert root.dotted_order == "20251113T021320000001Z00000000-0000-0000-0000-000000000001"
+    assert child.dotted_order == (f"{root.dotted_order}."
+                                  "20251113T021320000002Z00000000-0000-0000-0000-000000000002")
 
 
 def test_cycles_and_bad_ids_never_raise() -> None:

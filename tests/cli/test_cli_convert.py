@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from otel_llm import Run, spans_to_runs
 from otel_llm.cli import main
-from otel_llm.ids import dotted_segment
 from otel_llm.model import SpanRecord
 from otel_llm.otlp import decode_otlp_json, decode_otlp_protobuf, encode_otlp_json
 
@@ -44,7 +43,9 @@ def test_json_to_runs_and_back(tmp_path: Path) -> None:
     root = next(r for r in runs if r.name == "agent")
     chat = next(r for r in runs if r.name != "agent")
     assert chat.parent_run_id == root.id and chat.trace_id == root.id
-    assert chat.dotted_order == root.dotted_order + "." + dotted_segment(T0 + 1000, chat.id)
+    # Segments are the start time to the microsecond, then the run id.
+    assert root.dotted_order == f"20251113T021320000000Z{root.id}"
+    assert chat.dotted_order == f"{root.dotted_order}.20251113T021320000001Z{chat.id}"
     assert chat.run_type == "llm" and root.run_type == "chain"
 
     back = tmp_path / "back.pb"

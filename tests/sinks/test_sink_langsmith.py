@@ -238,7 +238,9 @@ def test_shutdown_cuts_a_waiting_retry_short() -> None:
         results: list[SinkResult] = []
         worker = threading.Thread(target=lambda: results.append(sink.export(_tree())))
         worker.start()
+        deadline = time.monotonic() + 30
         while not server.posts():
+            assert time.monotonic() < deadline, "the sink never sent its first request"
             time.sleep(0.01)
         sink.shutdown()
         worker.join(30)

@@ -3,7 +3,6 @@ real running server."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,9 @@ from otel_llm.cli.read import cost_text, duration_text
 from otel_llm.convert import spans_to_runs
 from otel_llm.server import OtelLlmServer, ServerSettings
 from otel_llm.store import SQLiteStore
-from tests.store.helpers import make_span, new_span_id, new_trace_id
+from tests.store.helpers import T0, make_span, new_span_id, new_trace_id
+
+DAY = 86_400 * 10**9
 
 TRACE = bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
 USAGE = {"input_tokens": 1000, "output_tokens": 204, "total_tokens": 1204}
@@ -120,19 +121,20 @@ def test_runs_errors(db: Path) -> None:
     assert "no project named 'nope'" in invoke("runs", "--db", str(db), "-p", "nope", code=1)
 
 
-def test_prune(db: Path) -> None:
+def test_prune(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "give either --older-than" in invoke("prune", "--db", str(db), code=2)
     assert "bad duration '3x'" in invoke("prune", "--db", str(db), "--older-than", "3x", code=2)
     assert "--project goes with --older-than" in invoke(
         "prune", "--db", str(db), "--trace", TRACE.hex(), "-p", "x", code=2)
-    # The spans are from 2026-09-21; nothing is older than 100 weeks before today.
-    assert invoke("prune", "--db", str(db), "--older-than", "100w") == "deleted 0 runs\n"
+    # The spans start at T0 (2026-09-21); the command's clock reads 30 days later.
+    monkeypatch.setattr("otel_llm.cli.read._now_ns", lambda: T0 + 30 * DAY)
+    assert invoke("prune", "--db", str(db), "--older-than", "31d") == "deleted 0 runs\n"
     assert invoke("prune", "--db", str(db), "--trace", TRACE.hex()) == "deleted 4 runs\n"
     assert "demo" not in invoke("runs", "--db", str(db))
-    future = (time.time_ns() - 1_790_000_000_000_000_000) / 1e9  # seconds since the spans
-    if future > 0:
-        assert invoke("prune", "--db", str(db), "--older-than", f"{future / 2:.0f}s",
-                      "-p", "side") == "deleted 1 runs\n"
+    assert invoke("prune", "--db", str(db), "--older-than", "29d",
+                  "-p", "elsewhere") == "deleted 0 runs\n"
+    assert invoke("prune", "--db", str(db), "--older-than", "29d",
+                  "-p", "side") == "deleted 1 runs\n"
 
 
 def test_formats() -> None:

@@ -18,25 +18,51 @@ def table() -> PriceTable:
     return PriceTable.load()
 
 
+# Each entry a price of its own, so a lookup names the entry it matched.
+ENTRIES = PriceTable({
+    "claude-3-5-sonnet": Price(1.0, 1.0),
+    "claude-sonnet-4": Price(2.0, 2.0),
+    "gemini-2.5-flash": Price(4.0, 4.0),
+    "gemini-2.5-flash-lite": Price(5.0, 5.0),
+    "gpt-4.1-mini": Price(6.0, 6.0),
+    "gpt-4o": Price(7.0, 7.0),
+    "gpt-4o-mini": Price(8.0, 8.0),
+    "o3-mini": Price(9.0, 9.0),
+})
+
+
+@pytest.mark.parametrize(
+    ("model", "price"),
+    [
+        ("gpt-4o-mini", 8.0),  # gpt-4o-mini
+        ("gpt-4o-mini-2024-07-18", 8.0),  # gpt-4o-mini
+        ("gpt-4o-2024-08-06", 7.0),  # gpt-4o
+        ("GPT-4o", 7.0),  # gpt-4o
+        ("openai/gpt-4.1-mini", 6.0),  # gpt-4.1-mini
+        ("claude-3-5-sonnet-20241022", 1.0),  # claude-3-5-sonnet
+        ("claude-3-5-sonnet@20240620", 1.0),  # claude-3-5-sonnet
+        ("claude-sonnet-4-20250514", 2.0),  # claude-sonnet-4
+        ("models/gemini-2.5-flash", 4.0),  # gemini-2.5-flash
+        ("gemini-2.5-flash-lite-preview", 5.0),  # gemini-2.5-flash-lite
+        ("o3-mini-2025-01-31", 9.0),  # o3-mini
+    ],
+)
+def test_exact_and_prefix_matching(model: str, price: float) -> None:
+    assert ENTRIES.lookup(model) == Price(price, price)
+
+
 @pytest.mark.parametrize(
     ("model", "expected"),
     [
-        ("gpt-4o-mini", "gpt-4o-mini"),
-        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),  # longest prefix, not gpt-4o
-        ("gpt-4o-2024-08-06", "gpt-4o"),
-        ("GPT-4o", "gpt-4o"),
-        ("openai/gpt-4.1-mini", "gpt-4.1-mini"),
-        ("claude-3-5-sonnet-20241022", "claude-3-5-sonnet"),
-        ("claude-3-5-sonnet@20240620", "claude-3-5-sonnet"),
-        ("claude-sonnet-4-20250514", "claude-sonnet-4"),
-        ("models/gemini-2.5-flash", "gemini-2.5-flash"),
-        ("gemini-2.5-flash-lite-preview", "gemini-2.5-flash-lite"),
-        ("o3-mini-2025-01-31", "o3-mini"),
+        ("gpt-4o-mini-2024-07-18", Price(0.15, 0.6, 0.075)),
+        ("claude-3-5-sonnet-20241022", Price(3.0, 15.0, 0.3)),
+        ("models/gemini-2.5-flash", Price(0.3, 2.5, 0.075)),
     ],
 )
-def test_exact_and_prefix_matching(table: PriceTable, model: str, expected: str) -> None:
-    assert table.lookup(model) == table.lookup(expected)
-    assert table.lookup(model) is not None
+def test_the_shipped_table_prices_current_models(
+    table: PriceTable, model: str, expected: Price
+) -> None:
+    assert table.lookup(model) == expected
 
 
 @pytest.mark.parametrize("model", ["gpt-4oz", "gpt-5x", "llama-3-70b", "o"])

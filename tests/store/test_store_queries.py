@@ -11,9 +11,8 @@ import pytest
 from langsmith import schemas
 
 from otel_llm.convert import spans_to_runs
-from otel_llm.model import ns_to_iso
 from otel_llm.store import FilterSyntaxError, RunQuery, SQLiteStore
-from tests.store.helpers import MS, T0, make_span, new_span_id, new_trace_id
+from tests.store.helpers import make_span, new_span_id, new_trace_id
 
 USAGE = {"input_tokens": 1000, "output_tokens": 204, "total_tokens": 1204}
 
@@ -163,7 +162,7 @@ def test_query_body_fields(store: SQLiteStore) -> None:
     assert names(store, id=[agent, run_id(store, "solo")]) == {"agent", "solo"}
     assert names(store, session=[alpha]) == ALL - {"solo"}
     assert names(store, session=[alpha], is_root=True) == {"agent", "batch"}
-    assert names(store, start_time=ns_to_iso(T0 + 1500 * MS)) == {"solo"}
+    assert names(store, start_time="2026-09-21T14:13:21.500000+00:00") == {"solo"}
     assert names(store, query="Paris") == {"solo"}
     assert names(store, parent_run="00000000-0000-0000-0000-000000000001") == set()
     assert names(store, id=[]) == set()
@@ -189,7 +188,7 @@ def test_read_shape_passes_the_langsmith_models(store: SQLiteStore) -> None:
     assert float(chat.total_cost or 0) == pytest.approx(1000 * 0.15e-6 + 204 * 0.6e-6)
     assert chat.status == "success"
     assert chat.first_token_time is not None
-    assert chat.first_token_time.isoformat() == ns_to_iso(T0 + 400 * MS)
+    assert chat.first_token_time.isoformat() == "2026-09-21T14:13:20.400000+00:00"
     agent = schemas.Run(**store.get_run(run_id(store, "agent")) or {})
     assert agent.total_tokens == 1204  # rolled up from its generation
     assert len(agent.child_run_ids or []) == 3
