@@ -191,3 +191,28 @@ def test_a_span_that_fails_conversion_is_counted_in_partial_success(
     assert f"span {spans[0].span_id.hex()} ('explode') could not be converted" in message
     assert "converter exploded" in message
     assert run_ids(spans[1:]) <= listed_ids(store, "p")
+
+
+def test_spans_sent_again_under_another_project_stay_where_they_were_first_stored(
+    server: OtelLlmServer, store: SQLiteStore
+) -> None:
+    """The rule: a trace and all its runs are in the project its root was first stored
+    in; sending them again under another project moves nothing, runs or totals."""
+    spans = trace_spans(21)
+    assert post(server, spans, "dup-A").status_code == 200
+    assert post(server, spans, "dup-B").status_code == 200
+    projects = {p["name"]: p for p in store.list_projects()}
+    assert projects["dup-A"]["run_count"] == 4 and projects["dup-A"]["total_tokens"] == 360
+    assert projects["dup-B"]["run_count"] == 0 and projects["dup-B"]["total_tokens"] == 0
+    assert listed_ids(store, "dup-A") == run_ids(spans)
+    assert listed_ids(store, "dup-B") == set()
+    # Children first under one project, their root later under another: the children
+    # wait in theirs until the root comes, then the whole trace is the root's.
+    later = trace_spans(22)
+    assert post(server, later[:-1], "kids").status_code == 200
+    assert listed_ids(store, "kids") == run_ids(later[:-1])
+    assert post(server, later[-1:], "root").status_code == 200
+    projects = {p["name"]: p for p in store.list_projects()}
+    assert listed_ids(store, "root") == run_ids(later)
+    assert listed_ids(store, "kids") == set()
+    assert projects["root"]["run_count"] == 4 and projects["kids"]["run_count"] == 0

@@ -56,6 +56,7 @@ class _Stored:
     run_type: str
     has_error: bool
     usage: Usage  # own usage for generations (display values otherwise; unused then)
+    project_id: str  # a run stays in the project it was first stored in
 
 
 
@@ -90,19 +91,21 @@ class Ingest:
         self.conn.executemany(UPSERT, rows.values())
         self._orphans(attached)
         self._aggregate(fragments)
+        self._runs_follow_their_root(known_traces)
 
     # Stored state this batch depends on.
 
     def _fetch_existing(self) -> dict[str, _Stored]:
         out: dict[str, _Stored] = {}
         for chunk in chunks(list(self.rows)):
-            for (rid, trace, dotted, inc, rtype, has_error, *usage) in self.conn.execute(
-                "SELECT id, trace_id, dotted_order, incomplete, run_type, error IS NOT NULL, "
-                "prompt_tokens, completion_tokens, total_tokens, prompt_cost, "
+            for (rid, project, trace, dotted, inc, rtype, has_error, *usage) in self.conn.execute(
+                "SELECT id, project_id, trace_id, dotted_order, incomplete, run_type, "
+                "error IS NOT NULL, prompt_tokens, completion_tokens, total_tokens, prompt_cost, "
                 f"completion_cost, total_cost FROM runs WHERE id IN ({placeholders(chunk)})", chunk
             ):
                 out[rid] = _Stored(trace, dotted, inc, rtype, bool(has_error),
-                                   tuple(u or 0 for u in usage))  # type: ignore[arg-type]
+                                   tuple(u or 0 for u in usage),  # type: ignore[arg-type]
+                                   project)
         return out
 
     def _trace_keys(self, traces: set[str]) -> set[str]:
@@ -267,6 +270,17 @@ class Ingest:
                 "INSERT OR REPLACE INTO orphans (run_id, parent_run_id, trace_key) "
                 "VALUES (?, ?, ?)", waiting)
 
+    def _runs_follow_their_root(self, known_traces: set[str]) -> None:
+        """A trace and all its runs are in the project its root was first stored in:
+        runs that came before their root, under another project, move to the root's."""
+        moves = [(row[PROJECT], row[TRACE_KEY], row[PROJECT])
+                 for rid, row in self.rows.items()
+                 if row[PARENT] is None and rid not in self.existing
+                 and row[OTEL] in known_traces]
+        if moves:
+            self.conn.executemany(
+                "UPDATE runs SET project_id = ? WHERE trace_key = ? AND project_id != ?", moves)
+
     # Rollups and trace aggregates.
 
     def _aggregate(self, fragments: list[tuple[str, Usage]]) -> None:
@@ -292,13 +306,16 @@ class Ingest:
             agg = per_trace.get(row[OTEL])
             if agg is None:
                 agg = per_trace[row[OTEL]] = [
-                    row[TRACE], row[PROJECT], None, None, 0, row[START], 0, 0, 0,
+                    row[TRACE], row[PROJECT] if old is None else old.project_id, None, None,
+                    0, row[START], 0, 0, 0,
                     0, 0, 0, 0.0, 0.0, 0.0, None,
                 ]
             if not row[INCOMPLETE]:
                 agg[0], agg[4] = row[TRACE], 1
             if row[PARENT] is None:
-                agg[1], agg[2], agg[3] = row[PROJECT], rid, row[NAME]
+                # The trace is in its root's project: where the root was first stored.
+                agg[1] = row[PROJECT] if old is None else old.project_id
+                agg[2], agg[3] = rid, row[NAME]
             agg[5] = min(agg[5], row[START])
             agg[6] = max(agg[6], row[END] or 0)
             agg[7] += old is None
