@@ -1,4 +1,5 @@
-"""Fixtures for the tests that hold the optional C extensions to their Python references."""
+"""The property tests' profile, and fixtures for the tests that hold the optional C
+extensions to their Python references."""
 
 from __future__ import annotations
 
@@ -7,6 +8,24 @@ import os
 from types import ModuleType
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+# Property tests are deterministic in CI: derandomised (the same examples every run),
+# no example database, and no explain or shrink phase, which can outlast the test
+# timeout; a failure prints the example that failed and the blob that replays it
+# (`@reproduce_failure`). Each test's own `@settings` keeps its example budget.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)
 
 # CI sets this: an extension that failed to build must fail the run, not skip its tests.
 REQUIRE_SPEEDUPS = os.environ.get("OTEL_LLM_REQUIRE_SPEEDUPS") == "1"
