@@ -17,6 +17,9 @@ DEFAULT_RETENTION_CHECK_SECONDS = 3600.0
 # rather than after every commit (see SQLiteStore checkpoint_interval).
 SERVER_CHECKPOINT_INTERVAL = 0.25
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_FORWARD_WAIT_SECONDS = 300.0  # runs that never end are forwarded after this
+DEFAULT_FORWARD_MAX_BYTES = 1024**3  # outbox bound per destination (stored run bytes)
+DEFAULT_FORWARD_BATCH_SIZE = 1000
 
 @dataclass(frozen=True)
 class ServerSettings:
@@ -35,6 +38,12 @@ class ServerSettings:
         retention_seconds: traces older than this are deleted on a schedule (None: keep).
         retention_check_seconds: how often retention is applied.
         retry_after_seconds: what a client told to back off should wait.
+        forward: destination URLs every stored run is forwarded to (`otel_llm.forward`).
+        forward_wait_seconds: a run that has not ended is forwarded after this.
+        forward_max_bytes: outbox bound per destination; the oldest runs beyond it go to
+            the spill directory.
+        forward_spill_dir: where those go (None: `<db>.forward-spill` next to the store).
+        forward_batch_size: runs per forwarded request.
     """
 
     host: str = DEFAULT_HOST
@@ -48,6 +57,11 @@ class ServerSettings:
     retention_seconds: float | None = None
     retention_check_seconds: float = DEFAULT_RETENTION_CHECK_SECONDS
     retry_after_seconds: int = 1
+    forward: tuple[str, ...] = ()
+    forward_wait_seconds: float = DEFAULT_FORWARD_WAIT_SECONDS
+    forward_max_bytes: int = DEFAULT_FORWARD_MAX_BYTES
+    forward_spill_dir: str | None = None
+    forward_batch_size: int = DEFAULT_FORWARD_BATCH_SIZE
 
     def __post_init__(self) -> None:
         problems = [
@@ -69,8 +83,22 @@ class ServerSettings:
                 (self.retention_check_seconds <= 0, "retention_check_seconds must be positive"),
                 (self.retry_after_seconds < 1, "retry_after_seconds must be at least 1"),
                 (self.api_key == "", "api_key must not be empty (leave it unset instead)"),
+                (self.forward_wait_seconds < 0, "forward_wait_seconds must be 0 or more"),
+                (self.forward_max_bytes < 1, "forward_max_bytes must be positive"),
+                (self.forward_batch_size < 1, "forward_batch_size must be at least 1"),
             )
             if failed
         ]
+        if self.forward:
+            from otel_llm.forward.destinations import parse_destination
+
+            names = []
+            for url in self.forward:
+                try:
+                    names.append(parse_destination(url).name)
+                except ValueError as exc:
+                    problems.append(str(exc))
+            if len(set(names)) < len(names):
+                problems.append("a forward destination is given twice")
         if problems:
             raise ValueError("; ".join(problems))

@@ -15,6 +15,7 @@ from otel_llm.model import Run
 from otel_llm.pricing import PriceTable
 from otel_llm.store.base import StoreClosedError
 from otel_llm.store.sqlite.ingest import Ingest, merge_rows
+from otel_llm.store.sqlite.outbox import OUTBOX_SCHEMA, Outbox
 from otel_llm.store.sqlite.reads import SQLiteReads, trace_keys
 from otel_llm.store.sqlite.rows import Row, SQLiteRowBuilder
 from otel_llm.store.sqlite.schema import (
@@ -91,6 +92,8 @@ class SQLiteStore(SQLiteReads):
         self._project_ids: dict[str, str] = {}
         self._new_project_ids: dict[str, str] = {}
         self._project_names: dict[str, str] = {}  # id -> name, read side
+        # Set by the forwarder: every ingest transaction queues its runs there too.
+        self.outbox: Outbox | None = None
 
     # --- connections and schema ----------------------------------------------------
 
@@ -115,7 +118,8 @@ class SQLiteStore(SQLiteReads):
                 f"{SCHEMA_VERSION}: upgrade otel-llm"
             )
         if version < SCHEMA_VERSION:
-            conn.executescript("BEGIN IMMEDIATE;" + SCHEMA +
+            # Tables are created IF NOT EXISTS: an older file gets the new ones.
+            conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + OUTBOX_SCHEMA +
                                f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     def _reader(self) -> sqlite3.Connection:
@@ -219,6 +223,8 @@ class SQLiteStore(SQLiteReads):
             with self._write() as conn:
                 self._resolve_projects(conn, by_id.values())
                 Ingest(conn, by_id).run()
+                if self.outbox is not None:
+                    self.outbox.enqueue(conn, by_id.values())
         except (sqlite3.Error, OverflowError, UnicodeEncodeError, MemoryError) as exc:
             raise store_error(exc) from exc
         return len(by_id)
