@@ -34,6 +34,7 @@ from otel_llm.forward.destinations import (
     open_destination,
     render,
 )
+from otel_llm.server.pipeline import _worker_init as worker_init
 from otel_llm.sinks.spill import SpillDirectory
 from otel_llm.store.sqlite.outbox import (
     Entry,
@@ -205,7 +206,10 @@ class Forwarder:
         )
         if self._worker_process:
             self._executor = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                # As the decode workers: ignore Ctrl+C, exit when the server dies.
+                initializer=worker_init,
             )
         for spec in self.specs:
             thread = threading.Thread(
