@@ -51,18 +51,11 @@ _SCHEMES = {
     "langsmith+https": LANGSMITH,
 }
 _OPTIONS = {"emit", "api_key", "project", "workspace_id", "timeout", "compression"}
-# OTLP: only these are worth retrying (the spec); connection errors too.
-_RETRYABLE_HTTP = frozenset({408, 429, 502, 503, 504})
-_RETRYABLE_GRPC = frozenset(
-    {
-        grpc.StatusCode.CANCELLED,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.OUT_OF_RANGE,
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DATA_LOSS,
-    }
-)
+# Refusals of the data itself: retrying cannot help, so the batch is spilled. Every other
+# failure (connection errors, 429/503, but also 401/403/404 and 5xx: a wrong key or path
+# is fixed by a restart, and the runs must still be there then) is retried with backoff.
+_REFUSED_HTTP = frozenset({400, 413})
+_REFUSED_GRPC = frozenset({grpc.StatusCode.INVALID_ARGUMENT})
 _EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 _RETRY_INFO_TRAILER = "google.rpc.retryinfo-bin"
 # Splits a list of URLs at commas or white space that come before a scheme, so commas
@@ -257,7 +250,7 @@ class OtlpHttpDestination(Destination):
             return Outcome(True)
         return Outcome(
             False,
-            resp.status in _RETRYABLE_HTTP,
+            resp.status not in _REFUSED_HTTP,
             retry_after_seconds(resp.getheader("retry-after")),
             f"HTTP {resp.status} {data[:200].decode('utf-8', 'replace')}",
         )
@@ -310,11 +303,15 @@ class OtlpGrpcDestination(Destination):
                 compression=self._compression,
             )
         except grpc.RpcError as exc:
-            code = exc.code()
+            code, delay = exc.code(), _retry_delay(exc)
+            # RESOURCE_EXHAUSTED without RetryInfo means too large (OTLP): a refusal.
+            refused = code in _REFUSED_GRPC or (
+                code == grpc.StatusCode.RESOURCE_EXHAUSTED and delay is None
+            )
             return Outcome(
                 False,
-                code in _RETRYABLE_GRPC,
-                _retry_delay(exc),
+                not refused,
+                delay,
                 f"gRPC {code.name}: {exc.details()}",
             )
         return Outcome(True)
