@@ -45,6 +45,12 @@ OTEL_LLM_RETENTION = "OTEL_LLM_RETENTION"  # e.g. 14d: delete traces older than 
 OTEL_LLM_PRICES = "OTEL_LLM_PRICES"  # model price table that extends/overrides the shipped one
 OTEL_LLM_LOG_LEVEL = "OTEL_LLM_LOG_LEVEL"  # debug, info, warning, error
 OTEL_LLM_FSYNC = "OTEL_LLM_FSYNC"  # true: fsync each commit (survives power loss too)
+# Forwarding: destination URLs, comma- or space-separated (see otel_llm.forward)
+OTEL_LLM_FORWARD = "OTEL_LLM_FORWARD"
+OTEL_LLM_FORWARD_WAIT = "OTEL_LLM_FORWARD_WAIT"  # forward runs that never end after this (5m)
+OTEL_LLM_FORWARD_MAX_BYTES = "OTEL_LLM_FORWARD_MAX_BYTES"  # outbox bound per destination
+OTEL_LLM_FORWARD_SPILL_DIR = "OTEL_LLM_FORWARD_SPILL_DIR"  # default <db>.forward-spill
+OTEL_LLM_FORWARD_BATCH_SIZE = "OTEL_LLM_FORWARD_BATCH_SIZE"  # runs per request, default 1000
 
 # --- span processor, sinks and exporters -------------------------------------------
 # RunSpanProcessor and the run sinks take these as defaults when an argument is None;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from otel_llm.from_env import sink_from_env
+from otel_llm.sinks.base import RunSink
 from otel_llm.sinks.spill import replay as replay_directory
 
 
@@ -24,6 +25,13 @@ from otel_llm.sinks.spill import replay as replay_directory
     type=click.Path(dir_okay=False),
     help="JSONL file [default: $OTEL_LLM_RUNS_JSONL_PATH].",
 )
+@click.option(
+    "--to",
+    "to_url",
+    metavar="URL",
+    help="Send to this forward destination instead of a sink (the URL syntax of "
+    "`otel-llm serve --forward`), e.g. the spill directory of that destination.",
+)
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1))
 def replay(
     directory: str,
@@ -33,14 +41,21 @@ def replay(
     project: str | None,
     db: str | None,
     jsonl: str | None,
+    to_url: str | None,
     batch_size: int,
 ) -> None:
     """Send every spilled batch in DIRECTORY, oldest first, deleting each file once the
     sink has taken it. Exits with status 1 when files are left (the sink refused them)."""
     try:
-        target = sink_from_env(
-            kind=sink, endpoint=endpoint, api_key=api_key, project=project, db=db, jsonl_path=jsonl
-        )
+        if to_url is not None:
+            from otel_llm.forward import DestinationSink
+
+            target: RunSink = DestinationSink(to_url)
+        else:
+            target = sink_from_env(
+                kind=sink, endpoint=endpoint, api_key=api_key, project=project, db=db,
+                jsonl_path=jsonl,
+            )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     try:

@@ -17,6 +17,9 @@ import click
 from otel_llm import config
 from otel_llm.durations import parse_duration
 from otel_llm.server.settings import (
+    DEFAULT_FORWARD_BATCH_SIZE,
+    DEFAULT_FORWARD_MAX_BYTES,
+    DEFAULT_FORWARD_WAIT_SECONDS,
     DEFAULT_GRPC_PORT,
     DEFAULT_HOST,
     DEFAULT_HTTP_PORT,
@@ -59,6 +62,20 @@ def _project_retentions(
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
     return parsed
+
+
+def _forward_urls(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    from otel_llm.forward.destinations import parse_destination, split_urls
+
+    urls = tuple(split_urls(values))
+    for url in urls:
+        try:
+            parse_destination(url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return urls
 
 
 @contextlib.contextmanager
@@ -132,6 +149,30 @@ def _stop_signals() -> Iterator[threading.Event]:
               help="fsync every commit, so acknowledged spans survive an OS crash or power "
                    "loss too (without it they survive a killed server). Group commit keeps "
                    "this to one fsync per batch of requests.")
+@click.option("--forward", multiple=True, envvar=config.OTEL_LLM_FORWARD, callback=_forward_urls,
+              show_envvar=True, metavar="URL",
+              help="Forward every stored run to this destination (repeatable): "
+                   "http(s)://host:4318/v1/traces (OTLP/HTTP), grpc(s)://host:4317 "
+                   "(OTLP/gRPC), langsmith+http(s)://host (run ingest). Options as query "
+                   "parameters: emit=gen_ai,openinference  header.NAME=VALUE  api_key=KEY  "
+                   "project=NAME. The variable takes a comma- or space-separated list.")
+@click.option("--forward-wait", envvar=config.OTEL_LLM_FORWARD_WAIT, callback=_duration,
+              default=None, show_envvar=True,
+              help=f"Forward runs that have not ended after this long "
+                   f"[default: {DEFAULT_FORWARD_WAIT_SECONDS:.0f}s].")
+@click.option("--forward-max-bytes", envvar=config.OTEL_LLM_FORWARD_MAX_BYTES,
+              type=click.IntRange(1), default=DEFAULT_FORWARD_MAX_BYTES, show_default=True,
+              show_envvar=True,
+              help="Outbox bound per destination (stored bytes of the runs waiting); the "
+                   "oldest runs beyond it go to the spill directory.")
+@click.option("--forward-spill-dir", envvar=config.OTEL_LLM_FORWARD_SPILL_DIR,
+              type=click.Path(file_okay=False, path_type=Path), default=None, show_envvar=True,
+              help="Where runs beyond the outbox bound (or refused for good) are written, "
+                   "a folder per destination [default: <db>.forward-spill]; send them with "
+                   "`otel-llm replay DIR --to URL`.")
+@click.option("--forward-batch-size", envvar=config.OTEL_LLM_FORWARD_BATCH_SIZE,
+              type=click.IntRange(1), default=DEFAULT_FORWARD_BATCH_SIZE, show_default=True,
+              show_envvar=True, help="Runs per forwarded request.")
 @click.option("--log-level", envvar=config.OTEL_LLM_LOG_LEVEL,
               type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
               show_default=True, show_envvar=True, help="Logging verbosity.")
@@ -151,6 +192,11 @@ def serve(
     project_retention: list[tuple[str, float]],
     prices: Path | None,
     fsync: bool,
+    forward: tuple[str, ...],
+    forward_wait: float | None,
+    forward_max_bytes: int,
+    forward_spill_dir: Path | None,
+    forward_batch_size: int,
     log_level: str,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP), store them as runs, serve LangSmith's read API.
@@ -185,6 +231,12 @@ def serve(
             max_inflight_bytes=max_inflight_bytes,
             workers=_default_workers() if workers is None else workers,
             retention_seconds=retention,
+            forward=forward,
+            forward_wait_seconds=(
+                DEFAULT_FORWARD_WAIT_SECONDS if forward_wait is None else forward_wait),
+            forward_max_bytes=forward_max_bytes,
+            forward_spill_dir=str(forward_spill_dir) if forward_spill_dir else None,
+            forward_batch_size=forward_batch_size,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -216,6 +268,8 @@ def serve(
                 click.echo(f"  OTLP/gRPC  {server.grpc_address}")
             click.echo(f"  OTLP/HTTP  {server.http_url}/v1/traces  (also /otel/v1/traces)")
             click.echo(f"  read API   {server.http_url}  (langsmith.Client api_url)")
+            for destination in server.forward_status():
+                click.echo(f"  forward    {destination['destination']}")
             if settings.api_key:
                 click.echo("  API key required (x-api-key or Authorization: Bearer)")
             sys.stdout.flush()

@@ -15,7 +15,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from grpc import aio
@@ -27,8 +29,12 @@ from otel_llm.server.pipeline import IngestPipeline
 from otel_llm.server.run_api import run_routes
 from otel_llm.server.run_ingest import IngestLimits
 from otel_llm.server.settings import ServerSettings
+from otel_llm.server.status_api import status_routes
 from otel_llm.server.writer import GroupCommitWriter
 from otel_llm.store.base import RunStore
+
+if TYPE_CHECKING:
+    from otel_llm.forward import Forwarder
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +73,7 @@ class OtelLlmServer:
         self.http_port: int | None = None
         self.grpc_port: int | None = None
         self.pipeline: IngestPipeline | None = None
+        self.forwarder: Forwarder | None = _forwarder(store, self.settings)
 
     @property
     def http_url(self) -> str:
@@ -86,6 +93,8 @@ class OtelLlmServer:
             RuntimeError: when the servers did not start within `timeout`.
         """
         self.writer.start()
+        if self.forwarder is not None:
+            self.forwarder.start()
         self._thread = threading.Thread(target=self._run, name="otel-llm-server", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -93,6 +102,8 @@ class OtelLlmServer:
         if self._failure is not None:
             self._thread.join()
             self.writer.stop()
+            if self.forwarder is not None:
+                self.forwarder.stop()
             raise self._failure
 
     def stop(self) -> None:
@@ -104,6 +115,8 @@ class OtelLlmServer:
         if self._thread is not None:
             self._thread.join()
         self.writer.stop()
+        if self.forwarder is not None:
+            self.forwarder.stop()
 
     def __enter__(self) -> OtelLlmServer:
         self.start()
@@ -147,10 +160,13 @@ class OtelLlmServer:
                 store=self.store,
                 api_key=settings.api_key,
                 max_body_bytes=settings.max_body_bytes,
-                extra_routes=run_routes(
-                    pipeline, self.store, self.store.row_builder,
-                    IngestLimits(settings.max_body_bytes, settings.max_attachment_bytes),
-                ),
+                extra_routes=[
+                    *run_routes(
+                        pipeline, self.store, self.store.row_builder,
+                        IngestLimits(settings.max_body_bytes, settings.max_attachment_bytes),
+                    ),
+                    *status_routes(self.forward_status),
+                ],
             )
             config = uvicorn.Config(
                 app,
@@ -196,6 +212,10 @@ class OtelLlmServer:
                 http_socket.close()
             pipeline.close()
 
+    def forward_status(self) -> list[dict[str, Any]]:
+        """Per forward destination: outbox depth, lag, what was sent, retried, spilled."""
+        return self.forwarder.status() if self.forwarder is not None else []
+
     async def _retention_loop(self) -> None:
         settings = self.settings
         while True:
@@ -214,6 +234,29 @@ class OtelLlmServer:
             cutoff = now_ns - int(self.settings.retention_seconds * 1e9)
             deleted += self.store.prune(cutoff)
         return deleted
+
+
+def _forwarder(store: RunStore, settings: ServerSettings) -> Forwarder | None:
+    """The forwarder of `settings.forward` (it needs the SQLite store's outbox)."""
+    if not settings.forward:
+        return None
+    from otel_llm.forward import Forwarder, ForwardSettings, parse_destination
+    from otel_llm.store.sqlite import SQLiteStore
+
+    if not isinstance(store, SQLiteStore):
+        raise ValueError("forwarding needs the SQLite run store (its outbox)")
+    spill = settings.forward_spill_dir or f"{store.path}.forward-spill"
+    return Forwarder(
+        store,
+        [parse_destination(url) for url in settings.forward],
+        ForwardSettings(
+            open_wait_seconds=settings.forward_wait_seconds,
+            max_outbox_bytes=settings.forward_max_bytes,
+            spill_dir=Path(spill),
+            batch_size=settings.forward_batch_size,
+        ),
+        worker_process=settings.workers > 0,
+    )
 
 
 def _url_host(host: str) -> str:

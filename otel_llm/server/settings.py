@@ -18,6 +18,9 @@ DEFAULT_RETENTION_CHECK_SECONDS = 3600.0
 # rather than after every commit (see SQLiteStore checkpoint_interval).
 SERVER_CHECKPOINT_INTERVAL = 0.25
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_FORWARD_WAIT_SECONDS = 300.0  # runs that never end are forwarded after this
+DEFAULT_FORWARD_MAX_BYTES = 1024**3  # outbox bound per destination (stored run bytes)
+DEFAULT_FORWARD_BATCH_SIZE = 1000
 
 @dataclass(frozen=True)
 class ServerSettings:
@@ -37,6 +40,12 @@ class ServerSettings:
         retention_check_seconds: how often retention is applied.
         retry_after_seconds: what a client told to back off should wait.
         max_attachment_bytes: largest run attachment (run ingest); larger ones get 413.
+        forward: destination URLs every stored run is forwarded to (`otel_llm.forward`).
+        forward_wait_seconds: a run that has not ended is forwarded after this.
+        forward_max_bytes: outbox bound per destination; the oldest runs beyond it go to
+            the spill directory.
+        forward_spill_dir: where those go (None: `<db>.forward-spill` next to the store).
+        forward_batch_size: runs per forwarded request.
     """
 
     host: str = DEFAULT_HOST
@@ -51,6 +60,11 @@ class ServerSettings:
     retention_check_seconds: float = DEFAULT_RETENTION_CHECK_SECONDS
     retry_after_seconds: int = 1
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
+    forward: tuple[str, ...] = ()
+    forward_wait_seconds: float = DEFAULT_FORWARD_WAIT_SECONDS
+    forward_max_bytes: int = DEFAULT_FORWARD_MAX_BYTES
+    forward_spill_dir: str | None = None
+    forward_batch_size: int = DEFAULT_FORWARD_BATCH_SIZE
 
     def __post_init__(self) -> None:
         problems = [
@@ -73,8 +87,22 @@ class ServerSettings:
                 (self.retry_after_seconds < 1, "retry_after_seconds must be at least 1"),
                 (self.max_attachment_bytes < 1, "max_attachment_bytes must be positive"),
                 (self.api_key == "", "api_key must not be empty (leave it unset instead)"),
+                (self.forward_wait_seconds < 0, "forward_wait_seconds must be 0 or more"),
+                (self.forward_max_bytes < 1, "forward_max_bytes must be positive"),
+                (self.forward_batch_size < 1, "forward_batch_size must be at least 1"),
             )
             if failed
         ]
+        if self.forward:
+            from otel_llm.forward.destinations import parse_destination
+
+            names = []
+            for url in self.forward:
+                try:
+                    names.append(parse_destination(url).name)
+                except ValueError as exc:
+                    problems.append(str(exc))
+            if len(set(names)) < len(names):
+                problems.append("a forward destination is given twice")
         if problems:
             raise ValueError("; ".join(problems))

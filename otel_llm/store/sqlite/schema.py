@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-SCHEMA_VERSION = 2  # 2: pending_patches, feedback, attachments (created by IF NOT EXISTS)
+SCHEMA_VERSION = 2  # 2: pending_patches, feedback, attachments; the forwarding outbox
 TENANT_ID = "00000000-0000-0000-0000-000000000000"  # one local tenant
 GENERATION_TYPES = frozenset(("llm", "embedding"))
 FIRST_TOKEN_EVENTS = frozenset(("new_token", "first_token"))

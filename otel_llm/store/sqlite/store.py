@@ -16,6 +16,7 @@ from otel_llm.pricing import PriceTable
 from otel_llm.store.base import StoreChanges, StoreClosedError
 from otel_llm.store.sqlite.feedback import insert_attachments, insert_feedback
 from otel_llm.store.sqlite.ingest import Ingest, merge_rows
+from otel_llm.store.sqlite.outbox import OUTBOX_SCHEMA, Outbox
 from otel_llm.store.sqlite.patches import patched_rows, take_pending
 from otel_llm.store.sqlite.reads import SQLiteReads, trace_keys
 from otel_llm.store.sqlite.rows import Row, SQLiteRowBuilder
@@ -93,6 +94,8 @@ class SQLiteStore(SQLiteReads):
         self._project_ids: dict[str, str] = {}
         self._new_project_ids: dict[str, str] = {}
         self._project_names: dict[str, str] = {}  # id -> name, read side
+        # Set by the forwarder: every ingest transaction queues its runs there too.
+        self.outbox: Outbox | None = None
 
     # --- connections and schema ----------------------------------------------------
 
@@ -117,7 +120,8 @@ class SQLiteStore(SQLiteReads):
                 f"{SCHEMA_VERSION}: upgrade otel-llm"
             )
         if version < SCHEMA_VERSION:
-            conn.executescript("BEGIN IMMEDIATE;" + SCHEMA +
+            # Tables are created IF NOT EXISTS: an older file gets the new ones.
+            conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + OUTBOX_SCHEMA +
                                f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     def _reader(self) -> sqlite3.Connection:
@@ -251,6 +255,8 @@ class SQLiteStore(SQLiteReads):
             by_id[row[ID]] = row.copy() if prev is None else merge_rows(prev, row)
         self._resolve_projects(conn, by_id.values())
         Ingest(conn, by_id).run()
+        if self.outbox is not None:
+            self.outbox.enqueue(conn, by_id.values())
         return set(by_id)
 
     def _resolve_projects(self, conn: sqlite3.Connection, rows: Iterable[list[Any]]) -> None:

@@ -1,0 +1,413 @@
+"""The forwarder: one delivery thread per destination, draining the store's outbox.
+
+Each thread loops: take the due outbox rows (earliest first), read those runs as they
+are stored now, render them for the destination (in a worker process when the server
+has workers, so the server process keeps its CPU for ingest), send, and delete the rows
+whose run did not change meanwhile. A failed send is retried with exponential backoff
+and full jitter, or after the delay the destination asked for (`Retry-After`, gRPC
+`RetryInfo`); a batch the destination refuses for good is written to the spill
+directory. Ingest never waits for any of this: it only adds outbox rows in its own
+transaction. When a destination is down, the outbox grows up to `max_bytes` of run data
+per destination; the oldest runs beyond it are moved to the spill directory (counted
+and logged), from where `otel-llm replay DIR --to URL` sends them later.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import random
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from otel_llm.forward.destinations import (
+    LANGSMITH,
+    Destination,
+    DestinationSpec,
+    open_destination,
+    render,
+)
+from otel_llm.server.pipeline import _worker_init as worker_init
+from otel_llm.sinks.spill import SpillDirectory
+from otel_llm.store.sqlite.outbox import (
+    Entry,
+    Outbox,
+    ack,
+    defer,
+    depth,
+    due_entries,
+    oldest_entries,
+    stored_runs,
+)
+from otel_llm.store.sqlite.store import SQLiteStore
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OPEN_WAIT_SECONDS = 300.0
+DEFAULT_MAX_OUTBOX_BYTES = 1024**3
+DEFAULT_BATCH_SIZE = 1000
+_IDLE_POLL = 0.05  # seconds between looks at an empty outbox
+_DEPTH_EVERY = 1.0  # seconds between depth and bound checks
+_HOLD_RETRY_NS = 1_000_000_000  # an incomplete run for LangSmith is looked at again after
+
+
+@dataclass(frozen=True)
+class ForwardSettings:
+    """How the forwarder works (the destinations are `DestinationSpec`s).
+
+    Args:
+        open_wait_seconds: a run that has not ended is forwarded this long after it was
+            stored (runs that never end still go out); so is a run whose parent never
+            arrives, for LangSmith destinations.
+        max_outbox_bytes: stored bytes of the runs waiting per destination; the oldest
+            beyond it go to the spill directory.
+        spill_dir: where each destination's spill files go (a folder per destination).
+        batch_size: runs per request.
+        backoff_initial / backoff_max: bounds of the retry wait (full jitter).
+        log_interval: seconds between per-destination summary lines (when they moved).
+    """
+
+    open_wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS
+    max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES
+    spill_dir: Path = Path("otel-llm-forward-spill")
+    batch_size: int = DEFAULT_BATCH_SIZE
+    backoff_initial: float = 0.5
+    backoff_max: float = 60.0
+    log_interval: float = 60.0
+
+
+@dataclass
+class DestinationStats:
+    """Counters and the last depth of one destination (`/status`, `/metrics`)."""
+
+    name: str
+    kind: str
+    sent_runs: int = 0
+    sent_batches: int = 0
+    retries: int = 0
+    spilled_runs: int = 0  # moved to the spill directory: outbox bound or refused
+    refused_runs: int = 0  # of which the destination refused for good
+    gone_runs: int = 0  # deleted from the store (retention) before they were sent
+    outbox_runs: int = 0
+    outbox_bytes: int = 0
+    lag_seconds: float = 0.0
+    last_error: str | None = None
+    retrying: bool = False
+    retry_after: float | None = field(default=None, repr=False)  # asked by the destination
+    logged: tuple[int, int, int] = field(default=(0, 0, 0), repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "destination": self.name,
+            "protocol": self.kind,
+            "state": "retrying" if self.retrying else "ok",
+            "outbox_runs": self.outbox_runs,
+            "outbox_bytes": self.outbox_bytes,
+            "lag_seconds": round(self.lag_seconds, 3),
+            "sent_runs": self.sent_runs,
+            "sent_batches": self.sent_batches,
+            "retries": self.retries,
+            "spilled_runs": self.spilled_runs,
+            "refused_runs": self.refused_runs,
+            "gone_runs": self.gone_runs,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A batch ready to send: the payload and which outbox rows it covers."""
+
+    payload: Any
+    sent: list[Entry]
+    held: list[Entry]  # incomplete runs a LangSmith destination should not get yet
+    gone: list[Entry]  # no longer stored
+
+
+def render_stored(
+    conn: sqlite3.Connection, spec: DestinationSpec, entries: list[Entry], hold_after_ns: int
+) -> Rendered:
+    """Read the runs of `entries` as stored now and render them for `spec`."""
+    runs = stored_runs(conn, [e.run_id for e in entries])
+    sent, held, gone, batch = [], [], [], []
+    for entry in entries:
+        run = runs.get(entry.run_id)
+        if run is None:
+            gone.append(entry)
+        elif (
+            spec.kind == LANGSMITH
+            and entry.queued_ns > hold_after_ns
+            and (run.extra.get("otel") or {}).get("incomplete")
+        ):
+            held.append(entry)  # its parent may still come and complete its dotted order
+        else:
+            sent.append(entry)
+            batch.append(run)
+    return Rendered(render(spec, batch) if batch else None, sent, held, gone)
+
+
+_worker_connections: dict[str, sqlite3.Connection] = {}
+
+
+def _render_in_worker(
+    db_path: str, spec: DestinationSpec, entries: list[Entry], hold_after_ns: int
+) -> Rendered:
+    conn = _worker_connections.get(db_path)
+    if conn is None:
+        conn = sqlite3.connect(db_path, isolation_level=None, timeout=30.0)
+        conn.execute("PRAGMA query_only = 1")
+        _worker_connections[db_path] = conn
+    return render_stored(conn, spec, entries, hold_after_ns)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")
+
+
+class Forwarder:
+    """Forwards every run stored in `store` to each destination.
+
+    Args:
+        store: the server's store; the forwarder installs the outbox hook on it.
+        specs: the destinations.
+        settings: waits, bounds, batch size.
+        worker_process: render batches in a worker process (the server's setting when
+            it has decode workers); else on the delivery threads.
+    """
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        specs: Sequence[DestinationSpec],
+        settings: ForwardSettings | None = None,
+        *,
+        worker_process: bool = False,
+    ) -> None:
+        self.store = store
+        self.specs = list(specs)
+        self.settings = settings or ForwardSettings()
+        self.stats = {s.name: DestinationStats(s.name, s.kind) for s in self.specs}
+        self._worker_process = worker_process
+        self._executor: Executor | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Install the outbox hook, then start one delivery thread per destination."""
+        self.store.outbox = Outbox(
+            [s.name for s in self.specs], int(self.settings.open_wait_seconds * 1e9)
+        )
+        if self._worker_process:
+            self._executor = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                # As the decode workers: ignore Ctrl+C, exit when the server dies.
+                initializer=worker_init,
+            )
+        for spec in self.specs:
+            thread = threading.Thread(
+                target=self._deliver_forever,
+                args=(spec,),
+                name=f"otel-llm-forward-{spec.name}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop the threads (a batch in flight is finished or left queued); what is
+        still queued is sent after the next start. The outbox hook stays installed, so
+        runs committed while the server drains are queued too."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def status(self) -> list[dict[str, Any]]:
+        return [s.as_dict() for s in self.stats.values()]
+
+    # --- one destination -------------------------------------------------------------
+
+    def _deliver_forever(self, spec: DestinationSpec) -> None:
+        destination = open_destination(spec)
+        stats = self.stats[spec.name]
+        attempt = 0
+        next_try = next_depth = next_log = 0.0
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_depth:
+                    self._check_depth(spec, stats)
+                    next_depth = now + _DEPTH_EVERY
+                if now >= next_log:
+                    self._log_summary(stats)
+                    next_log = now + self.settings.log_interval
+                if now < next_try:
+                    self._stop.wait(min(next_try - now, _DEPTH_EVERY))
+                    continue
+                try:
+                    result = self._deliver_batch(spec, destination, stats)
+                except Exception as exc:  # a bug or the store closing: keep the rows
+                    logger.exception("forward %s: batch failed", spec.name)
+                    result, stats.last_error = None, f"{type(exc).__name__}: {exc}"
+                if result is None:  # failed: back off (rows stay queued)
+                    attempt += 1
+                    next_try = time.monotonic() + self._backoff(attempt, stats)
+                elif result == 0:
+                    attempt = 0
+                    self._stop.wait(_IDLE_POLL)
+                else:
+                    attempt = 0
+        finally:
+            self._log_summary(stats)
+            destination.close()
+
+    def _backoff(self, attempt: int, stats: DestinationStats) -> float:
+        asked, stats.retry_after = stats.retry_after, None
+        if asked is not None:
+            return asked
+        bound = min(self.settings.backoff_max, self.settings.backoff_initial * 2 ** (attempt - 1))
+        return random.uniform(0, bound)
+
+    def _deliver_batch(
+        self, spec: DestinationSpec, destination: Destination, stats: DestinationStats
+    ) -> int | None:
+        """Send one batch; the runs sent (0: nothing due), or None after a failure."""
+        conn = self.store._reader()
+        entries = due_entries(conn, spec.name, time.time_ns(), self.settings.batch_size)
+        if not entries:
+            return 0
+        hold_after = time.time_ns() - int(self.settings.open_wait_seconds * 1e9)
+        if self._executor is not None:
+            rendered: Rendered = self._executor.submit(
+                _render_in_worker, str(self.store.path), spec, entries, hold_after
+            ).result()
+        else:
+            rendered = render_stored(conn, spec, entries, hold_after)
+        if rendered.held or rendered.gone:
+            with self.store._write() as wconn:
+                defer(wconn, spec.name, rendered.held, time.time_ns() + _HOLD_RETRY_NS)
+                ack(wconn, spec.name, rendered.gone)
+            stats.gone_runs += len(rendered.gone)
+        if not rendered.sent:
+            return len(entries)
+        outcome = destination.send(rendered.payload, len(rendered.sent))
+        if outcome.ok:
+            with self.store._write() as wconn:
+                ack(wconn, spec.name, rendered.sent)
+            stats.sent_runs += len(rendered.sent)
+            stats.sent_batches += 1
+            if stats.retrying:
+                logger.info("forward %s: delivering again", spec.name)
+            stats.retrying = False
+            return len(rendered.sent)
+        stats.last_error = outcome.problem
+        if not outcome.retryable:
+            logger.error(
+                "forward %s refused %d runs for good (%s); spilling them",
+                spec.name,
+                len(rendered.sent),
+                outcome.problem,
+            )
+            spilled = self._spill(spec, stats, rendered.sent)
+            stats.refused_runs += spilled
+            return spilled or None
+        stats.retries += 1
+        if not stats.retrying:
+            logger.warning(
+                "forward %s: %s; retrying with backoff (runs stay queued)",
+                spec.name,
+                outcome.problem,
+            )
+        stats.retrying = True
+        stats.retry_after = outcome.retry_after
+        return None
+
+    # --- depth, the outbox bound, the spill directory ------------------------------------
+
+    def _check_depth(self, spec: DestinationSpec, stats: DestinationStats) -> None:
+        conn = self.store._reader()
+        d = depth(conn, spec.name)
+        limit = self.settings.max_outbox_bytes
+        if d.bytes > limit:
+            excess = d.bytes - int(limit * 0.9)  # spill a little more: not every second
+            logger.warning(
+                "forward %s: outbox holds %d bytes of runs (bound %d); moving the oldest "
+                "to the spill directory",
+                spec.name,
+                d.bytes,
+                limit,
+            )
+            while excess > 0 and not self._stop.is_set():
+                chosen, size = [], 0
+                for entry, entry_bytes in oldest_entries(conn, spec.name, 1000):
+                    if size >= excess:
+                        break
+                    chosen.append(entry)
+                    size += entry_bytes
+                if not chosen or not self._spill(spec, stats, chosen):
+                    break
+                excess -= size
+            d = depth(conn, spec.name)
+        stats.outbox_runs, stats.outbox_bytes = d.runs, d.bytes
+        stats.lag_seconds = (
+            max(0.0, (time.time_ns() - d.oldest_queued_ns) / 1e9)
+            if d.oldest_queued_ns is not None
+            else 0.0
+        )
+
+    def spill_directory(self, spec: DestinationSpec) -> Path:
+        return self.settings.spill_dir / _slug(spec.name)
+
+    def _spill(self, spec: DestinationSpec, stats: DestinationStats, entries: list[Entry]) -> int:
+        """Write the runs of `entries` to the spill directory, then take them out of
+        the outbox; the number spilled (0 when the file could not be written: the rows
+        then stay queued)."""
+        runs = stored_runs(self.store._reader(), [e.run_id for e in entries])
+        ordered = [runs[e.run_id] for e in entries if e.run_id in runs]
+        directory = SpillDirectory(self.spill_directory(spec), max_bytes=2**62)
+        if ordered and not directory.write(ordered):
+            logger.error(
+                "forward %s: cannot write the spill directory; %d runs stay in the outbox",
+                spec.name,
+                len(ordered),
+            )
+            return 0
+        with self.store._write() as wconn:
+            ack(wconn, spec.name, entries)
+        stats.spilled_runs += len(ordered)
+        stats.gone_runs += len(entries) - len(ordered)
+        logger.warning(
+            "forward %s: %d runs written to %s (send them with `otel-llm replay %s --to URL`)",
+            spec.name,
+            len(ordered),
+            directory.directory,
+            directory.directory,
+        )
+        return len(ordered)
+
+    def _log_summary(self, stats: DestinationStats) -> None:
+        moved = (stats.sent_runs, stats.retries, stats.spilled_runs)
+        if moved == stats.logged:
+            return
+        sent, retries, spilled = (a - b for a, b in zip(moved, stats.logged, strict=True))
+        stats.logged = moved
+        level = logging.WARNING if spilled else logging.INFO
+        logger.log(
+            level,
+            "forward %s: sent %d runs, %d retries, %d spilled; outbox %d runs, lag %.1f s",
+            stats.name,
+            sent,
+            retries,
+            spilled,
+            stats.outbox_runs,
+            stats.lag_seconds,
+        )

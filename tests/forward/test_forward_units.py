@@ -1,0 +1,169 @@
+"""Forward URLs, the outbox's rules (seq, due, bound figures), the schema migration and
+the Prometheus text, without a network."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from otel_llm.cli import main
+from otel_llm.convert import spans_to_runs
+from otel_llm.forward import parse_destination, split_urls
+from otel_llm.forward.forwarder import render_stored
+from otel_llm.otlp import decode_otlp_protobuf
+from otel_llm.server.status_api import metrics_text
+from otel_llm.store.sqlite import SCHEMA_VERSION, SQLiteStore
+from otel_llm.store.sqlite.outbox import Outbox, ack, depth, due_entries
+from tests.server.helpers import trace_spans
+
+
+def test_urls_say_the_protocol_and_options_stay_out_of_the_name() -> None:
+    http = parse_destination(
+        "https://api.honeycomb.io/v1/traces?emit=gen_ai,openinference"
+        "&header.x-honeycomb-team=SECRET"
+    )
+    assert (http.kind, http.target, http.name) == (
+        "otlp-http",
+        "https://api.honeycomb.io/v1/traces",
+        "https://api.honeycomb.io/v1/traces",
+    )
+    assert http.emit == {"gen_ai", "openinference"}
+    assert http.headers == {"x-honeycomb-team": "SECRET"}
+    grpc = parse_destination("grpc://collector:4317?header.Authorization=Bearer%20t")
+    assert (grpc.kind, grpc.target, grpc.tls) == ("otlp-grpc", "collector:4317", False)
+    assert grpc.headers == {"Authorization": "Bearer t"}
+    assert parse_destination("grpcs://tempo.example").target == "tempo.example:443"
+    ls = parse_destination("langsmith+https://api.smith.langchain.com?api_key=K&project=p")
+    assert (ls.kind, ls.target, ls.api_key, ls.project) == (
+        "langsmith",
+        "https://api.smith.langchain.com",
+        "K",
+        "p",
+    )
+    assert "SECRET" not in http.name and "K" not in ls.name.split("//")[1]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://x", r"use http\(s\)://"),
+        ("http://x/v1/traces?emitt=gen_ai", "unknown option 'emitt'"),
+        ("http://x/v1/traces?emit=zipkin", "emit must name"),
+        ("grpc://x?api_key=k", "are for langsmith"),
+        ("http://x/v1/traces?timeout=soon", "timeout"),
+    ],
+)
+def test_bad_urls_say_what_is_wrong(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_destination(url)
+
+
+def test_url_lists_split_before_each_scheme_only() -> None:
+    assert split_urls(
+        ["grpc://a:4317, http://b/v1/traces?emit=gen_ai,langsmith", "langsmith+http://c"]
+    ) == ["grpc://a:4317", "http://b/v1/traces?emit=gen_ai,langsmith", "langsmith+http://c"]
+
+
+def test_serve_help_and_bad_forward_url() -> None:
+    result = CliRunner().invoke(main, ["serve", "--help"], terminal_width=200)
+    for text in (
+        "--forward",
+        "OTEL_LLM_FORWARD",
+        "--forward-wait",
+        "OTEL_LLM_FORWARD_WAIT",
+        "--forward-max-bytes",
+        "--forward-spill-dir",
+        "--forward-batch-size",
+    ):
+        assert text in result.output, text
+    result = CliRunner().invoke(main, ["serve", "--forward", "tcp://x"])
+    assert result.exit_code == 2 and "use http(s)://" in result.output
+
+
+def _stored(store: SQLiteStore, outbox: Outbox, seed: int = 1) -> list[str]:
+    store.outbox = outbox
+    runs = spans_to_runs(trace_spans(seed))
+    store.ingest(runs)
+    return [str(r.id) for r in runs]
+
+
+def test_a_change_while_in_flight_keeps_its_outbox_row(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.db") as store:
+        ids = _stored(store, Outbox(["d"], open_wait_ns=0))
+        entries = due_entries(store._reader(), "d", 2**62, 100)
+        assert {e.run_id for e in entries} == set(ids)
+        store.ingest(spans_to_runs(trace_spans(1)))  # the same runs again: changed
+        with store._write() as conn:
+            assert ack(conn, "d", entries) == 0  # read before the change: kept
+        fresh = due_entries(store._reader(), "d", 2**62, 100)
+        with store._write() as conn:
+            assert ack(conn, "d", fresh) == len(ids)
+        assert depth(store._reader(), "d").runs == 0
+
+
+def test_open_runs_are_due_after_the_wait(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.db") as store:
+        store.outbox = Outbox(["d"], open_wait_ns=3600 * 10**9)
+        runs = spans_to_runs(trace_spans(2))
+        runs[0].end_time_ns = None
+        store.ingest(runs)
+        due_now = {e.run_id for e in due_entries(store._reader(), "d", 2**62 // 2, 100)}
+        import time
+
+        due_soon = {e.run_id for e in due_entries(store._reader(), "d", time.time_ns(), 100)}
+        assert str(runs[0].id) in due_now - due_soon
+        d = depth(store._reader(), "d")
+        assert d.runs == len(runs) and d.bytes > 0 and d.oldest_queued_ns is not None
+
+
+def test_rendered_spans_are_the_stored_runs(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.db") as store:
+        _stored(store, Outbox(["d"], 0), seed=3)
+        entries = due_entries(store._reader(), "d", 2**62, 100)
+        spec = parse_destination("http://x/v1/traces?emit=gen_ai")
+        rendered = render_stored(store._reader(), spec, entries, 0)
+        spans = decode_otlp_protobuf(rendered.payload)
+        assert sorted(s.name for s in spans) == sorted(s.name for s in trace_spans(3))
+        assert not any(k.startswith("openinference") for s in spans for k in s.attributes)
+
+
+def test_an_older_database_gets_the_outbox(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP TABLE outbox; PRAGMA user_version = 1;")
+    conn.close()
+    with SQLiteStore(path) as store:
+        tables = {
+            t
+            for (t,) in store._reader().execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+        version = store._reader().execute("PRAGMA user_version").fetchone()[0]
+    assert "outbox" in tables and version == SCHEMA_VERSION == 2
+
+
+def test_metrics_text() -> None:
+    text = metrics_text(
+        [
+            {
+                "destination": "grpc://a:1",
+                "outbox_runs": 3,
+                "outbox_bytes": 900,
+                "lag_seconds": 1.5,
+                "sent_runs": 10,
+                "sent_batches": 1,
+                "retries": 2,
+                "spilled_runs": 0,
+                "refused_runs": 0,
+                "gone_runs": 0,
+            }
+        ]
+    )
+    assert 'otel_llm_forward_outbox_runs{destination="grpc://a:1"} 3' in text
+    assert "# TYPE otel_llm_forward_sent_runs_total counter" in text
+    assert 'otel_llm_forward_lag_seconds{destination="grpc://a:1"} 1.5' in text
