@@ -8,14 +8,11 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from langsmith import Client
 
-from otel_llm.server import OtelLlmServer, ServerSettings
-from otel_llm.store import SQLiteStore
+from otel_llm.server import OtelLlmServer
 from tests.golden.fake_llm import serve as fake_openai
 
 APP = textwrap.dedent('''
@@ -51,12 +48,6 @@ APP = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[OtelLlmServer]:
-    store = SQLiteStore(tmp_path / "runs.db")
-    with OtelLlmServer(store, ServerSettings(grpc_port=0, http_port=0)) as running:
-        yield running
-    store.close()
 
 
 def test_langchain_app_traces_arrive_whole(server: OtelLlmServer, tmp_path: Path) -> None:

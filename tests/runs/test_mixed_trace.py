@@ -5,8 +5,6 @@ bytes of the run's UUID) is one tree, whichever arrives first."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,23 +12,14 @@ import pytest
 from otel_llm.ids import dotted_order
 from otel_llm.model import SpanKind, SpanRecord
 from otel_llm.otlp import encode_otlp_protobuf
-from otel_llm.server import OtelLlmServer, ServerSettings
+from otel_llm.server import OtelLlmServer
 from otel_llm.store import SQLiteStore
 
 T0 = 1_796_000_000_000_000_000
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "runs.db")
-    yield s
-    s.close()
 
 
-@pytest.fixture
-def server(store: SQLiteStore) -> Iterator[OtelLlmServer]:
-    with OtelLlmServer(store, ServerSettings(grpc_port=0, http_port=0)) as running:
-        yield running
 
 
 def sdk_runs() -> tuple[dict[str, object], dict[str, object]]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,18 +20,13 @@ from otel_llm.store import RunQuery, SQLiteStore
 T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "runs.db")
-    yield s
-    s.close()
+
+
 
 
 @pytest.fixture
-def server(store: SQLiteStore) -> Iterator[OtelLlmServer]:
-    settings = ServerSettings(grpc_port=0, http_port=0, max_attachment_bytes=1000)
-    with OtelLlmServer(store, settings) as running:
-        yield running
+def server_settings() -> ServerSettings:
+    return ServerSettings(grpc_port=0, http_port=0, max_attachment_bytes=1000)
 
 
 @pytest.fixture

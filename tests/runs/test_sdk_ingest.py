@@ -7,14 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import langsmith
 import pytest
 
-from otel_llm.server import OtelLlmServer, ServerSettings
-from otel_llm.store import SQLiteStore
+from otel_llm.server import OtelLlmServer
 
 APP = textwrap.dedent('''
     import langsmith
@@ -52,12 +50,6 @@ APP = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[OtelLlmServer]:
-    store = SQLiteStore(tmp_path / "runs.db")
-    with OtelLlmServer(store, ServerSettings(grpc_port=0, http_port=0)) as running:
-        yield running
-    store.close()
 
 
 def run_app(server: OtelLlmServer, tmp_path: Path, project: str, **env: str) -> None:
