@@ -659,20 +659,36 @@ def test_json_accepts_snake_case_field_names() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "where"),
+    ("field", "value", "where", "reason"),
     [
-        ("kind", "SPAN_KIND_SERVER", "kind"),
-        ("kind", 2.0, "kind"),
-        ("kind", True, "kind"),
-        ("status", {"code": "STATUS_CODE_ERROR"}, "status.code"),
-        ("kind", 2**31, "kind"),
+        ("kind", "SPAN_KIND_SERVRE", "kind", "unknown enum name 'SPAN_KIND_SERVRE'"),
+        ("kind", 2.0, "kind", "enum values must be integers or names"),
+        ("kind", True, "kind", "enum values must be integers or names"),
+        ("status", {"code": "ERROR"}, "status.code", "unknown enum name 'ERROR'"),
+        ("kind", 2**31, "kind", "2147483648 is out of range"),
     ],
 )
-def test_json_enums_must_be_integers(field: str, value: Any, where: str) -> None:
+def test_json_enums_are_integers_or_their_names(
+    field: str, value: Any, where: str, reason: str
+) -> None:
     with pytest.raises(OTLPDecodeError) as info:
         decode_otlp_json(json_request({**BASE_SPAN, field: value}))
     assert info.value.path == f"resourceSpans[0].scopeSpans[0].spans[0].{where}"
-    assert info.value.reason.startswith(("enum values must be integers", "2147483648 is out"))
+    assert info.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "expected"),
+    [("SPAN_KIND_CLIENT", "STATUS_CODE_ERROR", (3, 2)), ("SPAN_KIND_SERVER", "STATUS_CODE_OK",
+                                                       (2, 1)),
+     ("SPAN_KIND_UNSPECIFIED", "STATUS_CODE_UNSET", (0, 0)), (5, 2, (5, 2))],
+)
+def test_json_enum_names_as_protobufs_json_printer_writes_them(
+    kind: Any, code: Any, expected: tuple[int, int]
+) -> None:
+    (span,) = decode_otlp_json(json_request({**BASE_SPAN, "kind": kind,
+                                             "status": {"code": code}}))
+    assert (span.kind, span.status_code) == expected
 
 
 def test_json_any_values() -> None:
