@@ -37,8 +37,8 @@ from otel_llm.conventions import (
     langsmith,
     logfire,
     mlflow,
+    native,
     openinference,
-    otel_llm,
     traceloop,
     vercel,
 )
@@ -72,7 +72,7 @@ Kind = tuple[ObservationType, "str | None"]
 # Classification precedence: the project's own key, then producers' native kinds, then
 # the official operation name (official values only), then hints. First match wins.
 CLASSIFIERS: tuple[tuple[str, Mapping[str, Kind]], ...] = (
-    (otel_llm.KIND_KEY, otel_llm.KINDS),
+    (native.KIND_KEY, native.KINDS),
     (langfuse.KIND_KEY, langfuse.KINDS),
     (langsmith.KIND_KEY, langsmith.KINDS),
     (mlflow.KIND_KEY, mlflow.KINDS),
@@ -111,7 +111,7 @@ USAGE_KEYS = (
 
 # Readers in precedence order: each fills only what the ones before it left empty.
 READERS: tuple[ModuleType, ...] = (
-    otel_llm,
+    native,
     langsmith,
     langfuse,
     mlflow,
@@ -760,7 +760,7 @@ def _run_to_span(
     span_name = ot.get("name") or _default_span_name(run, obs, facts.model)
 
     attrs: dict[str, Any] = {}
-    otel_llm.write(run, obs, span_name, attrs)
+    native.write(run, obs, span_name, attrs)
     for write in writers:
         write(run, facts, attrs)
     # input/output.value carry the exact run I/O unless the structured GenAI keys alone
@@ -769,7 +769,7 @@ def _run_to_span(
         run.inputs or None,
         run.outputs,
     )):
-        otel_llm.write_verbatim_io(run, attrs)
+        native.write_verbatim_io(run, attrs)
     raw = ot.get("attributes")
     if raw:
         attrs.update(_from_json_safe(raw))
