@@ -24,9 +24,8 @@ import base64
 import functools
 import operator
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 from otel_llm import semconv as sc
@@ -43,7 +42,22 @@ from otel_llm.conventions import (
     vercel,
 )
 from otel_llm.conventions import messages as msgs
-from otel_llm.conventions.base import A, E, Extraction, G, R, RunFacts, S, T, dumps, loads_maybe
+from otel_llm.conventions.base import (
+    A,
+    Convention,
+    E,
+    Extraction,
+    G,
+    Kind,
+    KindTable,
+    R,
+    RunFacts,
+    S,
+    T,
+    Writer,
+    dumps,
+    loads_maybe,
+)
 from otel_llm.ids import (
     dotted_order,
     dotted_segment,
@@ -64,74 +78,62 @@ from otel_llm.model import (
     StatusCode,
     iso_to_ns,
     ns_to_iso,
-)
-
-Kind = tuple[ObservationType, "str | None"]
-
-
-# Classification precedence: the project's own key, then producers' native kinds, then
-# the official operation name (official values only), then hints. First match wins.
-CLASSIFIERS: tuple[tuple[str, Mapping[str, Kind]], ...] = (
-    (native.KIND_KEY, native.KINDS),
-    (langfuse.KIND_KEY, langfuse.KINDS),
-    (langsmith.KIND_KEY, langsmith.KINDS),
-    (mlflow.KIND_KEY, mlflow.KINDS),
-    (openinference.KIND_KEY, openinference.KINDS),
-    (gen_ai.KIND_KEY, gen_ai.KINDS),
-    (traceloop.KIND_KEY, traceloop.KINDS),
-    (traceloop.REQUEST_TYPE_KEY, traceloop.REQUEST_KINDS),
-    (gen_ai.KIND_KEY, traceloop.OPERATION_KINDS),
-    (vercel.KIND_KEY, vercel.KINDS),
-)
-
-# Then keys whose presence marks a kind, for producers that write no kind key.
-MARKERS: Mapping[str, Kind] = logfire.MARKER_KINDS
-
-# The last resort: a model plus token usage means a generation.
-MODEL_KEYS = (
-    "gen_ai.request.model",
-    "gen_ai.response.model",
-    "llm.model_name",
-    "ai.model.id",
-    "mlflow.llm.model",
-    "langfuse.observation.model.name",
-)
-USAGE_KEYS = (
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.prompt_tokens",
-    "gen_ai.usage.completion_tokens",
-    "llm.token_count.prompt",
-    "llm.token_count.total",
-    "ai.usage.inputTokens",
-    "ai.usage.promptTokens",
-    "mlflow.chat.tokenUsage",
-    "langfuse.observation.usage_details",
+    total_tokens,
 )
 
 # Readers in precedence order: each fills only what the ones before it left empty.
-READERS: tuple[ModuleType, ...] = (
-    native,
-    langsmith,
-    langfuse,
-    mlflow,
-    openinference,
+READERS: tuple[Convention, ...] = (
+    native.CONVENTION,
+    langsmith.CONVENTION,
+    langfuse.CONVENTION,
+    mlflow.CONVENTION,
+    openinference.CONVENTION,
     # Before gen_ai: the Vercel AI SDK also writes gen_ai.* copies, some in its own
     # spelling (gen_ai.system = "openai.chat"); its ai.* keys are the precise ones.
-    vercel,
-    gen_ai,
-    traceloop,
-    logfire,
+    vercel.CONVENTION,
+    gen_ai.CONVENTION,
+    traceloop.CONVENTION,
+    logfire.CONVENTION,
 )
 
-# Families a writer can emit. `otel_llm.*` (exact run fields) is always written.
-Writer = Callable[[Run, RunFacts, dict[str, Any]], None]
-EMIT_FAMILIES: dict[str, Writer] = {
-    "gen_ai": gen_ai.write,
-    "openinference": openinference.write,
-    "langsmith": langsmith.write,
-    "langfuse": langfuse.write,
-}
+# Classification precedence, by the conventions' kind tables: the project's own key,
+# then producers' native kinds, then the official operation name (official values
+# only), then hints. First match wins.
+CLASSIFICATION: tuple[Convention, ...] = (
+    native.CONVENTION,
+    langfuse.CONVENTION,
+    langsmith.CONVENTION,
+    mlflow.CONVENTION,
+    openinference.CONVENTION,
+    gen_ai.CONVENTION,
+    traceloop.CONVENTION,  # its own kinds, then gen_ai.operation.name values of its own
+    vercel.CONVENTION,
+)
+
+# Families a writer can emit, in writing order; `otel_llm.*` (exact run fields) is
+# always written, first.
+EMITTED: tuple[Convention, ...] = (
+    gen_ai.CONVENTION,
+    openinference.CONVENTION,
+    langsmith.CONVENTION,
+    langfuse.CONVENTION,
+)
+
+# What the tables above imply.
+CLASSIFIERS: tuple[tuple[str, KindTable], ...] = tuple(
+    table for c in CLASSIFICATION for table in c.kinds
+)
+# After the classifiers: keys whose presence marks a kind, for producers that write no
+# kind key; and as the last resort, a model plus token usage means a generation.
+MARKERS: KindTable = {key: kind for c in READERS for key, kind in c.markers.items()}
+MODEL_KEYS: frozenset[str] = frozenset().union(*(c.model_keys for c in READERS))
+USAGE_KEYS: frozenset[str] = frozenset().union(*(c.usage_keys for c in READERS))
+# Keys through which a span names its own run ids, and its whole dotted order.
+ID_KEYS: frozenset[str] = frozenset().union(*(c.id_keys for c in READERS))
+DOTTED_ORDER_KEYS: frozenset[str] = frozenset(
+    c.dotted_order_key for c in READERS if c.dotted_order_key is not None
+)
+EMIT_FAMILIES: dict[str, Writer] = {c.name: c.write for c in EMITTED if c.write is not None}
 DEFAULT_EMIT: frozenset[str] = frozenset(EMIT_FAMILIES)
 
 # The span kind each observation type gets when nothing else is known.
@@ -171,7 +173,7 @@ class _Shape:
 
     classifiers: tuple[tuple[str, Mapping[str, Kind]], ...]
     fallback: Kind | None
-    readers: tuple[ModuleType, ...]
+    readers: tuple[Convention, ...]
     memo: dict[object, Any]  # Extraction.shape_memo of the spans of this shape
 
 
@@ -186,7 +188,7 @@ def _make_shape(keys: Collection[str], event_names: Iterable[str]) -> _Shape:
     return _Shape(
         classifiers=tuple((key, table) for key, table in CLASSIFIERS if key in keys),
         fallback=fallback,
-        readers=tuple(r for r in READERS if not namespaces.isdisjoint(r.NAMESPACES)),
+        readers=tuple(c for c in READERS if not namespaces.isdisjoint(c.namespaces)),
         memo={},
     )
 
@@ -238,11 +240,11 @@ def _extract(span: SpanRecord) -> Extraction:
     kind = _classify(attrs, shape)
     if kind is not None:
         x.observation, x.run_type = kind
-    for reader in shape.readers:
+    for convention in shape.readers:
         try:
-            reader.read(x)
+            convention.read(x)
         except Exception as exc:  # a reader bug must not cost the span
-            x.note(f"{reader.__name__} could not read the span: {exc!r}")
+            x.note(f"{convention.read.__module__} could not read the span: {exc!r}")
     return x
 
 
@@ -293,9 +295,7 @@ def _build(x: Extraction, run_id: uuid.UUID, parent: Run | None) -> Run:
     if x.dotted_order is not None or not _valid_parent(x.span):
         return _assemble(x, run_id, None, None, complete=not x.incomplete)
     if parent is not None:
-        otel = parent.extra.get("otel")
-        complete = not (otel and otel.get("incomplete"))
-        return _assemble(x, run_id, parent.id, parent, complete=complete)
+        return _assemble(x, run_id, parent.id, parent, complete=not parent.otel_incomplete)
     parent_id = run_id_from_span_id(x.span.parent_span_id)
     return _assemble(x, run_id, parent_id, None, complete=False)
 
@@ -437,12 +437,10 @@ def _extra(x: Extraction, obs: ObservationType) -> dict[str, Any]:
                 metadata.setdefault(key, params[param])
         if x.usage:
             usage = dict(x.usage)
-            if "total_tokens" not in usage and (
-                "input_tokens" in usage or "output_tokens" in usage
-            ):
-                usage["total_tokens"] = usage.get("input_tokens", 0) + usage.get(
-                    "output_tokens", 0
-                )
+            if "total_tokens" not in usage:
+                total = total_tokens(usage.get("input_tokens"), usage.get("output_tokens"))
+                if total is not None:
+                    usage["total_tokens"] = total
             metadata.setdefault("usage_metadata", usage)
     if obs is A:
         metadata[OBSERVATION_KEY] = A.value
@@ -517,7 +515,7 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
         ot["incomplete"] = True
     # A plain span's default name is the run's own; others need the model or tool name.
     if (span.name != run.name or obs is not S) and span.name != _default_span_name(
-        run, obs, _model_of(run)
+        run, obs, run.model_name
     ):
         ot["name"] = span.name
     if span.kind != DEFAULT_KIND[obs]:
@@ -636,18 +634,6 @@ def _from_json_safe(value: Any) -> Any:
 # --- writing: run -> span ----------------------------------------------------------
 
 
-def _model_of(run: Run) -> str | None:
-    md = run.extra.get("metadata")
-    if isinstance(md, dict) and isinstance(md.get("ls_model_name"), str):
-        return str(md["ls_model_name"])
-    params = run.extra.get("invocation_params")
-    if isinstance(params, dict):
-        for key in ("model", "model_name", "model_id"):
-            if isinstance(params.get(key), str):
-                return str(params[key])
-    return None
-
-
 def _facts(run: Run) -> RunFacts:
     obs = observation_of(run)
     md = run.extra.get("metadata")
@@ -655,7 +641,7 @@ def _facts(run: Run) -> RunFacts:
     provider = md.get("ls_provider") if isinstance(md, dict) else None
     facts = RunFacts(
         observation=obs,
-        model=_model_of(run),
+        model=run.model_name,
         provider=provider if isinstance(provider, str) else None,
         invocation_params=params if isinstance(params, dict) else {},
         usage=run.usage,
@@ -740,13 +726,15 @@ def run_to_span(run: Run, emit: Collection[str] = DEFAULT_EMIT) -> SpanRecord:
 
 
 def _emit_writers(emit: Collection[str]) -> tuple[Writer, ...]:
-    """The writers of the chosen families, in EMIT_FAMILIES order; ValueError if unknown."""
+    """The project's writer, then those of the chosen families in EMIT_FAMILIES order;
+    ValueError if a family is unknown."""
     unknown = set(emit) - EMIT_FAMILIES.keys()
     if unknown:
         raise ValueError(
             f"unknown emit families {sorted(unknown)}; choose from {sorted(EMIT_FAMILIES)}"
         )
-    return tuple(write for family, write in EMIT_FAMILIES.items() if family in emit)
+    chosen = (write for family, write in EMIT_FAMILIES.items() if family in emit)
+    return (native.write, *chosen)
 
 
 def _run_to_span(
@@ -757,10 +745,9 @@ def _run_to_span(
     facts = _facts(run)
     obs = facts.observation
     ot: dict[str, Any] = run.extra.get("otel") or {}
-    span_name = ot.get("name") or _default_span_name(run, obs, facts.model)
+    span_name = facts.span_name = ot.get("name") or _default_span_name(run, obs, facts.model)
 
     attrs: dict[str, Any] = {}
-    native.write(run, obs, span_name, attrs)
     for write in writers:
         write(run, facts, attrs)
     # input/output.value carry the exact run I/O unless the structured GenAI keys alone

@@ -45,8 +45,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace import Span as SdkSpan
 
 from otel_llm import config
-from otel_llm import semconv as sc
-from otel_llm.convert import classify, span_to_run
+from otel_llm.convert import DOTTED_ORDER_KEYS, ID_KEYS, classify, span_to_run
 from otel_llm.ids import dotted_segment, run_id_from_span_id
 from otel_llm.model import Run, SpanRecord, StatusCode
 from otel_llm.otlp import span_from_readable
@@ -59,20 +58,6 @@ logger = logging.getLogger(__name__)
 
 ShouldExport = Callable[[SpanRecord], bool]
 
-# Keys through which a span names its own run ids (the project's exact run fields,
-# LangSmith's bridge). A span with any of them gets its ids from `span_to_run`, the one
-# place that knows how they combine; the rest derive from span ids without conversion.
-_ID_KEYS = frozenset(
-    {
-        sc.OTEL_LLM_RUN_ID,
-        sc.OTEL_LLM_RUN_TRACE_ID,
-        sc.OTEL_LLM_RUN_DOTTED_ORDER,
-        "langsmith.span.id",
-        "langsmith.trace.id",
-        "langsmith.span.dotted_order",
-    }
-)
-_DOTTED_KEYS = frozenset({sc.OTEL_LLM_RUN_DOTTED_ORDER, "langsmith.span.dotted_order"})
 _PARENT_IS_REMOTE = 0x300  # OTLP span flags: "has is_remote" | "is remote"
 _HOUSEKEEPING_EVERY_S = 1.0
 _INTENDED_DROPS = frozenset({"sampled_out", "redacted"})
@@ -574,7 +559,7 @@ class RunSpanProcessor(SpanProcessor):
                 if node.wanted:  # a relevant descendant ended before this span did
                     self._want(parent)
                 if not parent.resolved:
-                    node.own_dotted = _names_any(source, _DOTTED_KEYS)
+                    node.own_dotted = _names_any(source, DOTTED_ORDER_KEYS)
                     if not node.own_dotted:
                         if parent.kids is None:
                             parent.kids = []
@@ -777,12 +762,13 @@ def _stub_of(node: _Node) -> Run:
     """A node's id facts, given its parent's stub (already built)."""
     parent = node.parent.stub if node.parent is not None else None
     source = node.source
-    if source is not None and _names_any(source, _ID_KEYS):
-        # The span names (some of) its ids: let the converter combine them.
+    # A span that names (some of) its own ids (ID_KEYS) gets them from `span_to_run`,
+    # the one place that knows how they combine; the rest derive from span ids.
+    if source is not None and _names_any(source, ID_KEYS):
         record = source if isinstance(source, SpanRecord) else span_from_readable(source)
         run = span_to_run(record, parent=None if node.own_dotted else parent)
         if run is not None:
-            incomplete = bool((run.extra.get("otel") or {}).get("incomplete"))
+            incomplete = run.otel_incomplete
             return Run(
                 id=run.id,
                 name="",

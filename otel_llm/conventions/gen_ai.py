@@ -13,7 +13,23 @@ from typing import Any
 
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import read_usage, strings, text, token_count
-from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, dumps, indexed, loads_maybe
+from otel_llm.conventions.base import (
+    ERROR_TYPE,
+    A,
+    Convention,
+    E,
+    Extraction,
+    G,
+    KindTable,
+    R,
+    RunFacts,
+    S,
+    T,
+    dumps,
+    error_type,
+    indexed,
+    loads_maybe,
+)
 from otel_llm.model import ObservationType, Run, StatusCode
 
 NAMESPACES = frozenset({"gen_ai", "error"})
@@ -21,7 +37,7 @@ NAMESPACES = frozenset({"gen_ai", "error"})
 KIND_KEY = "gen_ai.operation.name"
 # Official operation names only: non-standard values written by other SDKs
 # (`chain`, `execute_task`, ...) are not evidence of a type.
-KINDS: dict[str, tuple[ObservationType, str | None]] = {
+KINDS: KindTable = {
     "chat": (G, None),
     "text_completion": (G, None),
     "generate_content": (G, None),
@@ -209,8 +225,8 @@ def read(x: Extraction) -> None:
     if obs is G or obs is E:
         read_usage(x, USAGE_READ)
     _context(x, obs)
-    _IO_READERS.get(obs, _read_message_io)(x, obs)
-    if x.span.status_code == StatusCode.ERROR and "error.type" in x.attrs:
+    IO_READERS.get(obs, _read_message_io)(x, obs)
+    if x.span.status_code == StatusCode.ERROR and ERROR_TYPE in x.attrs:
         _error(x)
 
 
@@ -266,12 +282,12 @@ def _model(x: Extraction) -> None:
     a = x.attrs
     if "gen_ai.request.model" in a:
         request = text(x, "gen_ai.request.model")
-        x.model = x.model or request
+        x.set_fact("model", request)
         if request != x.model:
             x.consumed.discard("gen_ai.request.model")  # another reader's model won
     if "gen_ai.response.model" in a:
         response = text(x, "gen_ai.response.model")
-        x.response_model = x.response_model or response
+        x.set_fact("response_model", response)
         if response is None:
             return
         if response != x.response_model:
@@ -325,7 +341,7 @@ def _context(x: Extraction, obs: ObservationType) -> None:
 
 def _error(x: Extraction) -> None:
     """`error.type` adds the error's type when the status message does not carry it."""
-    etype = x.attrs["error.type"]
+    etype = x.attrs[ERROR_TYPE]
     if not isinstance(etype, str):
         return
     described = ""
@@ -334,18 +350,13 @@ def _error(x: Extraction) -> None:
             described = str(event.attributes.get("exception.type") or "Exception")
             break
     if not described:
-        described = error_type_of(x.span.status_message)
+        described = error_type(x.span.status_message)
         if described != etype and x.error is None:
             message = x.span.status_message
             x.error = f"{etype}: {message}" if message else etype
             described = etype
     if described == etype:
-        x.consumed.add("error.type")
-
-
-def error_type_of(error: str) -> str:
-    """The type `write` derives from an error string (as `error.type`)."""
-    return error.split(":", 1)[0].split("(", 1)[0].strip()[:128] or "error"
+        x.consumed.add(ERROR_TYPE)
 
 
 # --- reading: content ----------------------------------------------------------------
@@ -674,7 +685,8 @@ def document(doc: Any) -> dict[str, Any]:
 
 _DOC_TEXT_KEYS = ("content", "text", "page_content")
 
-_IO_READERS: dict[ObservationType, Callable[[Extraction, ObservationType], None]] = {
+# Observation type -> its input/output reader (default: chat messages).
+IO_READERS: dict[ObservationType, Callable[[Extraction, ObservationType], None]] = {
     T: _read_tool_io,
     R: _read_retrieval_io,
 }
@@ -683,9 +695,9 @@ _IO_READERS: dict[ObservationType, Callable[[Extraction, ObservationType], None]
 # --- writing -----------------------------------------------------------------------
 
 
-def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
+def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """The latest official GenAI keys for a run (content as JSON text)."""
-    obs: ObservationType = facts.observation
+    obs = facts.observation
     op = operation_name(run, obs)
     if op is not None:
         out[KIND_KEY] = op
@@ -725,7 +737,7 @@ def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
     elif obs is A:
         out["gen_ai.agent.name"] = run.name
     if run.error:
-        out["error.type"] = run.error.split(":", 1)[0].split("(", 1)[0].strip()[:128] or "error"
+        out[ERROR_TYPE] = error_type(run.error)
 
 
 def to_input_messages(inputs: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -760,3 +772,17 @@ def _dig(d: dict[str, Any], path: tuple[str, ...]) -> Any:
             return None
         cur = cur.get(p)
     return cur
+
+
+CONVENTION = Convention(
+    name="gen_ai",
+    namespaces=NAMESPACES,
+    read=read,
+    kinds=((KIND_KEY, KINDS),),
+    model_keys=frozenset({"gen_ai.request.model", "gen_ai.response.model"}),
+    usage_keys=frozenset({
+        "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+        "gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens",
+    }),
+    write=write,
+)
