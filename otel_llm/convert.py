@@ -268,18 +268,64 @@ def _valid_parent(span: SpanRecord) -> bool:
     return len(parent) == 8 and parent != _ZERO8
 
 
-def _provisional_trace_id(span: SpanRecord) -> uuid.UUID:
-    """Until the root is seen, a run's trace is named after the OTel trace id."""
-    return uuid_from_int(int.from_bytes(span.trace_id[:16], "big"))
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a run goes in its tree, as its parent's run decides: under `parent_run_id`,
+    in `trace_id`, its dotted order continuing `dotted_order_prefix`, and incomplete
+    when the parent's ancestors were not all known."""
+
+    parent_run_id: uuid.UUID
+    trace_id: uuid.UUID | None
+    dotted_order_prefix: str | None
+    incomplete: bool
+
+    @classmethod
+    def under(cls, parent: Run) -> Placement:
+        """The placement of the children of `parent`."""
+        return cls(parent.id, parent.trace_id, parent.dotted_order, parent.otel_incomplete)
 
 
-def span_to_run(span: SpanRecord, parent: Run | None = None) -> Run | None:
+def _position(
+    run_id: uuid.UUID, start_ns: int, otel_trace_id: bytes, parent: Placement | None,
+    *, orphan: bool,
+) -> tuple[uuid.UUID, str]:
+    """A run's trace id and dotted order, when no span key names them: under its
+    parent's placement; else a root's, or an orphan's (its parent is not known: until
+    the root is seen, its trace is named after the OTel trace id)."""
+    if parent is not None:
+        dotted = dotted_order(parent.dotted_order_prefix, start_ns, run_id)
+        return parent.trace_id or run_id, dotted
+    segment = dotted_segment(start_ns, run_id)
+    if orphan:
+        return uuid_from_int(int.from_bytes(otel_trace_id[:16], "big")), segment
+    return run_id, segment
+
+
+def children_placement(
+    span_id: bytes, trace_id: bytes, start_ns: int, parent: Placement | None,
+    *, has_parent: bool,
+) -> Placement:
+    """Where the children of a span go, without converting it, when the span names no
+    run ids of its own (none of `ID_KEYS`).
+
+    Args:
+        span_id / trace_id / start_ns: the span's.
+        parent: the span's own placement; None for a root or, with `has_parent`, a span
+            whose parent is remote or lost.
+    """
+    run_id = run_id_from_span_id(span_id)
+    trace, dotted = _position(run_id, start_ns, trace_id, parent, orphan=has_parent)
+    return Placement(run_id, trace, dotted, parent.incomplete if parent else has_parent)
+
+
+def span_to_run(span: SpanRecord, parent: Placement | Run | None = None) -> Run | None:
     """One span as a run, when its parent's run (if any) is already known.
 
     Args:
         span: the span.
-        parent: the run of the span's parent, or None for a root span (or when the
-            parent is unknown: the run is then marked incomplete, see `spans_to_runs`).
+        parent: where its parent's run placed it (or that run itself); None for a root
+            span, or when the parent is unknown: the run is then marked incomplete
+            (see `spans_to_runs`).
 
     Returns:
         The run, or None for spans that only duplicate another (Logfire pending spans).
@@ -287,15 +333,17 @@ def span_to_run(span: SpanRecord, parent: Run | None = None) -> Run | None:
     x = _extract(span)
     if x.skip:
         return None
+    if isinstance(parent, Run):
+        parent = Placement.under(parent)
     return _build(x, _run_id(x), parent)
 
 
-def _build(x: Extraction, run_id: uuid.UUID, parent: Run | None) -> Run:
-    """The run of an extraction, under its parent's run when that is known."""
+def _build(x: Extraction, run_id: uuid.UUID, parent: Placement | None) -> Run:
+    """The run of an extraction, placed under its parent's run when that is known."""
     if x.dotted_order is not None or not _valid_parent(x.span):
         return _assemble(x, run_id, None, None, complete=not x.incomplete)
     if parent is not None:
-        return _assemble(x, run_id, parent.id, parent, complete=not parent.otel_incomplete)
+        return _assemble(x, run_id, parent.parent_run_id, parent, complete=not parent.incomplete)
     parent_id = run_id_from_span_id(x.span.parent_span_id)
     return _assemble(x, run_id, parent_id, None, complete=False)
 
@@ -327,6 +375,7 @@ def spans_to_runs(spans: Iterable[SpanRecord]) -> list[Run]:
                 parent_of[i] = j
 
     runs: list[Run | None] = [None] * n
+    places: list[Placement | None] = [None] * n  # of the children of runs[i], once needed
     on_path = [False] * n
     for start in range(n):
         if runs[start] is not None:
@@ -335,11 +384,13 @@ def spans_to_runs(spans: Iterable[SpanRecord]) -> list[Run]:
         # down: iterative, so deep trees cannot overflow the stack.
         path = [start]
         on_path[start] = True
-        parent_run: Run | None = None
+        parent: Placement | None = None
         i = parent_of[start]
         while i >= 0:
-            if runs[i] is not None:
-                parent_run = runs[i]
+            built = runs[i]
+            if built is not None:
+                parent = places[i] or Placement.under(built)
+                places[i] = parent
                 break
             if on_path[i]:
                 extractions[i].problem("parent_span_id", "forms a cycle of parent links")
@@ -348,7 +399,8 @@ def spans_to_runs(spans: Iterable[SpanRecord]) -> list[Run]:
             on_path[i] = True
             i = parent_of[i]
         for j in reversed(path):
-            parent_run = runs[j] = _build(extractions[j], _run_id(extractions[j]), parent_run)
+            run = runs[j] = _build(extractions[j], _run_id(extractions[j]), parent)
+            parent = places[j] = Placement.under(run) if j != start else None
     return runs  # type: ignore[return-value]  # every slot is filled above
 
 
@@ -356,7 +408,7 @@ def _assemble(
     x: Extraction,
     run_id: uuid.UUID,
     parent_run_id: uuid.UUID | None,
-    parent: Run | None,
+    parent: Placement | None,
     *,
     complete: bool,
 ) -> Run:
@@ -373,15 +425,11 @@ def _assemble(
         parent_run_id = x.parent_run_id or parent_from_dotted
     else:
         parent_run_id = x.parent_run_id or parent_run_id
-        if parent is not None:
-            trace_id = x.trace_id or parent.trace_id or run_id
-            dotted = dotted_order(parent.dotted_order, span.start_time_unix_nano, run_id)
-        elif parent_run_id is None:
-            trace_id = x.trace_id or run_id
-            dotted = dotted_segment(span.start_time_unix_nano, run_id)
-        else:
-            trace_id = x.trace_id or _provisional_trace_id(span)
-            dotted = dotted_segment(span.start_time_unix_nano, run_id)
+        trace_id, dotted = _position(
+            run_id, span.start_time_unix_nano, span.trace_id, parent,
+            orphan=parent_run_id is not None,
+        )
+        trace_id = x.trace_id or trace_id
 
     obs = x.observation or S
     # Positional, in Run's field order (keywords cost ~0.5 µs a run on this hot path).
