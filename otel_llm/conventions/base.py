@@ -282,7 +282,7 @@ Reader = Callable[[Extraction], None]
 Writer = Callable[[Run, RunFacts, dict[str, Any]], None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # one object per module: identity is equality
 class Convention:
     """One convention, whole: what `otel_llm.convert` needs to read and write it.
 
