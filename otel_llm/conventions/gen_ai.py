@@ -186,14 +186,6 @@ NAME_KEYS: dict[str, tuple[ObservationType, str]] = {
     "gen_ai.tool.name": (T, "tool_name"),
 }
 
-# v1.28-1.36 message events -> the role they stand for.
-EVENT_ROLES: dict[str, str] = {
-    "gen_ai.system.message": "system",
-    "gen_ai.user.message": "user",
-    "gen_ai.assistant.message": "assistant",
-    "gen_ai.tool.message": "tool",
-}
-CHOICE_EVENT = "gen_ai.choice"
 PROMPT_KEY, COMPLETION_KEY = "gen_ai.prompt", "gen_ai.completion"
 # v1.26-1.27 content events -> (the attribute holding their JSON, default role, output?).
 CONTENT_EVENTS: dict[str, tuple[str, str, bool]] = {
@@ -397,7 +389,7 @@ def _inputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dict
         value = _take_legacy(x, PROMPT_KEY)
         if isinstance(value, dict):
             return value  # LangSmith's exporter: the run's inputs as they were
-        found = chat_messages(value, "user")
+        found = msgs.chat_messages(value, "user")
     if found is None and (
         f"{FLAT_PROMPT}0.role" in a or f"{FLAT_PROMPT}0.content" in a
         or f"{FLAT_PROMPT}0.user" in a
@@ -425,7 +417,7 @@ def _outputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dic
             return value
         if isinstance(value, str) and obs is not G:
             return {"output": value}
-        found = chat_messages(value, "assistant")
+        found = msgs.chat_messages(value, "assistant")
     if found is None and (
         f"{FLAT_COMPLETION}0.role" in a or f"{FLAT_COMPLETION}0.content" in a
         or f"{FLAT_COMPLETION}0.finish_reason" in a
@@ -466,91 +458,6 @@ def _text(content: Any) -> Any:
 # --- messages in their older shapes ----------------------------------------------------
 
 
-def content_of(value: Any) -> Any:
-    """Message content: text, or a list of parts (which some SDKs send as JSON text)."""
-    if isinstance(value, str) and value[:1] == "[":
-        parsed = loads_maybe(value)
-        if isinstance(parsed, list):
-            return parsed
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def tool_calls_of(value: Any) -> list[dict[str, Any]]:
-    """OpenAI-style tool calls (`{id, type, function: {name, arguments}}`, or flat
-    `{id, name, arguments}`), possibly as JSON text, normalised."""
-    value = loads_maybe(value)
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, (list, tuple)):
-        return []
-    calls = []
-    for call in value:
-        if not isinstance(call, dict):
-            continue
-        fn = call.get("function")
-        fn = loads_maybe(fn)
-        if isinstance(fn, dict):
-            calls.append(msgs.tool_call(call.get("id"), fn.get("name"), fn.get("arguments")))
-        else:
-            calls.append(msgs.tool_call(call.get("id"), call.get("name"), call.get("arguments")))
-    return calls
-
-
-def message_from_event(name: str, body: Mapping[str, Any]) -> msgs.Message | None:
-    """One v1.28-1.36 message event (its body, or its attributes) as a message.
-
-    Returns None for events that are not message events.
-    """
-    if name == CHOICE_EVENT:
-        raw = loads_maybe(body.get("message"))
-        message = raw if isinstance(raw, dict) else {}
-        return msgs.message(
-            message.get("role") or "assistant",
-            content_of(message.get("content", body.get("content"))),
-            tool_calls=tool_calls_of(message.get("tool_calls")),
-            finish_reason=body.get("finish_reason"),
-        )
-    role = EVENT_ROLES.get(name)
-    if role is None:
-        return None
-    call_id = body.get("id") if role == "tool" else None
-    return msgs.message(
-        body.get("role") or role,
-        content_of(body.get("content")),
-        tool_calls=tool_calls_of(body.get("tool_calls")),
-        tool_call_id=str(call_id) if call_id is not None else None,
-        name=body.get("name") if role == "tool" else None,
-    )
-
-
-def chat_messages(value: Any, default_role: str) -> list[msgs.Message] | None:
-    """Messages in any JSON shape seen in legacy attributes: official `{role, parts}`,
-    chat-style `{role, content}`, choices `{message, finish_reason}`, or plain text."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [msgs.message(default_role, value)]
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, (list, tuple)):
-        return [msgs.message(default_role, value)]
-    out: list[msgs.Message] = []
-    for item in value:
-        if isinstance(item, dict) and isinstance(item.get("parts"), list):
-            out.extend(msgs.from_gen_ai([item]) or ())
-        elif isinstance(item, dict) and isinstance(item.get("message"), dict):
-            m = message_from_event(CHOICE_EVENT, item)
-            if m is not None:
-                out.append(m)
-        elif isinstance(item, dict):
-            out.append(item)
-        else:
-            out.append(msgs.message(default_role, item))
-    return out
-
-
 def _flat_messages(x: Extraction, prefix: str, default_role: str) -> list[msgs.Message]:
     """OpenLLMetry's flattened `prefix{i}.role|content|tool_calls.{j}.*|...`."""
     out = []
@@ -566,7 +473,7 @@ def _flat_messages(x: Extraction, prefix: str, default_role: str) -> list[msgs.M
         out.append(
             msgs.message(
                 flat.get("role") or default_role,
-                content_of(flat.get("content", flat.get("user"))),
+                msgs.content_of(flat.get("content", flat.get("user"))),
                 tool_calls=calls,
                 tool_call_id=str(call_id) if call_id is not None else None,
                 finish_reason=flat.get("finish_reason"),
@@ -598,10 +505,10 @@ def _message_events(x: Extraction) -> _Events | None:
     found, legacy = _Events(), _Events()
     for i, event in enumerate(x.span.events):
         name = event.name
-        if name in EVENT_ROLES or name == CHOICE_EVENT:
-            m = message_from_event(name, _event_body(event.attributes))
+        if name in msgs.EVENT_ROLES or name == msgs.CHOICE_EVENT:
+            m = msgs.message_from_event(name, _event_body(event.attributes))
             if m is not None:
-                (found.outputs if name == CHOICE_EVENT else found.inputs).append((i, m))
+                (found.outputs if name == msgs.CHOICE_EVENT else found.inputs).append((i, m))
             continue
         content = CONTENT_EVENTS.get(name)
         if content is None:
@@ -613,7 +520,7 @@ def _message_events(x: Extraction) -> _Events | None:
             x.problem(f"{name} event {key}", "is not valid JSON", raw)
             continue  # the event stays, raw, in the run's events
         (legacy.outputs if is_output else legacy.inputs).extend(
-            (i, m) for m in chat_messages(value, role) or ()
+            (i, m) for m in msgs.chat_messages(value, role) or ()
         )
     found.inputs = found.inputs or legacy.inputs
     found.outputs = found.outputs or legacy.outputs

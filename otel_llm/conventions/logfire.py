@@ -212,9 +212,9 @@ def _event_list(x: Extraction, key: str) -> None:
     outputs: list[msgs.Message] = []
     for event in events:
         name = event["event.name"]
-        m = gen_ai.message_from_event(name, event)
+        m = msgs.message_from_event(name, event)
         if m is not None:
-            (outputs if name == gen_ai.CHOICE_EVENT else inputs).append(m)
+            (outputs if name == msgs.CHOICE_EVENT else inputs).append(m)
     if inputs:
         _set_messages(x, inputs)
     if outputs:
@@ -239,17 +239,17 @@ def _request(x: Extraction, obs: ObservationType) -> None:
     if x.inputs is not None:
         return
     if "messages" in request:
-        found = gen_ai.chat_messages(request["messages"], "user") or []
+        found = msgs.chat_messages(request["messages"], "user") or []
         system = request.get("system")  # Anthropic: text or content blocks
         if system:
-            found = [msgs.message("system", gen_ai.content_of(system)), *found]
+            found = [msgs.message("system", msgs.content_of(system)), *found]
         x.set_inputs({"messages": found})
     elif "input" in request:
         value = request["input"]
         if obs is E:
             x.set_inputs({"input": value if isinstance(value, list) else [value]})
         else:  # the Responses API: instructions, then input text or items
-            found = gen_ai.chat_messages(value, "user") or []
+            found = msgs.chat_messages(value, "user") or []
             if request.get("instructions"):
                 found = [msgs.message("system", request["instructions"]), *found]
             x.set_inputs({"messages": found})
@@ -286,8 +286,8 @@ def _message(message: dict[str, Any]) -> msgs.Message:
     """A response message (OpenAI's, or Logfire's summary of Anthropic's)."""
     m = msgs.message(
         message.get("role") or "assistant",
-        gen_ai.content_of(message.get("content")),
-        tool_calls=gen_ai.tool_calls_of(message.get("tool_calls")),
+        msgs.content_of(message.get("content")),
+        tool_calls=msgs.tool_calls_of(message.get("tool_calls")),
     )
     for key, value in message.items():
         if value is not None and key not in m and key != "tool_calls":
