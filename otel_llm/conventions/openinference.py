@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from otel_llm import semconv as sc
 from otel_llm.conventions import gen_ai
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import json_object, read_usage, strings, token_count
@@ -246,22 +247,22 @@ def _consume_io(x: Extraction, key: str, mime_key: str) -> None:
 
 def _read_plain_io(x: Extraction, lists: Lists) -> None:
     if x.inputs is None:
-        value = _value(x, "input.value", "input.mime_type")
+        value = _value(x, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE)
         if value is not _NOTHING:
             x.set_inputs(value)
     if x.outputs is None:
-        value = _value(x, "output.value", "output.mime_type")
+        value = _value(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
         if value is not _NOTHING:
             x.set_outputs(value)
 
 
 def _read_tool_io(x: Extraction, lists: Lists) -> None:
     if x.inputs is None:
-        value = _value(x, "input.value", "input.mime_type")
+        value = _value(x, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE)
         if value is not _NOTHING:
             x.set_inputs(value)
     if x.outputs is None:
-        value = _value(x, "output.value", "output.mime_type")
+        value = _value(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
         if value is not _NOTHING:
             x.set_outputs({"output": value})
 
@@ -282,10 +283,10 @@ RESPONSE_REDUNDANT = frozenset({"role", "stop_reason"})  # carried by the messag
 
 def _absorb_request(x: Extraction, obs: ObservationType) -> None:
     """The JSON request behind the flattened input: its other fields are parameters."""
-    request = _peek_json(x, "input.value", "input.mime_type")
+    request = _peek_json(x, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE)
     content = REQUEST_CONTENT[obs]
     if isinstance(request, dict) and not content.isdisjoint(request):
-        _consume_io(x, "input.value", "input.mime_type")
+        _consume_io(x, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE)
         for k, v in request.items():
             if k not in content:
                 x.invocation_params.setdefault(k, v)
@@ -293,11 +294,11 @@ def _absorb_request(x: Extraction, obs: ObservationType) -> None:
 
 def _absorb_response(x: Extraction, obs: ObservationType) -> dict[str, Any] | None:
     """The JSON response behind the flattened output, when it only repeats it."""
-    response = _peek_json(x, "output.value", "output.mime_type")
+    response = _peek_json(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
     content = RESPONSE_CONTENT[obs]
     if not isinstance(response, dict) or content.isdisjoint(response):
         return None
-    _consume_io(x, "output.value", "output.mime_type")
+    _consume_io(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
     return response
 
 
@@ -374,7 +375,7 @@ def _read_retriever_io(x: Extraction, lists: Lists) -> None:
                 inputs["documents"] = _documents(x, lists, "reranker.input_documents.")
             x.set_inputs(inputs)
         else:
-            value = _value(x, "input.value", "input.mime_type")
+            value = _value(x, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE)
             if value is not _NOTHING:
                 x.set_inputs(value if isinstance(value, dict) else {"query": value})
     if "reranker.model_name" in a:
@@ -393,12 +394,12 @@ def _read_retriever_io(x: Extraction, lists: Lists) -> None:
 
 def _absorb_documents(x: Extraction, n: int) -> dict[str, Any]:
     """output.value repeating the documents (a list of them, or {"documents": [...]})."""
-    value = _peek_json(x, "output.value", "output.mime_type")
+    value = _peek_json(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
     if isinstance(value, list) and len(value) == n:
-        _consume_io(x, "output.value", "output.mime_type")
+        _consume_io(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
         return {}
     if isinstance(value, dict) and "documents" in value:
-        _consume_io(x, "output.value", "output.mime_type")
+        _consume_io(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
         return {k: v for k, v in value.items() if k != "documents"}
     return {}
 
