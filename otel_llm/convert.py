@@ -792,7 +792,7 @@ def _run_to_span(
 ) -> SpanRecord:
     facts = _facts(run)
     obs = facts.observation
-    ot: dict[str, Any] = run.extra.get("otel") or {}
+    ot = run.otel
     span_name = facts.span_name = ot.get("name") or _default_span_name(run, obs, facts.model)
 
     attrs: dict[str, Any] = {}
@@ -908,7 +908,7 @@ def _flat(value: Any) -> bool:
 
 def otel_ids(run: Run) -> tuple[bytes, bytes, bytes]:
     """(trace id, span id, parent span id) of the OTel span a run came from or becomes."""
-    ot: dict[str, Any] = run.extra.get("otel") or {}
+    ot = run.otel
     trace_hex = ot.get("trace_id")
     trace_id = (
         bytes.fromhex(trace_hex) if trace_hex is not None else (run.trace_id or run.id).bytes

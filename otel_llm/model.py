@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from otel_llm.ids import uuid_str
 
@@ -282,10 +282,15 @@ class Run:
         return next(model_names(self.extra), None)
 
     @property
+    def otel(self) -> OtelExtra:
+        """`extra["otel"]`: what the run keeps of its span (empty for other runs)."""
+        otel = self.extra.get("otel")
+        return cast(OtelExtra, otel) if isinstance(otel, dict) else {}
+
+    @property
     def otel_incomplete(self) -> bool:
         """The run was made before its ancestors were all known (see `OtelExtra`)."""
-        otel = self.extra.get("otel")
-        return isinstance(otel, dict) and bool(otel.get("incomplete"))
+        return bool(self.otel.get("incomplete"))
 
     def to_dict(self) -> dict[str, Any]:
         """The SDK's JSON shape: UUIDs as strings, times as ISO 8601 with offset."""
