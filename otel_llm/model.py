@@ -189,22 +189,22 @@ class OtelExtra(TypedDict, total=False):
     dropped_links_count: int
 
 
-# Invocation parameters that name a run's model, the most common first.
-MODEL_PARAMS = ("model", "model_name", "model_id")
+# Where a run's `extra` names its model, the most specific first: LangSmith's
+# `metadata.ls_model_name`, then the invocation parameters.
+MODEL_NAME_KEYS: tuple[tuple[str, str], ...] = (
+    ("metadata", "ls_model_name"),
+    ("invocation_params", "model"),
+    ("invocation_params", "model_name"),
+    ("invocation_params", "model_id"),
+)
 
 
 def model_names(extra: Mapping[str, Any]) -> Iterator[str]:
-    """The names a run's `extra` gives its model, the most specific first: LangSmith's
-    `metadata.ls_model_name`, then the invocation parameters (`MODEL_PARAMS`)."""
-    md = extra.get("metadata")
-    if isinstance(md, dict):
-        name = md.get("ls_model_name")
-        if isinstance(name, str):
-            yield name
-    params = extra.get("invocation_params")
-    if isinstance(params, dict):
-        for key in MODEL_PARAMS:
-            name = params.get(key)
+    """The names a run's `extra` gives its model (`MODEL_NAME_KEYS`), in order."""
+    for part, key in MODEL_NAME_KEYS:
+        found = extra.get(part)
+        if isinstance(found, dict):
+            name = found.get(key)
             if isinstance(name, str):
                 yield name
 
@@ -278,8 +278,15 @@ class Run:
 
     @property
     def model_name(self) -> str | None:
-        """The name of the run's model (see `model_names`), or None."""
-        return next(model_names(self.extra), None)
+        """The name of the run's model: the first of `model_names`, or None."""
+        extra = self.extra
+        for part, key in MODEL_NAME_KEYS:  # model_names without a generator: hot path
+            found = extra.get(part)
+            if isinstance(found, dict):
+                name = found.get(key)
+                if isinstance(name, str):
+                    return name
+        return None
 
     @property
     def otel(self) -> OtelExtra:
@@ -290,7 +297,8 @@ class Run:
     @property
     def otel_incomplete(self) -> bool:
         """The run was made before its ancestors were all known (see `OtelExtra`)."""
-        return bool(self.otel.get("incomplete"))
+        otel = self.extra.get("otel")  # not self.otel: this one is on hot paths
+        return isinstance(otel, dict) and bool(otel.get("incomplete"))
 
     def to_dict(self) -> dict[str, Any]:
         """The SDK's JSON shape: UUIDs as strings, times as ISO 8601 with offset."""
