@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from otel_llm.ids import uuid_str
 
@@ -220,6 +221,64 @@ def iso_to_ns(value: str | datetime) -> int:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+class OtelExtra(TypedDict, total=False):
+    """`run.extra["otel"]`: what a run made from a span keeps of the span where the run
+    format has no field for it, only where it differs from what `run_to_span` derives
+    (see `otel_llm.convert`). Hex ids, and the span's own values otherwise."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    # Made before its ancestors were all known: the trace id is provisional and the
+    # dotted order starts at the topmost ancestor known (a store completes both).
+    incomplete: bool
+    name: str
+    kind: int
+    status: dict[str, Any]  # {"code", "message"}
+    start_time_unix_nano: int  # when not a whole microsecond
+    end_time_unix_nano: int
+    attributes: dict[str, Any]  # the attributes no reader mapped
+    links: list[dict[str, Any]]
+    resource: dict[str, Any]
+    scope: dict[str, Any]
+    flags: int
+    trace_state: str
+    resource_schema_url: str
+    dropped_attributes_count: int
+    dropped_events_count: int
+    dropped_links_count: int
+
+
+# Where a run's `extra` names its model, the most specific first: LangSmith's
+# `metadata.ls_model_name`, then the invocation parameters.
+MODEL_NAME_KEYS: tuple[tuple[str, str], ...] = (
+    ("metadata", "ls_model_name"),
+    ("invocation_params", "model"),
+    ("invocation_params", "model_name"),
+    ("invocation_params", "model_id"),
+)
+
+
+def model_names(extra: Mapping[str, Any]) -> Iterator[str]:
+    """The names a run's `extra` gives its model (`MODEL_NAME_KEYS`), in order."""
+    for part, key in MODEL_NAME_KEYS:
+        found = extra.get(part)
+        if isinstance(found, dict):
+            name = found.get(key)
+            if isinstance(name, str):
+                yield name
+
+
+def total_tokens(input_tokens: Any, output_tokens: Any, reported: Any = None) -> Any:
+    """A run's total tokens: the total it reported, else input plus output tokens when
+    either is known (None when neither is)."""
+    if reported is not None:
+        return reported
+    if input_tokens is None and output_tokens is None:
+        return None
+    return (input_tokens or 0) + (output_tokens or 0)
+
+
 @dataclass(slots=True)
 class Run:
     """One run of the run/trace data format.
@@ -276,6 +335,30 @@ class Run:
             mu: dict[str, Any] = md["usage_metadata"]
             return mu
         return None
+
+    @property
+    def model_name(self) -> str | None:
+        """The name of the run's model: the first of `model_names`, or None."""
+        extra = self.extra
+        for part, key in MODEL_NAME_KEYS:  # model_names without a generator: hot path
+            found = extra.get(part)
+            if isinstance(found, dict):
+                name = found.get(key)
+                if isinstance(name, str):
+                    return name
+        return None
+
+    @property
+    def otel(self) -> OtelExtra:
+        """`extra["otel"]`: what the run keeps of its span (empty for other runs)."""
+        otel = self.extra.get("otel")
+        return cast(OtelExtra, otel) if isinstance(otel, dict) else {}
+
+    @property
+    def otel_incomplete(self) -> bool:
+        """The run was made before its ancestors were all known (see `OtelExtra`)."""
+        otel = self.extra.get("otel")  # not self.otel: this one is on hot paths
+        return isinstance(otel, dict) and bool(otel.get("incomplete"))
 
     def to_dict(self) -> dict[str, Any]:
         """The SDK's JSON shape: UUIDs as strings, times as ISO 8601 with offset."""

@@ -11,7 +11,7 @@ import math
 import uuid
 from typing import Any
 
-from otel_llm.conventions.base import Extraction, loads_maybe
+from otel_llm.conventions.base import ERROR_TYPE, Extraction, error_type, loads_maybe
 
 
 def text(x: Extraction, key: str) -> str | None:
@@ -119,10 +119,6 @@ def strings(value: Any) -> list[str] | None:
 def claim_error_type(x: Extraction) -> None:
     """Consume `error.type` when it is what `gen_ai.write` derives from the error text a
     reader has just set (the run's error then says everything it says)."""
-    if x.error is not None and x.attrs.get("error.type") == error_type(x.error):
-        x.consumed.add("error.type")
+    if x.error is not None and x.attrs.get(ERROR_TYPE) == error_type(x.error):
+        x.consumed.add(ERROR_TYPE)
 
-
-def error_type(error: str) -> str:
-    """The `error.type` that `gen_ai.write` derives from a run's error text."""
-    return error.split(":", 1)[0].split("(", 1)[0].strip()[:128] or "error"

@@ -1,15 +1,14 @@
-"""What every convention module shares: the record a reader fills, and small helpers.
+"""What every convention module shares: the object that describes a convention, the
+record its reader fills, and small helpers.
 
-A convention module (one per producer: gen_ai, openinference, traceloop, ...) exposes:
-
-- `NAMESPACES`: the first dotted segments of the attribute keys (and event names) it
-  reads; `convert` calls its reader only when a span has one of them.
-- `read(x: Extraction) -> None`: fills the fields of `x` that are still empty, taking
-  attributes with `x.take(...)` so that what it maps is not kept twice.
-- where the project emits the convention, `write(run, out: dict) -> None`.
+A convention module (one per producer: gen_ai, openinference, traceloop, ...) defines
+one `CONVENTION = Convention(...)`: the namespaces it reads, its kind tables, the keys
+that mark a model call, name run ids, its reader and, where the project emits the
+convention, its writer. `otel_llm.convert` ranks them (reading and classification
+precedence); nothing else needs to know a convention exists.
 
 Classification (which observation type a span is) is not done by readers: it is one
-table in `otel_llm.convert`, built from each module's `KINDS` table.
+table in `otel_llm.convert`, built from the conventions' kind tables.
 """
 
 from __future__ import annotations
@@ -17,13 +16,13 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 
-from otel_llm.model import Attributes, ObservationType, SpanRecord
+from otel_llm.model import Attributes, ObservationType, Run, SpanRecord
 
 V = TypeVar("V")
 
@@ -34,6 +33,18 @@ R = ObservationType.RETRIEVER
 T = ObservationType.TOOL
 A = ObservationType.AGENT
 S = ObservationType.SPAN
+
+Kind = tuple[ObservationType, "str | None"]
+"""What a span is: its observation type, and its run_type when the convention says it."""
+
+KindTable = Mapping[str, Kind]
+"""An attribute's value (or, for markers, an attribute key) -> the kind it means."""
+
+# The Extraction fields that hold one fact each: readers set them with `set_fact`.
+Fact = Literal[
+    "model", "response_model", "provider", "tags", "run_id", "trace_id", "parent_run_id",
+    "dotted_order", "session_name", "session_id", "attachments", "name", "error",
+]
 
 # Values at or above this size that fail to parse are reported by size, not echoed.
 _ECHO_LIMIT = 200
@@ -88,6 +99,11 @@ class Extraction:
     @property
     def attrs(self) -> Attributes:
         return self.span.attributes
+
+    def set_fact(self, fact: Fact, value: Any) -> None:
+        """Set one fact unless an earlier reader did: the first reader that knows it wins."""
+        if value is not None and getattr(self, fact) is None:
+            setattr(self, fact, value)
 
     def present(self, table: Mapping[str, V]) -> list[tuple[str, V]]:
         """The entries of a table keyed by attribute whose keys this span has, in the
@@ -259,3 +275,51 @@ class RunFacts:
     tool_result: str | None = None
     retrieval_query: str | None = None
     retrieval_documents: list[Any] | None = None
+    span_name: str = ""  # the name the span gets
+
+
+Reader = Callable[[Extraction], None]
+Writer = Callable[[Run, RunFacts, dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # one object per module: identity is equality
+class Convention:
+    """One convention, whole: what `otel_llm.convert` needs to read and write it.
+
+    Args:
+        name: the family name (`run_to_span(emit=...)` takes it for writers).
+        namespaces: the first dotted segments of the attribute keys (and event names)
+            it reads; its reader runs only on spans that have one of them.
+        read: fills the fields of an `Extraction` that are still empty, taking
+            attributes with `x.take(...)` so that what it maps is not kept twice.
+        kinds: (attribute key, value -> kind) tables, in precedence order.
+        markers: attribute keys whose mere presence marks a kind (for producers that
+            write no kind key).
+        model_keys / usage_keys: keys that name a model / report token usage; a span
+            with one of each and no other kind is a generation.
+        id_keys: keys through which a span names its own run ids (or dotted order);
+            such a span's ids come from the converter, never from its span ids alone.
+        dotted_order_key: the key holding a run's whole dotted order (the run is placed
+            in its tree without its ancestors).
+        write: writes the convention's keys for a run, where the project emits it.
+    """
+
+    name: str
+    namespaces: frozenset[str]
+    read: Reader
+    kinds: tuple[tuple[str, KindTable], ...] = ()
+    markers: KindTable = field(default_factory=dict)
+    model_keys: frozenset[str] = frozenset()
+    usage_keys: frozenset[str] = frozenset()
+    id_keys: frozenset[str] = frozenset()
+    dotted_order_key: str | None = None
+    write: Writer | None = None
+
+
+ERROR_TYPE = "error.type"  # OpenTelemetry's general key, which the GenAI conventions use
+
+
+def error_type(error: str) -> str:
+    """The `error.type` of a run's error text: what precedes the message (`ValueError`
+    of `ValueError: bad`), as the GenAI writer emits it and readers recognise it."""
+    return error.split(":", 1)[0].split("(", 1)[0].strip()[:128] or "error"

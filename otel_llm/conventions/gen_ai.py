@@ -4,6 +4,9 @@ Reads: v1.37+ message attributes, v1.28-1.36 message events, v1.26-1.27
 `gen_ai.content.*` events, legacy `gen_ai.prompt` / `gen_ai.completion` and their
 flattened `gen_ai.prompt.{i}.*` form, tools, retrieval, and usage in every spelling.
 Writes: the latest official keys.
+
+Keys the project documents and writes are `otel_llm.semconv` constants (`sc.*`); string
+literals are the older or vendor spellings that are only read.
 """
 
 from __future__ import annotations
@@ -11,17 +14,34 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from otel_llm import semconv as sc
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import read_usage, strings, text, token_count
-from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, dumps, indexed, loads_maybe
+from otel_llm.conventions.base import (
+    ERROR_TYPE,
+    A,
+    Convention,
+    E,
+    Extraction,
+    G,
+    KindTable,
+    R,
+    RunFacts,
+    S,
+    T,
+    dumps,
+    error_type,
+    indexed,
+    loads_maybe,
+)
 from otel_llm.model import ObservationType, Run, StatusCode
 
 NAMESPACES = frozenset({"gen_ai", "error"})
 
-KIND_KEY = "gen_ai.operation.name"
+KIND_KEY = sc.GEN_AI_OPERATION_NAME
 # Official operation names only: non-standard values written by other SDKs
 # (`chain`, `execute_task`, ...) are not evidence of a type.
-KINDS: dict[str, tuple[ObservationType, str | None]] = {
+KINDS: KindTable = {
     "chat": (G, None),
     "text_completion": (G, None),
     "generate_content": (G, None),
@@ -82,25 +102,25 @@ PROVIDER_FROM_GEN_AI: dict[str, str] = {
 
 # invocation_params key -> gen_ai.request.* key (one table serves both directions).
 REQUEST_PARAMS: dict[str, str] = {
-    "temperature": "gen_ai.request.temperature",
-    "max_tokens": "gen_ai.request.max_tokens",
-    "top_p": "gen_ai.request.top_p",
-    "top_k": "gen_ai.request.top_k",
-    "stop": "gen_ai.request.stop_sequences",
-    "frequency_penalty": "gen_ai.request.frequency_penalty",
-    "presence_penalty": "gen_ai.request.presence_penalty",
-    "seed": "gen_ai.request.seed",
+    "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
+    "max_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,
+    "top_p": sc.GEN_AI_REQUEST_TOP_P,
+    "top_k": sc.GEN_AI_REQUEST_TOP_K,
+    "stop": sc.GEN_AI_REQUEST_STOP_SEQUENCES,
+    "frequency_penalty": sc.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": sc.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "seed": sc.GEN_AI_REQUEST_SEED,
     "n": "gen_ai.request.choice.count",
     "stream": "gen_ai.request.stream",
 }
 
 # usage_metadata path -> gen_ai.usage.* key, as written.
 USAGE_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("input_tokens",), "gen_ai.usage.input_tokens"),
-    (("output_tokens",), "gen_ai.usage.output_tokens"),
-    (("input_token_details", "cache_read"), "gen_ai.usage.cache_read.input_tokens"),
-    (("input_token_details", "cache_creation"), "gen_ai.usage.cache_creation.input_tokens"),
-    (("output_token_details", "reasoning"), "gen_ai.usage.reasoning.output_tokens"),
+    (("input_tokens",), sc.GEN_AI_USAGE_INPUT_TOKENS),
+    (("output_tokens",), sc.GEN_AI_USAGE_OUTPUT_TOKENS),
+    (("input_token_details", "cache_read"), sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    (("input_token_details", "cache_creation"), sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+    (("output_token_details", "reasoning"), sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
 )
 
 
@@ -111,17 +131,17 @@ IN, OUT = "input_token_details", "output_token_details"
 # Every spelling of a token count -> (usage_metadata group or None, key). Input tokens
 # include cached tokens in all of them (OTel's rule; OpenLLMetry adds Anthropic's).
 USAGE_READ: dict[str, tuple[str | None, str]] = {
-    "gen_ai.usage.input_tokens": (None, "input_tokens"),
+    sc.GEN_AI_USAGE_INPUT_TOKENS: (None, "input_tokens"),
     "gen_ai.usage.prompt_tokens": (None, "input_tokens"),
-    "gen_ai.usage.output_tokens": (None, "output_tokens"),
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS: (None, "output_tokens"),
     "gen_ai.usage.completion_tokens": (None, "output_tokens"),
     "gen_ai.usage.total_tokens": (None, "total_tokens"),  # OpenLLMetry's
-    "gen_ai.usage.cache_read.input_tokens": (IN, "cache_read"),
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: (IN, "cache_read"),
     "gen_ai.usage.cache_read_input_tokens": (IN, "cache_read"),
-    "gen_ai.usage.cache_creation.input_tokens": (IN, "cache_creation"),
+    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: (IN, "cache_creation"),
     "gen_ai.usage.cache_write.input_tokens": (IN, "cache_creation"),
     "gen_ai.usage.cache_creation_input_tokens": (IN, "cache_creation"),
-    "gen_ai.usage.reasoning.output_tokens": (OUT, "reasoning"),
+    sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: (OUT, "reasoning"),
     "gen_ai.usage.reasoning_tokens": (OUT, "reasoning"),
 }
 
@@ -145,39 +165,31 @@ REQUEST_KEYS: dict[str, str] = {
 # Context keys -> metadata keys. Agent, conversation and workflow keys are copied onto
 # descendant spans by several SDKs: facts about the conversation, never about the type.
 METADATA: dict[str, str] = {
-    "gen_ai.conversation.id": "conversation_id",
-    "gen_ai.agent.id": "agent_id",
-    "gen_ai.agent.description": "agent_description",
+    sc.GEN_AI_CONVERSATION_ID: "conversation_id",
+    sc.GEN_AI_AGENT_ID: "agent_id",
+    sc.GEN_AI_AGENT_DESCRIPTION: "agent_description",
     "gen_ai.agent.version": "agent_version",
     "gen_ai.workflow.name": "workflow_name",
-    "gen_ai.data_source.id": "data_source_id",
+    sc.GEN_AI_DATA_SOURCE_ID: "data_source_id",
     "gen_ai.prompt.name": "prompt_name",
-    "gen_ai.response.id": "response_id",
-    "gen_ai.tool.call.id": "tool_call_id",
-    "gen_ai.tool.type": "tool_type",
-    "gen_ai.tool.description": "tool_description",
+    sc.GEN_AI_RESPONSE_ID: "response_id",
+    sc.GEN_AI_TOOL_CALL_ID: "tool_call_id",
+    sc.GEN_AI_TOOL_TYPE: "tool_type",
+    sc.GEN_AI_TOOL_DESCRIPTION: "tool_description",
     "gen_ai.openai.response.system_fingerprint": "system_fingerprint",
     "gen_ai.openai.system_fingerprint": "system_fingerprint",
     "gen_ai.openai.response.service_tier": "service_tier",
-    "gen_ai.embeddings.dimension.count": "embedding_dimensions",  # of the answer
+    sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: "embedding_dimensions",  # of the answer
 }
 
 # An agent's (tool's) own name names its run when the span is named by it, the official
 # way (`{operation} {name}`, which run_to_span derives back) or plainly; a span name the
 # producer chose is kept, as every backend shows it. Otherwise the name is metadata.
 NAME_KEYS: dict[str, tuple[ObservationType, str]] = {
-    "gen_ai.agent.name": (A, "agent_name"),
-    "gen_ai.tool.name": (T, "tool_name"),
+    sc.GEN_AI_AGENT_NAME: (A, "agent_name"),
+    sc.GEN_AI_TOOL_NAME: (T, "tool_name"),
 }
 
-# v1.28-1.36 message events -> the role they stand for.
-EVENT_ROLES: dict[str, str] = {
-    "gen_ai.system.message": "system",
-    "gen_ai.user.message": "user",
-    "gen_ai.assistant.message": "assistant",
-    "gen_ai.tool.message": "tool",
-}
-CHOICE_EVENT = "gen_ai.choice"
 PROMPT_KEY, COMPLETION_KEY = "gen_ai.prompt", "gen_ai.completion"
 # v1.26-1.27 content events -> (the attribute holding their JSON, default role, output?).
 CONTENT_EVENTS: dict[str, tuple[str, str, bool]] = {
@@ -187,8 +199,8 @@ CONTENT_EVENTS: dict[str, tuple[str, str, bool]] = {
 # Some SDKs (Semantic Kernel) put an event's body, as JSON, in one attribute.
 EVENT_BODY_KEY = "gen_ai.event.content"
 
-INPUT_MESSAGES, OUTPUT_MESSAGES = "gen_ai.input.messages", "gen_ai.output.messages"
-SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+INPUT_MESSAGES, OUTPUT_MESSAGES = sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES
+SYSTEM_INSTRUCTIONS = sc.GEN_AI_SYSTEM_INSTRUCTIONS
 FLAT_PROMPT, FLAT_COMPLETION = "gen_ai.prompt.", "gen_ai.completion."
 
 
@@ -209,8 +221,8 @@ def read(x: Extraction) -> None:
     if obs is G or obs is E:
         read_usage(x, USAGE_READ)
     _context(x, obs)
-    _IO_READERS.get(obs, _read_message_io)(x, obs)
-    if x.span.status_code == StatusCode.ERROR and "error.type" in x.attrs:
+    IO_READERS.get(obs, _read_message_io)(x, obs)
+    if x.span.status_code == StatusCode.ERROR and ERROR_TYPE in x.attrs:
         _error(x)
 
 
@@ -242,7 +254,7 @@ def _provider(x: Extraction, obs: ObservationType) -> None:
     # A generation's provider is ls_provider; elsewhere (an agent, a retriever's vector
     # store) it is metadata, which is where run_to_span reads it back from.
     known = x.provider if obs is G or obs is E else x.metadata.get("ls_provider")
-    for key in ("gen_ai.provider.name", "gen_ai.system"):
+    for key in (sc.GEN_AI_PROVIDER_NAME, "gen_ai.system"):
         value = a.get(key)
         if value is None:
             continue
@@ -264,18 +276,18 @@ def _provider(x: Extraction, obs: ObservationType) -> None:
 
 def _model(x: Extraction) -> None:
     a = x.attrs
-    if "gen_ai.request.model" in a:
-        request = text(x, "gen_ai.request.model")
-        x.model = x.model or request
+    if sc.GEN_AI_REQUEST_MODEL in a:
+        request = text(x, sc.GEN_AI_REQUEST_MODEL)
+        x.set_fact("model", request)
         if request != x.model:
-            x.consumed.discard("gen_ai.request.model")  # another reader's model won
-    if "gen_ai.response.model" in a:
-        response = text(x, "gen_ai.response.model")
-        x.response_model = x.response_model or response
+            x.consumed.discard(sc.GEN_AI_REQUEST_MODEL)  # another reader's model won
+    if sc.GEN_AI_RESPONSE_MODEL in a:
+        response = text(x, sc.GEN_AI_RESPONSE_MODEL)
+        x.set_fact("response_model", response)
         if response is None:
             return
         if response != x.response_model:
-            x.consumed.discard("gen_ai.response.model")
+            x.consumed.discard(sc.GEN_AI_RESPONSE_MODEL)
         elif x.model is not None and response != x.model:
             # The run keeps the requested model; the one that answered is metadata.
             x.set_metadata("response_model", response)
@@ -284,8 +296,8 @@ def _model(x: Extraction) -> None:
 def _params(x: Extraction) -> None:
     for key, param in x.present(REQUEST_KEYS):
         x.invocation_params.setdefault(param, _param(x.take(key)))
-    if "gen_ai.tool.definitions" in x.attrs:
-        tools = x.take_json("gen_ai.tool.definitions")
+    if sc.GEN_AI_TOOL_DEFINITIONS in x.attrs:
+        tools = x.take_json(sc.GEN_AI_TOOL_DEFINITIONS)
         if tools is not None:
             x.invocation_params.setdefault("tools", tools)
 
@@ -303,13 +315,13 @@ def _context(x: Extraction, obs: ObservationType) -> None:
     a = x.attrs
     for key, name in x.present(METADATA):
         x.set_metadata(name, x.take(key))
-    if "gen_ai.response.finish_reasons" in a:
-        reasons = strings(a["gen_ai.response.finish_reasons"])
+    if sc.GEN_AI_RESPONSE_FINISH_REASONS in a:
+        reasons = strings(a[sc.GEN_AI_RESPONSE_FINISH_REASONS])
         if reasons is None:
-            x.problem("gen_ai.response.finish_reasons", "is not a list of strings",
-                      a["gen_ai.response.finish_reasons"])
+            x.problem(sc.GEN_AI_RESPONSE_FINISH_REASONS, "is not a list of strings",
+                      a[sc.GEN_AI_RESPONSE_FINISH_REASONS])
         else:
-            x.consumed.add("gen_ai.response.finish_reasons")
+            x.consumed.add(sc.GEN_AI_RESPONSE_FINISH_REASONS)
             x.set_metadata("finish_reasons", reasons)
     for key, (owner, meta) in x.present(NAME_KEYS):
         value = text(x, key)
@@ -325,7 +337,7 @@ def _context(x: Extraction, obs: ObservationType) -> None:
 
 def _error(x: Extraction) -> None:
     """`error.type` adds the error's type when the status message does not carry it."""
-    etype = x.attrs["error.type"]
+    etype = x.attrs[ERROR_TYPE]
     if not isinstance(etype, str):
         return
     described = ""
@@ -334,18 +346,13 @@ def _error(x: Extraction) -> None:
             described = str(event.attributes.get("exception.type") or "Exception")
             break
     if not described:
-        described = error_type_of(x.span.status_message)
+        described = error_type(x.span.status_message)
         if described != etype and x.error is None:
             message = x.span.status_message
             x.error = f"{etype}: {message}" if message else etype
             described = etype
     if described == etype:
-        x.consumed.add("error.type")
-
-
-def error_type_of(error: str) -> str:
-    """The type `write` derives from an error string (as `error.type`)."""
-    return error.split(":", 1)[0].split("(", 1)[0].strip()[:128] or "error"
+        x.consumed.add(ERROR_TYPE)
 
 
 # --- reading: content ----------------------------------------------------------------
@@ -386,7 +393,7 @@ def _inputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dict
         value = _take_legacy(x, PROMPT_KEY)
         if isinstance(value, dict):
             return value  # LangSmith's exporter: the run's inputs as they were
-        found = chat_messages(value, "user")
+        found = msgs.chat_messages(value, "user")
     if found is None and (
         f"{FLAT_PROMPT}0.role" in a or f"{FLAT_PROMPT}0.content" in a
         or f"{FLAT_PROMPT}0.user" in a
@@ -414,7 +421,7 @@ def _outputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dic
             return value
         if isinstance(value, str) and obs is not G:
             return {"output": value}
-        found = chat_messages(value, "assistant")
+        found = msgs.chat_messages(value, "assistant")
     if found is None and (
         f"{FLAT_COMPLETION}0.role" in a or f"{FLAT_COMPLETION}0.content" in a
         or f"{FLAT_COMPLETION}0.finish_reason" in a
@@ -455,91 +462,6 @@ def _text(content: Any) -> Any:
 # --- messages in their older shapes ----------------------------------------------------
 
 
-def content_of(value: Any) -> Any:
-    """Message content: text, or a list of parts (which some SDKs send as JSON text)."""
-    if isinstance(value, str) and value[:1] == "[":
-        parsed = loads_maybe(value)
-        if isinstance(parsed, list):
-            return parsed
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def tool_calls_of(value: Any) -> list[dict[str, Any]]:
-    """OpenAI-style tool calls (`{id, type, function: {name, arguments}}`, or flat
-    `{id, name, arguments}`), possibly as JSON text, normalised."""
-    value = loads_maybe(value)
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, (list, tuple)):
-        return []
-    calls = []
-    for call in value:
-        if not isinstance(call, dict):
-            continue
-        fn = call.get("function")
-        fn = loads_maybe(fn)
-        if isinstance(fn, dict):
-            calls.append(msgs.tool_call(call.get("id"), fn.get("name"), fn.get("arguments")))
-        else:
-            calls.append(msgs.tool_call(call.get("id"), call.get("name"), call.get("arguments")))
-    return calls
-
-
-def message_from_event(name: str, body: Mapping[str, Any]) -> msgs.Message | None:
-    """One v1.28-1.36 message event (its body, or its attributes) as a message.
-
-    Returns None for events that are not message events.
-    """
-    if name == CHOICE_EVENT:
-        raw = loads_maybe(body.get("message"))
-        message = raw if isinstance(raw, dict) else {}
-        return msgs.message(
-            message.get("role") or "assistant",
-            content_of(message.get("content", body.get("content"))),
-            tool_calls=tool_calls_of(message.get("tool_calls")),
-            finish_reason=body.get("finish_reason"),
-        )
-    role = EVENT_ROLES.get(name)
-    if role is None:
-        return None
-    call_id = body.get("id") if role == "tool" else None
-    return msgs.message(
-        body.get("role") or role,
-        content_of(body.get("content")),
-        tool_calls=tool_calls_of(body.get("tool_calls")),
-        tool_call_id=str(call_id) if call_id is not None else None,
-        name=body.get("name") if role == "tool" else None,
-    )
-
-
-def chat_messages(value: Any, default_role: str) -> list[msgs.Message] | None:
-    """Messages in any JSON shape seen in legacy attributes: official `{role, parts}`,
-    chat-style `{role, content}`, choices `{message, finish_reason}`, or plain text."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [msgs.message(default_role, value)]
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, (list, tuple)):
-        return [msgs.message(default_role, value)]
-    out: list[msgs.Message] = []
-    for item in value:
-        if isinstance(item, dict) and isinstance(item.get("parts"), list):
-            out.extend(msgs.from_gen_ai([item]) or ())
-        elif isinstance(item, dict) and isinstance(item.get("message"), dict):
-            m = message_from_event(CHOICE_EVENT, item)
-            if m is not None:
-                out.append(m)
-        elif isinstance(item, dict):
-            out.append(item)
-        else:
-            out.append(msgs.message(default_role, item))
-    return out
-
-
 def _flat_messages(x: Extraction, prefix: str, default_role: str) -> list[msgs.Message]:
     """OpenLLMetry's flattened `prefix{i}.role|content|tool_calls.{j}.*|...`."""
     out = []
@@ -555,7 +477,7 @@ def _flat_messages(x: Extraction, prefix: str, default_role: str) -> list[msgs.M
         out.append(
             msgs.message(
                 flat.get("role") or default_role,
-                content_of(flat.get("content", flat.get("user"))),
+                msgs.content_of(flat.get("content", flat.get("user"))),
                 tool_calls=calls,
                 tool_call_id=str(call_id) if call_id is not None else None,
                 finish_reason=flat.get("finish_reason"),
@@ -587,10 +509,10 @@ def _message_events(x: Extraction) -> _Events | None:
     found, legacy = _Events(), _Events()
     for i, event in enumerate(x.span.events):
         name = event.name
-        if name in EVENT_ROLES or name == CHOICE_EVENT:
-            m = message_from_event(name, _event_body(event.attributes))
+        if name in msgs.EVENT_ROLES or name == msgs.CHOICE_EVENT:
+            m = msgs.message_from_event(name, _event_body(event.attributes))
             if m is not None:
-                (found.outputs if name == CHOICE_EVENT else found.inputs).append((i, m))
+                (found.outputs if name == msgs.CHOICE_EVENT else found.inputs).append((i, m))
             continue
         content = CONTENT_EVENTS.get(name)
         if content is None:
@@ -602,7 +524,7 @@ def _message_events(x: Extraction) -> _Events | None:
             x.problem(f"{name} event {key}", "is not valid JSON", raw)
             continue  # the event stays, raw, in the run's events
         (legacy.outputs if is_output else legacy.inputs).extend(
-            (i, m) for m in chat_messages(value, role) or ()
+            (i, m) for m in msgs.chat_messages(value, role) or ()
         )
     found.inputs = found.inputs or legacy.inputs
     found.outputs = found.outputs or legacy.outputs
@@ -623,13 +545,13 @@ def _event_body(attrs: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _read_tool_io(x: Extraction, obs: ObservationType) -> None:
     a = x.attrs
-    if "gen_ai.tool.call.arguments" in a:
-        raw = x.take("gen_ai.tool.call.arguments")
+    if sc.GEN_AI_TOOL_CALL_ARGUMENTS in a:
+        raw = x.take(sc.GEN_AI_TOOL_CALL_ARGUMENTS)
         if x.inputs is None:
             args = loads_maybe(raw)
             x.set_inputs(args if isinstance(args, dict) else {"input": args})
-    if "gen_ai.tool.call.result" in a:
-        result = x.take("gen_ai.tool.call.result")
+    if sc.GEN_AI_TOOL_CALL_RESULT in a:
+        result = x.take(sc.GEN_AI_TOOL_CALL_RESULT)
         if x.outputs is None:
             x.set_outputs({"output": result})
     _read_message_io(x, obs)
@@ -637,20 +559,20 @@ def _read_tool_io(x: Extraction, obs: ObservationType) -> None:
 
 def _read_retrieval_io(x: Extraction, obs: ObservationType) -> None:
     a = x.attrs
-    if "gen_ai.retrieval.query.text" in a:
-        query = x.take("gen_ai.retrieval.query.text")
+    if sc.GEN_AI_RETRIEVAL_QUERY_TEXT in a:
+        query = x.take(sc.GEN_AI_RETRIEVAL_QUERY_TEXT)
         if x.inputs is None:
             x.set_inputs({"query": query})
-    if "gen_ai.retrieval.documents" in a:
+    if sc.GEN_AI_RETRIEVAL_DOCUMENTS in a:
         if x.outputs is not None:
-            x.consumed.add("gen_ai.retrieval.documents")
+            x.consumed.add(sc.GEN_AI_RETRIEVAL_DOCUMENTS)
         else:
-            docs = x.take_json("gen_ai.retrieval.documents")
+            docs = x.take_json(sc.GEN_AI_RETRIEVAL_DOCUMENTS)
             if isinstance(docs, list):
                 x.set_outputs({"documents": [document(d) for d in docs]})
             elif docs is not None:
-                x.consumed.discard("gen_ai.retrieval.documents")
-                x.problem("gen_ai.retrieval.documents", "is not a list", docs)
+                x.consumed.discard(sc.GEN_AI_RETRIEVAL_DOCUMENTS)
+                x.problem(sc.GEN_AI_RETRIEVAL_DOCUMENTS, "is not a list", docs)
     _read_message_io(x, obs)
 
 
@@ -674,7 +596,8 @@ def document(doc: Any) -> dict[str, Any]:
 
 _DOC_TEXT_KEYS = ("content", "text", "page_content")
 
-_IO_READERS: dict[ObservationType, Callable[[Extraction, ObservationType], None]] = {
+# Observation type -> its input/output reader (default: chat messages).
+IO_READERS: dict[ObservationType, Callable[[Extraction, ObservationType], None]] = {
     T: _read_tool_io,
     R: _read_retrieval_io,
 }
@@ -683,16 +606,16 @@ _IO_READERS: dict[ObservationType, Callable[[Extraction, ObservationType], None]
 # --- writing -----------------------------------------------------------------------
 
 
-def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
+def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """The latest official GenAI keys for a run (content as JSON text)."""
-    obs: ObservationType = facts.observation
+    obs = facts.observation
     op = operation_name(run, obs)
     if op is not None:
         out[KIND_KEY] = op
     if facts.provider:
-        out["gen_ai.provider.name"] = PROVIDER_TO_GEN_AI.get(facts.provider, facts.provider)
+        out[sc.GEN_AI_PROVIDER_NAME] = PROVIDER_TO_GEN_AI.get(facts.provider, facts.provider)
     if facts.model and obs in (G, E):
-        out["gen_ai.request.model"] = facts.model
+        out[sc.GEN_AI_REQUEST_MODEL] = facts.model
     if obs in (G, E):
         for param, key in REQUEST_PARAMS.items():
             value = facts.invocation_params.get(param)
@@ -705,27 +628,27 @@ def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
                 if count is not None:
                     out[key] = count
     if facts.input_messages is not None:
-        out["gen_ai.input.messages"] = dumps(facts.input_messages)
+        out[sc.GEN_AI_INPUT_MESSAGES] = dumps(facts.input_messages)
     if facts.output_messages is not None:
-        out["gen_ai.output.messages"] = dumps(facts.output_messages)
+        out[sc.GEN_AI_OUTPUT_MESSAGES] = dumps(facts.output_messages)
     if obs is T:
-        out["gen_ai.tool.name"] = run.name
+        out[sc.GEN_AI_TOOL_NAME] = run.name
         call_id = run.extra.get("metadata", {}).get("tool_call_id")
         if call_id is not None:
-            out["gen_ai.tool.call.id"] = str(call_id)
+            out[sc.GEN_AI_TOOL_CALL_ID] = str(call_id)
         if facts.tool_arguments is not None:
-            out["gen_ai.tool.call.arguments"] = facts.tool_arguments
+            out[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = facts.tool_arguments
         if facts.tool_result is not None:
-            out["gen_ai.tool.call.result"] = facts.tool_result
+            out[sc.GEN_AI_TOOL_CALL_RESULT] = facts.tool_result
     elif obs is R:
         if facts.retrieval_query is not None:
-            out["gen_ai.retrieval.query.text"] = facts.retrieval_query
+            out[sc.GEN_AI_RETRIEVAL_QUERY_TEXT] = facts.retrieval_query
         if facts.retrieval_documents is not None:
-            out["gen_ai.retrieval.documents"] = dumps(facts.retrieval_documents)
+            out[sc.GEN_AI_RETRIEVAL_DOCUMENTS] = dumps(facts.retrieval_documents)
     elif obs is A:
-        out["gen_ai.agent.name"] = run.name
+        out[sc.GEN_AI_AGENT_NAME] = run.name
     if run.error:
-        out["error.type"] = run.error.split(":", 1)[0].split("(", 1)[0].strip()[:128] or "error"
+        out[ERROR_TYPE] = error_type(run.error)
 
 
 def to_input_messages(inputs: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -760,3 +683,17 @@ def _dig(d: dict[str, Any], path: tuple[str, ...]) -> Any:
             return None
         cur = cur.get(p)
     return cur
+
+
+CONVENTION = Convention(
+    name="gen_ai",
+    namespaces=NAMESPACES,
+    read=read,
+    kinds=((KIND_KEY, KINDS),),
+    model_keys=frozenset({"gen_ai.request.model", sc.GEN_AI_RESPONSE_MODEL}),
+    usage_keys=frozenset({
+        sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+        "gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens",
+    }),
+    write=write,
+)

@@ -9,13 +9,25 @@ import orjson
 
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import claim_error_type, json_object, strings, text
-from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, as_dict
+from otel_llm.conventions.base import (
+    A,
+    Convention,
+    E,
+    Extraction,
+    G,
+    KindTable,
+    R,
+    RunFacts,
+    S,
+    T,
+    as_dict,
+)
 from otel_llm.model import ObservationType, Run, iso_to_ns, ns_to_iso
 
 NAMESPACES = frozenset({"langfuse", "user", "session"})
 
 KIND_KEY = "langfuse.observation.type"
-KINDS: dict[str, tuple[ObservationType, str | None]] = {
+KINDS: KindTable = {
     "generation": (G, "llm"),
     "embedding": (E, "embedding"),
     "retriever": (R, "retriever"),
@@ -27,6 +39,8 @@ KINDS: dict[str, tuple[ObservationType, str | None]] = {
     "evaluator": (S, "chain"),
     "guardrail": (S, "chain"),
 }
+MODEL_KEY = "langfuse.observation.model.name"
+USAGE_KEY = "langfuse.observation.usage_details"
 
 
 def read(x: Extraction) -> None:
@@ -45,13 +59,12 @@ def read(x: Extraction) -> None:
         elif kind not in KINDS:
             x.problem(KIND_KEY, "is not a known Langfuse observation type", kind)
     _io(x, obs)
-    model = text(x, "langfuse.observation.model.name")
-    x.model = x.model or model
+    x.set_fact("model", text(x, MODEL_KEY))
     if "langfuse.observation.model.parameters" in a:
         for k, v in (json_object(x, "langfuse.observation.model.parameters") or {}).items():
             x.invocation_params.setdefault(k, v)
     if obs is G or obs is E:
-        if "langfuse.observation.usage_details" in a:
+        if USAGE_KEY in a:
             _usage(x)
         if "langfuse.observation.cost_details" in a:
             _cost(x)
@@ -69,7 +82,7 @@ def read(x: Extraction) -> None:
             x.problem("langfuse.trace.tags", "is not a list of strings", tags)
         else:
             x.consumed.add("langfuse.trace.tags")
-            x.tags = x.tags if x.tags is not None else found
+            x.set_fact("tags", found)
     for key, value in a.items():
         if key.startswith(_METADATA_PREFIXES):
             x.consumed.add(key)
@@ -109,7 +122,7 @@ def decoded(value: Any) -> Any:
 
 
 def _io(x: Extraction, obs: ObservationType) -> None:
-    shape_in, shape_out = SHAPES.get(obs, (_plain_in, _plain_out))
+    shape_in, shape_out = IO_READERS.get(obs, (_plain_in, _plain_out))
     if x.inputs is None and "langfuse.observation.input" in x.attrs:
         x.set_inputs(shape_in(decoded(x.take("langfuse.observation.input"))))
     if x.outputs is None and "langfuse.observation.output" in x.attrs:
@@ -187,8 +200,9 @@ def _tool_out(value: Any) -> dict[str, Any]:
     return {"output": value}
 
 
-Shape = Callable[[Any], dict[str, Any]]
-SHAPES: dict[ObservationType, tuple[Shape, Shape]] = {
+Reshape = Callable[[Any], dict[str, Any]]
+# Observation type -> how its decoded input and output become the run's (default: plain).
+IO_READERS: dict[ObservationType, tuple[Reshape, Reshape]] = {
     G: (_generation_in, _generation_out),
     E: (_embedding_in, _embedding_out),
     R: (_retriever_in, _retriever_out),
@@ -237,8 +251,7 @@ USAGE_DETAILS: dict[str, tuple[str, dict[str, str]]] = {
 
 
 def _usage(x: Extraction) -> None:
-    key = "langfuse.observation.usage_details"
-    usage = _numbers_only(x, key)
+    usage = _numbers_only(x, USAGE_KEY)
     if usage is None:
         return
     flat: dict[str, Any] = {}
@@ -348,7 +361,17 @@ def _level(x: Extraction) -> None:
 # --- writing -----------------------------------------------------------------------
 
 
-def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
+def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """The observation type, so Langfuse classifies the span without guessing."""
-    obs: ObservationType = facts.observation
-    out[KIND_KEY] = obs.value
+    out[KIND_KEY] = facts.observation.value
+
+
+CONVENTION = Convention(
+    name="langfuse",
+    namespaces=NAMESPACES,
+    read=read,
+    kinds=((KIND_KEY, KINDS),),
+    model_keys=frozenset({MODEL_KEY}),
+    usage_keys=frozenset({USAGE_KEY}),
+    write=write,
+)

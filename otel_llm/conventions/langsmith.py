@@ -7,15 +7,28 @@ from typing import Any
 import orjson
 
 from otel_llm.conventions._typed import claim_error_type, json_object, text, uuid_value
-from otel_llm.conventions.base import E, Extraction, G, R, S, T, dumps, loads_maybe
+from otel_llm.conventions.base import (
+    Convention,
+    E,
+    Extraction,
+    Fact,
+    G,
+    KindTable,
+    R,
+    RunFacts,
+    S,
+    T,
+    dumps,
+    loads_maybe,
+)
 from otel_llm.ids import ids_from_dotted_order, uuid_str
-from otel_llm.model import RUN_TYPE_OF, ObservationType, Run, StatusCode
+from otel_llm.model import RUN_TYPE_OF, Run, StatusCode
 
 NAMESPACES = frozenset({"langsmith"})
 
 KIND_KEY = "langsmith.span.kind"
 # langsmith.span.kind is the run_type itself.
-KINDS: dict[str, tuple[ObservationType, str | None]] = {
+KINDS: KindTable = {
     "llm": (G, "llm"),
     "embedding": (E, "embedding"),
     "retriever": (R, "retriever"),
@@ -38,18 +51,16 @@ def read(x: Extraction) -> None:
         elif kind not in KINDS:
             x.problem(KIND_KEY, "is not a known run type", kind)
     name = text(x, "langsmith.trace.name")
-    if name is not None and name != x.span.name and x.name is None:
-        x.name = name
+    if name != x.span.name:
+        x.set_fact("name", name)
     _ids(x)
-    session_name = text(x, "langsmith.trace.session_name")
-    x.session_name = x.session_name or session_name
+    x.set_fact("session_name", text(x, "langsmith.trace.session_name"))
     if "langsmith.trace.session_id" in a:
-        session_id = uuid_value(x, "langsmith.trace.session_id")
-        x.session_id = x.session_id or session_id
+        x.set_fact("session_id", uuid_value(x, "langsmith.trace.session_id"))
     tags = text(x, "langsmith.span.tags")
-    if tags is not None and x.tags is None:
+    if tags is not None:
         # The Python SDK joins with ", ", the project's writer with ",".
-        x.tags = [t.strip() for t in tags.split(",") if t.strip()]
+        x.set_fact("tags", [t.strip() for t in tags.split(",") if t.strip()])
     if "langsmith.usage_metadata" in a and (obs is G or obs is E):
         _usage(x)
     if "langsmith.attachments" in a:
@@ -75,40 +86,39 @@ def _error(x: Extraction) -> None:
             if event.attributes.get("exception.type") == "Exception" and isinstance(
                 message, str
             ):
-                x.error = x.error if x.error is not None else message
+                x.set_fact("error", message)
                 claim_error_type(x)
             return
 
 # langsmith.* id key -> Extraction field.
-ID_KEYS: dict[str, str] = {
+ID_KEYS: dict[str, Fact] = {
     "langsmith.trace.id": "trace_id",
     "langsmith.span.id": "run_id",
     "langsmith.span.parent_id": "parent_run_id",
 }
+DOTTED_ORDER_KEY = "langsmith.span.dotted_order"
 
 
 def _ids(x: Extraction) -> None:
     a = x.attrs
     for key, field in ID_KEYS.items():
         if key in a:
-            value = uuid_value(x, key)
-            if value is not None and getattr(x, field) is None:
-                setattr(x, field, value)
-    dotted = a.get("langsmith.span.dotted_order")
+            x.set_fact(field, uuid_value(x, key))
+    dotted = a.get(DOTTED_ORDER_KEY)
     if dotted is None:
         return
     try:
         run_id, trace_id, parent_id = ids_from_dotted_order(str(dotted))
     except ValueError:
         # Left raw: the tree is then built from the OTel parent ids instead.
-        x.problem("langsmith.span.dotted_order", "is not a dotted order", dotted)
+        x.problem(DOTTED_ORDER_KEY, "is not a dotted order", dotted)
         return
-    x.consumed.add("langsmith.span.dotted_order")
+    x.consumed.add(DOTTED_ORDER_KEY)
     if x.dotted_order is None:
         x.dotted_order = str(dotted)
-        x.run_id = x.run_id or run_id
-        x.trace_id = x.trace_id or trace_id
-        x.parent_run_id = x.parent_run_id or parent_id
+        x.set_fact("run_id", run_id)
+        x.set_fact("trace_id", trace_id)
+        x.set_fact("parent_run_id", parent_id)
 
 
 # The first characters of the JSON that the writer makes of a non-string metadata value.
@@ -152,8 +162,8 @@ def _attachments(x: Extraction) -> None:
             content = item.get("content")
             size = _b64_size(content) if isinstance(content, str) else None
             found[item["name"]] = {"mime_type": item.get("mime_type"), "size": size}
-    if found and x.attachments is None:
-        x.attachments = found
+    if found:
+        x.set_fact("attachments", found)
 
 
 def _b64_size(text: str) -> int:
@@ -164,20 +174,20 @@ def _b64_size(text: str) -> int:
 # --- writing -----------------------------------------------------------------------
 
 
-def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
+def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """Run ids and fields so LangSmith's OTLP endpoint keeps the run as it was."""
     out[KIND_KEY] = run.run_type
     out["langsmith.trace.name"] = run.name
     # An incomplete run's trace id and dotted order are provisional: LangSmith would
     # trust them over the span ids, so they are left out.
-    complete = not (run.extra.get("otel") or {}).get("incomplete")
+    complete = not run.otel_incomplete
     if run.trace_id is not None and complete:
         out["langsmith.trace.id"] = uuid_str(run.trace_id)
     out["langsmith.span.id"] = uuid_str(run.id)
     if run.parent_run_id is not None:
         out["langsmith.span.parent_id"] = uuid_str(run.parent_run_id)
     if run.dotted_order and complete:
-        out["langsmith.span.dotted_order"] = run.dotted_order
+        out[DOTTED_ORDER_KEY] = run.dotted_order
     if run.session_name:
         out["langsmith.trace.session_name"] = run.session_name
     if run.tags:
@@ -185,3 +195,15 @@ def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
     for key, value in (run.extra.get("metadata") or {}).items():
         if value is not None:
             out[f"langsmith.metadata.{key}"] = value if isinstance(value, str) else dumps(value)
+
+
+CONVENTION = Convention(
+    name="langsmith",
+    namespaces=NAMESPACES,
+    read=read,
+    kinds=((KIND_KEY, KINDS),),
+    # The parent id alone does not place a run: its parent's run does.
+    id_keys=frozenset({"langsmith.trace.id", "langsmith.span.id", DOTTED_ORDER_KEY}),
+    dotted_order_key=DOTTED_ORDER_KEY,
+    write=write,
+)

@@ -21,7 +21,7 @@ from typing import Any
 from otel_llm.conventions import gen_ai
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import json_object, number, strings, text
-from otel_llm.conventions.base import A, E, Extraction, G, S, T, loads_maybe
+from otel_llm.conventions.base import A, Convention, E, Extraction, G, KindTable, S, T, loads_maybe
 from otel_llm.model import ObservationType
 
 NAMESPACES = frozenset(
@@ -33,7 +33,7 @@ NAMESPACES = frozenset(
 # Keys whose mere presence says what a span is, for producers that write no kind key:
 # Pydantic AI's older `running tool` and `agent run` spans, and a model call traced by
 # Logfire's Anthropic / OpenAI integrations (which may write no gen_ai.* key at all).
-MARKER_KINDS: dict[str, tuple[ObservationType, str | None]] = {
+MARKER_KINDS: KindTable = {
     "tool_arguments": (T, "tool"),
     "all_messages_events": (A, "chain"),
     "response_data": (G, "llm"),
@@ -131,7 +131,7 @@ def _names(x: Extraction) -> None:
             x.set_metadata("agent_name", name)
     if "model_name" in a:
         model = text(x, "model_name")
-        x.model = x.model or model
+        x.set_fact("model", model)
         if model is not None and model != x.model:
             x.consumed.discard("model_name")  # another model won: stays raw
     if "logfire.msg" in a:
@@ -212,9 +212,9 @@ def _event_list(x: Extraction, key: str) -> None:
     outputs: list[msgs.Message] = []
     for event in events:
         name = event["event.name"]
-        m = gen_ai.message_from_event(name, event)
+        m = msgs.message_from_event(name, event)
         if m is not None:
-            (outputs if name == gen_ai.CHOICE_EVENT else inputs).append(m)
+            (outputs if name == msgs.CHOICE_EVENT else inputs).append(m)
     if inputs:
         _set_messages(x, inputs)
     if outputs:
@@ -229,27 +229,27 @@ def _request(x: Extraction, obs: ObservationType) -> None:
     if request is None:
         return
     if obs is G or obs is E:
-        x.provider = x.provider or SCOPE_PROVIDERS.get(x.span.scope_name)
+        x.set_fact("provider", SCOPE_PROVIDERS.get(x.span.scope_name))
     model = request.get("model")
     if isinstance(model, str):
-        x.model = x.model or model
+        x.set_fact("model", model)
     for key, value in request.items():
         if key not in REQUEST_CONTENT and value is not None:
             x.invocation_params.setdefault(key, value)
     if x.inputs is not None:
         return
     if "messages" in request:
-        found = gen_ai.chat_messages(request["messages"], "user") or []
+        found = msgs.chat_messages(request["messages"], "user") or []
         system = request.get("system")  # Anthropic: text or content blocks
         if system:
-            found = [msgs.message("system", gen_ai.content_of(system)), *found]
+            found = [msgs.message("system", msgs.content_of(system)), *found]
         x.set_inputs({"messages": found})
     elif "input" in request:
         value = request["input"]
         if obs is E:
             x.set_inputs({"input": value if isinstance(value, list) else [value]})
         else:  # the Responses API: instructions, then input text or items
-            found = gen_ai.chat_messages(value, "user") or []
+            found = msgs.chat_messages(value, "user") or []
             if request.get("instructions"):
                 found = [msgs.message("system", request["instructions"]), *found]
             x.set_inputs({"messages": found})
@@ -286,8 +286,8 @@ def _message(message: dict[str, Any]) -> msgs.Message:
     """A response message (OpenAI's, or Logfire's summary of Anthropic's)."""
     m = msgs.message(
         message.get("role") or "assistant",
-        gen_ai.content_of(message.get("content")),
-        tool_calls=gen_ai.tool_calls_of(message.get("tool_calls")),
+        msgs.content_of(message.get("content")),
+        tool_calls=msgs.tool_calls_of(message.get("tool_calls")),
     )
     for key, value in message.items():
         if value is not None and key not in m and key != "tool_calls":
@@ -353,3 +353,11 @@ def _arguments(x: Extraction) -> None:
         x.consumed.add(name)
     if args:
         x.set_inputs(args)
+
+
+CONVENTION = Convention(
+    name="logfire",
+    namespaces=NAMESPACES,
+    read=read,
+    markers=MARKER_KINDS,
+)

@@ -14,11 +14,22 @@ GenAI writer turns it back into `{role, parts: [...]}`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from otel_llm.conventions.base import dumps, loads_maybe
 
 Message = dict[str, Any]
+
+# v1.28-1.36 GenAI message events -> the role they stand for (their bodies are messages
+# in Pydantic AI's attributes too).
+EVENT_ROLES: dict[str, str] = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+CHOICE_EVENT = "gen_ai.choice"
 
 
 def message(
@@ -161,3 +172,91 @@ def _part_to_gen_ai(part: Any) -> dict[str, Any]:
     if ptype == "reasoning":
         return {"type": "reasoning", "content": part.get("reasoning")}
     return part
+
+
+# --- messages in the older shapes SDKs write (GenAI events, legacy JSON, chat APIs) ----
+
+
+def content_of(value: Any) -> Any:
+    """Message content: text, or a list of parts (which some SDKs send as JSON text)."""
+    if isinstance(value, str) and value[:1] == "[":
+        parsed = loads_maybe(value)
+        if isinstance(parsed, list):
+            return parsed
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def tool_calls_of(value: Any) -> list[dict[str, Any]]:
+    """OpenAI-style tool calls (`{id, type, function: {name, arguments}}`, or flat
+    `{id, name, arguments}`), possibly as JSON text, normalised."""
+    value = loads_maybe(value)
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        return []
+    calls = []
+    for call in value:
+        if not isinstance(call, dict):
+            continue
+        fn = call.get("function")
+        fn = loads_maybe(fn)
+        if isinstance(fn, dict):
+            calls.append(tool_call(call.get("id"), fn.get("name"), fn.get("arguments")))
+        else:
+            calls.append(tool_call(call.get("id"), call.get("name"), call.get("arguments")))
+    return calls
+
+
+def message_from_event(name: str, body: Mapping[str, Any]) -> Message | None:
+    """One v1.28-1.36 message event (its body, or its attributes) as a message.
+
+    Returns None for events that are not message events.
+    """
+    if name == CHOICE_EVENT:
+        raw = loads_maybe(body.get("message"))
+        choice: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        return message(
+            choice.get("role") or "assistant",
+            content_of(choice.get("content", body.get("content"))),
+            tool_calls=tool_calls_of(choice.get("tool_calls")),
+            finish_reason=body.get("finish_reason"),
+        )
+    role = EVENT_ROLES.get(name)
+    if role is None:
+        return None
+    call_id = body.get("id") if role == "tool" else None
+    return message(
+        body.get("role") or role,
+        content_of(body.get("content")),
+        tool_calls=tool_calls_of(body.get("tool_calls")),
+        tool_call_id=str(call_id) if call_id is not None else None,
+        name=body.get("name") if role == "tool" else None,
+    )
+
+
+def chat_messages(value: Any, default_role: str) -> list[Message] | None:
+    """Messages in any JSON shape seen in legacy attributes: official `{role, parts}`,
+    chat-style `{role, content}`, choices `{message, finish_reason}`, or plain text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [message(default_role, value)]
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        return [message(default_role, value)]
+    out: list[Message] = []
+    for item in value:
+        if isinstance(item, dict) and isinstance(item.get("parts"), list):
+            out.extend(from_gen_ai([item]) or ())
+        elif isinstance(item, dict) and isinstance(item.get("message"), dict):
+            m = message_from_event(CHOICE_EVENT, item)
+            if m is not None:
+                out.append(m)
+        elif isinstance(item, dict):
+            out.append(item)
+        else:
+            out.append(message(default_role, item))
+    return out

@@ -10,13 +10,13 @@ import orjson
 from otel_llm.conventions import gen_ai
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import json_object
-from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, as_dict
+from otel_llm.conventions.base import A, Convention, E, Extraction, G, KindTable, R, S, T, as_dict
 from otel_llm.model import ObservationType
 
 NAMESPACES = frozenset({"mlflow"})
 
 KIND_KEY = "mlflow.spanType"
-_BARE: dict[str, tuple[ObservationType, str | None]] = {
+_BARE: KindTable = {
     "LLM": (G, "llm"),
     "CHAT_MODEL": (G, "llm"),
     "EMBEDDING": (E, "embedding"),
@@ -33,7 +33,7 @@ _BARE: dict[str, tuple[ObservationType, str | None]] = {
     "EVALUATOR": (S, "chain"),
 }
 # MLflow JSON-encodes every value ("\"LLM\""); accept both spellings. UNKNOWN is absent.
-KINDS: dict[str, tuple[ObservationType, str | None]] = {
+KINDS: KindTable = {
     **_BARE,
     **{f'"{k}"': v for k, v in _BARE.items()},
 }
@@ -51,20 +51,19 @@ def read(x: Extraction) -> None:
     for key, name in METADATA.items():
         if key in a:
             x.set_metadata(name, _text(x, key))
-    if "mlflow.llm.model" in a:
-        model = _text(x, "mlflow.llm.model")
-        x.model = x.model or model
+    if MODEL_KEY in a:
+        x.set_fact("model", _text(x, MODEL_KEY))
     if "mlflow.llm.provider" in a:
         provider = _text(x, "mlflow.llm.provider")
         if provider is not None:
-            x.provider = x.provider or PROVIDER_FROM_MLFLOW.get(provider, provider)
+            x.set_fact("provider", PROVIDER_FROM_MLFLOW.get(provider, provider))
     if "mlflow.chat.tools" in a:
         tools = x.take_json("mlflow.chat.tools")
         if tools is not None:
             x.invocation_params.setdefault("tools", tools)
     if obs is G or obs is E:
         _usage(x)
-    shape_in, shape_out = SHAPES.get(obs, (_plain_in, _plain_out))
+    shape_in, shape_out = IO_READERS.get(obs, (_plain_in, _plain_out))
     if x.inputs is None and "mlflow.spanInputs" in a:
         value = x.take_json("mlflow.spanInputs")
         if "mlflow.spanInputs" in x.consumed:
@@ -81,6 +80,8 @@ def read(x: Extraction) -> None:
 
 
 TAG_PREFIX = "mlflow.traceTag."
+MODEL_KEY = "mlflow.llm.model"
+USAGE_KEY = "mlflow.chat.tokenUsage"
 
 # Keys whose (JSON-decoded) string value becomes one metadata entry.
 METADATA: dict[str, str] = {
@@ -135,7 +136,7 @@ COST_KEYS = frozenset({"input_cost", "output_cost", "total_cost"})
 
 
 def _usage(x: Extraction) -> None:
-    for key, known in (("mlflow.chat.tokenUsage", USAGE.keys()), ("mlflow.llm.cost", COST_KEYS)):
+    for key, known in ((USAGE_KEY, USAGE.keys()), ("mlflow.llm.cost", COST_KEYS)):
         if key not in x.attrs:
             continue
         usage = json_object(x, key)
@@ -277,10 +278,21 @@ def _tool_out(x: Extraction, value: Any) -> dict[str, Any]:
     return {"output": value}
 
 
-Shape = Callable[[Extraction, Any], dict[str, Any]]
-SHAPES: dict[ObservationType, tuple[Shape, Shape]] = {
+Reshape = Callable[[Extraction, Any], dict[str, Any]]
+# Observation type -> how its decoded input and output become the run's (default: plain).
+IO_READERS: dict[ObservationType, tuple[Reshape, Reshape]] = {
     G: (_generation_in, _generation_out),
     E: (_embedding_in, _embedding_out),
     R: (_retriever_in, _retriever_out),
     T: (_tool_in, _tool_out),
 }
+
+
+CONVENTION = Convention(
+    name="mlflow",
+    namespaces=NAMESPACES,
+    read=read,
+    kinds=((KIND_KEY, KINDS),),
+    model_keys=frozenset({MODEL_KEY}),
+    usage_keys=frozenset({USAGE_KEY}),
+)

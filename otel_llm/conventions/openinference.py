@@ -5,12 +5,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from otel_llm import semconv as sc
 from otel_llm.conventions import gen_ai
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import json_object, read_usage, strings, token_count
-from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, dumps, loads_maybe
+from otel_llm.conventions.base import (
+    A,
+    Convention,
+    E,
+    Extraction,
+    G,
+    KindTable,
+    R,
+    RunFacts,
+    S,
+    T,
+    dumps,
+    loads_maybe,
+)
 from otel_llm.model import RUN_TYPE_OF, Attributes, ObservationType, Run
 
 NAMESPACES = frozenset(
@@ -20,7 +35,7 @@ NAMESPACES = frozenset(
 
 KIND_KEY = "openinference.span.kind"
 # UNKNOWN is no evidence: it is left out, so classification goes on.
-KINDS: dict[str, tuple[ObservationType, str | None]] = {
+KINDS: KindTable = {
     "LLM": (G, "llm"),
     "EMBEDDING": (E, "embedding"),
     "RETRIEVER": (R, "retriever"),
@@ -68,7 +83,7 @@ def read(x: Extraction) -> None:
         read_usage(x, USAGE)
     _context(x, obs)
     if x.inputs is None or x.outputs is None:
-        _IO_READERS.get(obs, _read_plain_io)(x, lists)
+        IO_READERS.get(obs, _read_plain_io)(x, lists)
 
 
 def _kind(x: Extraction, obs: ObservationType) -> None:
@@ -87,8 +102,8 @@ def _model(x: Extraction, obs: ObservationType, lists: Lists) -> None:
     keys = ("llm.request.model_name", "embedding.model_name" if obs is E else "llm.model_name",
             "llm.response.model_name")
     request, name, response = (_model_name(x, key) for key in keys)
-    x.model = x.model or request or name
-    x.response_model = x.response_model or response or (name if name != x.model else None)
+    x.set_fact("model", request or name)
+    x.set_fact("response_model", response or (name if name != x.model else None))
     for key in keys:
         if a.get(key) == x.model:  # a different response model stays raw: no run field
             x.consumed.add(key)
@@ -96,7 +111,7 @@ def _model(x: Extraction, obs: ObservationType, lists: Lists) -> None:
         value = a.get(key)
         if isinstance(value, str):
             provider = PROVIDER_FROM_OI.get(value, value)
-            x.provider = x.provider or provider
+            x.set_fact("provider", provider)
             if x.provider == provider:  # a different llm.system stays raw
                 x.consumed.add(key)
     for key in ("llm.invocation_parameters", "embedding.invocation_parameters"):
@@ -185,7 +200,7 @@ def _context(x: Extraction, obs: ObservationType) -> None:
             x.problem("tag.tags", "is not a list of strings", a["tag.tags"])
         else:
             x.consumed.add("tag.tags")
-            x.tags = x.tags if x.tags is not None else tags
+            x.set_fact("tags", tags)
     tool_name = a.get("tool.name")
     if obs is T and tool_name is not None and tool_name == (x.name or x.span.name):
         x.consumed.add("tool.name")  # the run's name says it
@@ -232,22 +247,22 @@ def _consume_io(x: Extraction, key: str, mime_key: str) -> None:
 
 def _read_plain_io(x: Extraction, lists: Lists) -> None:
     if x.inputs is None:
-        value = _value(x, "input.value", "input.mime_type")
+        value = _value(x, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE)
         if value is not _NOTHING:
             x.set_inputs(value)
     if x.outputs is None:
-        value = _value(x, "output.value", "output.mime_type")
+        value = _value(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
         if value is not _NOTHING:
             x.set_outputs(value)
 
 
 def _read_tool_io(x: Extraction, lists: Lists) -> None:
     if x.inputs is None:
-        value = _value(x, "input.value", "input.mime_type")
+        value = _value(x, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE)
         if value is not _NOTHING:
             x.set_inputs(value)
     if x.outputs is None:
-        value = _value(x, "output.value", "output.mime_type")
+        value = _value(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
         if value is not _NOTHING:
             x.set_outputs({"output": value})
 
@@ -268,10 +283,10 @@ RESPONSE_REDUNDANT = frozenset({"role", "stop_reason"})  # carried by the messag
 
 def _absorb_request(x: Extraction, obs: ObservationType) -> None:
     """The JSON request behind the flattened input: its other fields are parameters."""
-    request = _peek_json(x, "input.value", "input.mime_type")
+    request = _peek_json(x, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE)
     content = REQUEST_CONTENT[obs]
     if isinstance(request, dict) and not content.isdisjoint(request):
-        _consume_io(x, "input.value", "input.mime_type")
+        _consume_io(x, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE)
         for k, v in request.items():
             if k not in content:
                 x.invocation_params.setdefault(k, v)
@@ -279,11 +294,11 @@ def _absorb_request(x: Extraction, obs: ObservationType) -> None:
 
 def _absorb_response(x: Extraction, obs: ObservationType) -> dict[str, Any] | None:
     """The JSON response behind the flattened output, when it only repeats it."""
-    response = _peek_json(x, "output.value", "output.mime_type")
+    response = _peek_json(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
     content = RESPONSE_CONTENT[obs]
     if not isinstance(response, dict) or content.isdisjoint(response):
         return None
-    _consume_io(x, "output.value", "output.mime_type")
+    _consume_io(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
     return response
 
 
@@ -360,12 +375,11 @@ def _read_retriever_io(x: Extraction, lists: Lists) -> None:
                 inputs["documents"] = _documents(x, lists, "reranker.input_documents.")
             x.set_inputs(inputs)
         else:
-            value = _value(x, "input.value", "input.mime_type")
+            value = _value(x, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE)
             if value is not _NOTHING:
                 x.set_inputs(value if isinstance(value, dict) else {"query": value})
     if "reranker.model_name" in a:
-        model = x.take("reranker.model_name")
-        x.model = x.model or model
+        x.set_fact("model", x.take("reranker.model_name"))
     if "reranker.top_k" in a:
         x.invocation_params.setdefault("top_k", x.take("reranker.top_k"))
     if x.outputs is None:
@@ -380,17 +394,18 @@ def _read_retriever_io(x: Extraction, lists: Lists) -> None:
 
 def _absorb_documents(x: Extraction, n: int) -> dict[str, Any]:
     """output.value repeating the documents (a list of them, or {"documents": [...]})."""
-    value = _peek_json(x, "output.value", "output.mime_type")
+    value = _peek_json(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
     if isinstance(value, list) and len(value) == n:
-        _consume_io(x, "output.value", "output.mime_type")
+        _consume_io(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
         return {}
     if isinstance(value, dict) and "documents" in value:
-        _consume_io(x, "output.value", "output.mime_type")
+        _consume_io(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
         return {k: v for k, v in value.items() if k != "documents"}
     return {}
 
 
-_IO_READERS = {
+# Observation type -> its input/output reader (default: input.value / output.value).
+IO_READERS: dict[ObservationType, Callable[[Extraction, Lists], None]] = {
     G: _read_generation_io,
     E: _read_embedding_io,
     R: _read_retriever_io,
@@ -563,13 +578,13 @@ def _document(x: Extraction, flat: dict[str, Any]) -> dict[str, Any]:
 # --- writing -----------------------------------------------------------------------
 
 
-def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
+def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """Kind, model, provider and token counts so Phoenix classifies and shows the span.
 
     Content is carried by `input.value` / `output.value`, which the writer in
     `otel_llm.convert` always adds when this family is emitted.
     """
-    obs: ObservationType = facts.observation
+    obs = facts.observation
     out[KIND_KEY] = "PROMPT" if run.run_type == "prompt" else KIND_OF[obs]
     if obs in (G, E):
         if facts.model:
@@ -589,3 +604,14 @@ def write(run: Run, facts: Any, out: dict[str, Any]) -> None:
         out["tool.name"] = run.name
     if run.tags:
         out["tag.tags"] = list(run.tags)
+
+
+CONVENTION = Convention(
+    name="openinference",
+    namespaces=NAMESPACES,
+    read=read,
+    kinds=((KIND_KEY, KINDS),),
+    model_keys=frozenset({"llm.model_name"}),
+    usage_keys=frozenset({"llm.token_count.prompt", "llm.token_count.total"}),
+    write=write,
+)

@@ -9,21 +9,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from otel_llm import semconv as sc
 from otel_llm.conventions._typed import number, strings, text
-from otel_llm.conventions.base import A, E, Extraction, G, R, S, T, as_dict, loads_maybe
-from otel_llm.model import ObservationType
+from otel_llm.conventions.base import (
+    A,
+    Convention,
+    E,
+    Extraction,
+    G,
+    KindTable,
+    R,
+    S,
+    T,
+    as_dict,
+    loads_maybe,
+)
 
 NAMESPACES = frozenset({"traceloop", "llm"})
 
 KIND_KEY = "traceloop.span.kind"
-KINDS: dict[str, tuple[ObservationType, str | None]] = {
+KINDS: KindTable = {
     "workflow": (S, "chain"),
     "task": (S, "chain"),
     "agent": (A, "chain"),
     "tool": (T, "tool"),
 }
 REQUEST_TYPE_KEY = "llm.request.type"
-REQUEST_KINDS: dict[str, tuple[ObservationType, str | None]] = {
+REQUEST_KINDS: KindTable = {
     "chat": (G, "llm"),
     "completion": (G, "llm"),
     "embedding": (E, "embedding"),
@@ -31,7 +43,7 @@ REQUEST_KINDS: dict[str, tuple[ObservationType, str | None]] = {
 }
 # Non-standard gen_ai.operation.name values its LangChain instrumentor writes; they rank
 # below the official values and the producers' own kind keys.
-OPERATION_KINDS: dict[str, tuple[ObservationType, str | None]] = {
+OPERATION_KINDS: KindTable = {
     "vector_db_retrieve": (R, "retriever"),
     "execute_task": (S, "chain"),
 }
@@ -136,3 +148,15 @@ def _functions(x: Extraction) -> list[dict[str, Any]]:
         tools.append(tool)
     return tools
 
+
+
+CONVENTION = Convention(
+    name="traceloop",
+    namespaces=NAMESPACES,
+    read=read,
+    kinds=(
+        (KIND_KEY, KINDS),
+        (REQUEST_TYPE_KEY, REQUEST_KINDS),
+        (sc.GEN_AI_OPERATION_NAME, OPERATION_KINDS),
+    ),
+)

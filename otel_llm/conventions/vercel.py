@@ -9,13 +9,25 @@ from typing import Any
 
 from otel_llm.conventions import messages as msgs
 from otel_llm.conventions._typed import read_usage, text
-from otel_llm.conventions.base import E, Extraction, G, R, S, T, as_dict, dumps, loads_maybe
+from otel_llm.conventions.base import (
+    Convention,
+    E,
+    Extraction,
+    G,
+    KindTable,
+    R,
+    S,
+    T,
+    as_dict,
+    dumps,
+    loads_maybe,
+)
 from otel_llm.model import ObservationType, ns_to_iso
 
 NAMESPACES = frozenset({"ai"})
 
 KIND_KEY = "ai.operationId"
-KINDS: dict[str, tuple[ObservationType, str | None]] = {
+KINDS: KindTable = {
     "ai.generateText.doGenerate": (G, "llm"),
     "ai.streamText.doStream": (G, "llm"),
     "ai.generateObject.doGenerate": (G, "llm"),
@@ -32,6 +44,7 @@ KINDS: dict[str, tuple[ObservationType, str | None]] = {
     "ai.rerank.doRerank": (R, "retriever"),
     "ai.rerank": (S, "chain"),
 }
+MODEL_KEY = "ai.model.id"
 
 
 def read(x: Extraction) -> None:
@@ -88,11 +101,10 @@ def provider_of(value: str) -> str:
 
 def _model(x: Extraction) -> None:
     a = x.attrs
-    model = text(x, "ai.model.id")
-    x.model = x.model or model
+    x.set_fact("model", text(x, MODEL_KEY))
     provider = a.get("ai.model.provider")
     if isinstance(provider, str):
-        x.provider = x.provider or provider_of(provider)
+        x.set_fact("provider", provider_of(provider))
         if provider in PROVIDERS:  # "openai.chat" keeps its API flavour raw
             x.consumed.add("ai.model.provider")
     response_model = a.get("ai.response.model")
@@ -100,7 +112,7 @@ def _model(x: Extraction) -> None:
         if response_model == x.model:
             x.consumed.add("ai.response.model")
         else:
-            x.response_model = x.response_model or response_model
+            x.set_fact("response_model", response_model)
     function_id = text(x, "ai.telemetry.functionId")
     if function_id is not None:
         x.set_metadata("function_id", function_id)
@@ -330,8 +342,8 @@ def _result_text(part: dict[str, Any]) -> Any:
 def _tool_call(x: Extraction) -> None:
     a = x.attrs
     name = text(x, "ai.toolCall.name")
-    if name is not None and name != x.span.name and x.name is None:
-        x.name = name
+    if name != x.span.name:
+        x.set_fact("name", name)
     call_id = text(x, "ai.toolCall.id")
     if call_id is not None:
         x.set_metadata("tool_call_id", call_id)
@@ -399,3 +411,13 @@ def _ranked(docs: list[Any], ranking: Any) -> Any:
         "metadata": {"index": i, "score": ranking.get("relevanceScore")},
         "type": "Document",
     }
+
+
+CONVENTION = Convention(
+    name="vercel",
+    namespaces=NAMESPACES,
+    read=read,
+    kinds=((KIND_KEY, KINDS),),
+    model_keys=frozenset({MODEL_KEY}),
+    usage_keys=frozenset({"ai.usage.inputTokens", "ai.usage.promptTokens"}),
+)

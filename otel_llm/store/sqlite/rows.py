@@ -4,13 +4,13 @@ the CPU-heavy half of ingest, which the server runs in its decode workers."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
 from otel_llm.ids import dotted_segment, uuid_str
-from otel_llm.model import Run, iso_to_ns
+from otel_llm.model import Run, iso_to_ns, model_names, total_tokens
 from otel_llm.pricing import PriceTable
 from otel_llm.store.base import (
     DEFAULT_PROJECT,
@@ -51,7 +51,7 @@ class SQLiteRowBuilder:
         otel = extra.get("otel")
         run_id = uuid_str(run.id)  # trace and parent ids recur: uuid_str remembers them
         parent = uuid_str(run.parent_run_id) if run.parent_run_id is not None else None
-        incomplete = parent is not None and bool(otel and otel.get("incomplete"))
+        incomplete = parent is not None and run.otel_incomplete
         start, end = run.start_time_ns, run.end_time_ns
         if not _fits_int64(start) or (end is not None and not _fits_int64(end)):
             bad = "start_time" if not _fits_int64(start) else "end_time"
@@ -99,11 +99,9 @@ class SQLiteRowBuilder:
     ) -> list[Any]:
         prompt = _int(usage.get("input_tokens"))
         completion = _int(usage.get("output_tokens"))
-        total = _int(usage.get("total_tokens"))
-        if total is None and (prompt is not None or completion is not None):
-            total = (prompt or 0) + (completion or 0)
+        total = total_tokens(prompt, completion, _int(usage.get("total_tokens")))
         cost = None
-        for model in _model_names(metadata, extra):
+        for model in model_names(extra):
             cost = self.prices.cost(model, usage)
             if cost is not None:
                 break
@@ -168,20 +166,6 @@ def int_details(value: Any) -> dict[str, int] | None:
         return value
     return {k: int(v) for k, v in value.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
-
-
-def _model_names(metadata: Any, extra: dict[str, Any]) -> Iterator[str]:
-    """Model names a run may be priced by, most specific source first."""
-    if isinstance(metadata, dict):
-        name = metadata.get("ls_model_name")
-        if isinstance(name, str):
-            yield name
-    params = extra.get("invocation_params")
-    if isinstance(params, dict):
-        for key in ("model", "model_name", "model_id"):
-            name = params.get(key)
-            if isinstance(name, str):
-                yield name
 
 
 def _first_token_ns(run: Run) -> int | None:

@@ -10,16 +10,14 @@ from typing import Any
 
 from otel_llm import semconv as sc
 from otel_llm.conventions._typed import text, uuid_value
-from otel_llm.conventions.base import Extraction, dumps
+from otel_llm.conventions.base import Convention, Extraction, KindTable, RunFacts, dumps
 from otel_llm.ids import uuid_str
 from otel_llm.model import RUN_TYPES, ObservationType, Run
 
 NAMESPACES = frozenset({"otel_llm", "input", "output"})
 
 KIND_KEY = sc.OTEL_LLM_OBSERVATION_TYPE
-KINDS: dict[str, tuple[ObservationType, str | None]] = {
-    o.value: (o, None) for o in ObservationType
-}
+KINDS: KindTable = {o.value: (o, None) for o in ObservationType}
 
 
 def read(x: Extraction) -> None:
@@ -70,9 +68,9 @@ def read(x: Extraction) -> None:
                 setter(value)
 
 
-def write(run: Run, obs: ObservationType, span_name: str, out: dict[str, Any]) -> None:
+def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """The exact run fields. Small keys only; content travels in input/output.value."""
-    out[sc.OTEL_LLM_OBSERVATION_TYPE] = obs.value
+    out[sc.OTEL_LLM_OBSERVATION_TYPE] = facts.observation.value
     out[sc.OTEL_LLM_RUN_TYPE] = run.run_type
     out[sc.OTEL_LLM_RUN_ID] = uuid_str(run.id)
     if run.trace_id is not None:
@@ -81,7 +79,7 @@ def write(run: Run, obs: ObservationType, span_name: str, out: dict[str, Any]) -
         out[sc.OTEL_LLM_RUN_PARENT_ID] = uuid_str(run.parent_run_id)
     if run.dotted_order:
         out[sc.OTEL_LLM_RUN_DOTTED_ORDER] = run.dotted_order
-    if run.name != span_name:
+    if run.name != facts.span_name:
         out[sc.OTEL_LLM_RUN_NAME] = run.name
     if run.tags:
         out[sc.OTEL_LLM_RUN_TAGS] = list(run.tags)
@@ -100,7 +98,7 @@ def write(run: Run, obs: ObservationType, span_name: str, out: dict[str, Any]) -
         out[sc.OTEL_LLM_RUN_ATTACHMENTS] = dumps(run.attachments)
     if run.end_time_ns is None:
         out[sc.OTEL_LLM_RUN_UNFINISHED] = True
-    if (run.extra.get("otel") or {}).get("incomplete"):
+    if run.otel_incomplete:
         out[sc.OTEL_LLM_RUN_INCOMPLETE] = True
 
 
@@ -112,3 +110,16 @@ def write_verbatim_io(run: Run, out: dict[str, Any]) -> None:
     if run.outputs is not None:
         out[sc.OUTPUT_VALUE] = dumps(run.outputs)
         out[sc.OUTPUT_MIME_TYPE] = "application/json"
+
+
+CONVENTION = Convention(
+    name="otel_llm",
+    namespaces=NAMESPACES,
+    read=read,
+    kinds=((KIND_KEY, KINDS),),
+    id_keys=frozenset(
+        {sc.OTEL_LLM_RUN_ID, sc.OTEL_LLM_RUN_TRACE_ID, sc.OTEL_LLM_RUN_DOTTED_ORDER}
+    ),
+    dotted_order_key=sc.OTEL_LLM_RUN_DOTTED_ORDER,
+    write=write,
+)

@@ -6,12 +6,14 @@ On the application's threads the processor only appends the span to a bounded qu
 (`on_start` and `on_end`: O(1), never blocking; when the queue is full the span is
 dropped and counted). Everything else runs on two background threads:
 
-- the converter takes spans off the queue, keeps a small table of live spans (filled at
-  `on_start`: parents start before their children, so when a child ends, which happens
-  before its parent ends, its whole ancestry is known and its run gets its final
-  trace id, parent and dotted order at once), filters, converts, samples and redacts;
-- the delivery thread hands batches of runs to the sink; a batch the sink cannot take
-  is counted and, with a spill directory, written there as JSONL for `otel-llm replay`.
+- the converter takes spans off the queue, keeps a small table of live spans
+  (`processor.tree`, filled at `on_start`: parents start before their children, so
+  when a child ends, which happens before its parent ends, its whole ancestry is known
+  and its run gets its final trace id, parent and dotted order at once), filters,
+  converts, samples and redacts;
+- the delivery thread (`processor.delivery`) hands batches of runs to the sink; a
+  batch the sink cannot take is counted and, with a spill directory, written there as
+  JSONL for `otel-llm replay`.
 
 A span whose parent is local but unknown (its start was dropped, or the processor is
 fed ended spans only, as the `otel_llm_runs` exporter is) waits for that parent to end,
@@ -33,7 +35,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,35 +46,20 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace import Span as SdkSpan
 
 from otel_llm import config
-from otel_llm import semconv as sc
 from otel_llm.convert import classify, span_to_run
-from otel_llm.ids import dotted_segment, run_id_from_span_id
 from otel_llm.model import Run, SpanRecord, StatusCode
 from otel_llm.otlp import span_from_readable
+from otel_llm.processor.delivery import STOP, Delivery, Flush
+from otel_llm.processor.tree import Node, SpanTree
 from otel_llm.redaction import RedactHook, Redactor, chain
 from otel_llm.sampling import TraceSampler
-from otel_llm.sinks.base import RunSink, SinkResult, reinit_after_fork
+from otel_llm.sinks.base import RunSink, reinit_after_fork
 from otel_llm.sinks.spill import SpillDirectory
 
 logger = logging.getLogger(__name__)
 
 ShouldExport = Callable[[SpanRecord], bool]
 
-# Keys through which a span names its own run ids (the project's exact run fields,
-# LangSmith's bridge). A span with any of them gets its ids from `span_to_run`, the one
-# place that knows how they combine; the rest derive from span ids without conversion.
-_ID_KEYS = frozenset(
-    {
-        sc.OTEL_LLM_RUN_ID,
-        sc.OTEL_LLM_RUN_TRACE_ID,
-        sc.OTEL_LLM_RUN_DOTTED_ORDER,
-        "langsmith.span.id",
-        "langsmith.trace.id",
-        "langsmith.span.dotted_order",
-    }
-)
-_DOTTED_KEYS = frozenset({sc.OTEL_LLM_RUN_DOTTED_ORDER, "langsmith.span.dotted_order"})
-_PARENT_IS_REMOTE = 0x300  # OTLP span flags: "has is_remote" | "is remote"
 _HOUSEKEEPING_EVERY_S = 1.0
 _INTENDED_DROPS = frozenset({"sampled_out", "redacted"})
 
@@ -110,57 +96,6 @@ class ProcessorStats:
     @property
     def dropped_total(self) -> int:
         return sum(self.dropped.values())
-
-
-class _Node:
-    """One span as the converter tracks it until it and its children have ended."""
-
-    __slots__ = (
-        "created",
-        "ended",
-        "has_parent",
-        "kids",
-        "open_kids",
-        "own_dotted",
-        "parent",
-        "pending",
-        "resolved",
-        "source",
-        "span_id",
-        "start_ns",
-        "stub",
-        "wanted",
-    )
-
-    def __init__(self, span_id: int) -> None:
-        self.span_id = span_id
-        self.created = 0.0  # when it was made a placeholder (0: never)
-        self.source: SdkSpan | SpanRecord | None = None  # the started or ended span
-        self.start_ns: int | None = None  # None: a placeholder for a parent not yet seen
-        self.parent: _Node | None = None  # the local parent, when it is tracked
-        self.has_parent = False  # a parent exists (local, remote or lost)
-        self.own_dotted = False  # it carries its whole dotted order: needs no ancestors
-        self.resolved = False  # the whole local ancestry is known
-        self.ended = False
-        self.wanted = False  # a descendant is LLM-relevant: keep this one too
-        self.open_kids = 0  # tracked children
-        # Children waiting for this node to resolve (rare: parents start first); None
-        # until one does, which spares the collector a list per span.
-        self.kids: list[_Node] | None = None
-        self.pending: SpanRecord | None = None  # ended, kept, waiting to resolve
-        self.stub: Run | None = None
-
-
-class _Flush:
-    """A flush request travelling down the pipeline behind the spans before it."""
-
-    __slots__ = ("done",)
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-
-
-_STOP = object()
 
 
 class RunSpanProcessor(SpanProcessor):
@@ -226,10 +161,11 @@ class RunSpanProcessor(SpanProcessor):
         self._should_export = should_export
         self._sampler = sampler if sampler is not None else TraceSampler(config.runs_sample_rate())
         self._redact = _redact_pipeline(redaction, redact, hide_inputs, hide_outputs)
-        if spill_dir is None or isinstance(spill_dir, SpillDirectory):
-            self._spill = spill_dir
-        else:
-            self._spill = SpillDirectory(Path(spill_dir))
+        self._spill = (
+            spill_dir
+            if spill_dir is None or isinstance(spill_dir, SpillDirectory)
+            else SpillDirectory(Path(spill_dir))
+        )
         self._max_queue = max_queue_size
         self._max_batch = max_batch_size
         self._delay = schedule_delay_millis / 1000
@@ -256,13 +192,11 @@ class RunSpanProcessor(SpanProcessor):
         self._stopping = False
         self._drop_lock = threading.Lock()
         self._app_dropped: dict[str, int] = {}
-        self._flushes: list[_Flush] = []
+        self._flushes: list[Flush] = []
         self._flush_lock = threading.Lock()
         # Converter state.
         self._is_start: dict[type, bool] = {}
-        self._nodes: dict[int, _Node] = {}
-        self._placeholders: dict[int, _Node] = {}
-        self._waiting = 0
+        self._tree = SpanTree(self._emit, self._root_ended, self._max_live, self._orphan_timeout)
         self._batch: list[Run] = []
         self._batch_due = 0.0
         self._received = 0
@@ -271,19 +205,11 @@ class RunSpanProcessor(SpanProcessor):
         self._last_housekeeping = time.monotonic()
         self._last_log = time.monotonic()
         self._logged: ProcessorStats | None = None
-        # Delivery state.
-        self._outbox: collections.deque[Any] = collections.deque()
-        self._outbox_ready = threading.Condition()
-        self._emitted = 0
-        self._delivery_failures = 0
-        self._spilled = 0
-        self._delivery_dropped = 0
+        self._delivery = Delivery(self.sink, self._spill, self._max_batch)
         self._converter = threading.Thread(
             target=self._convert_loop, name="otel-llm-runs-convert", daemon=True
         )
-        self._deliverer = threading.Thread(
-            target=self._deliver_loop, name="otel-llm-runs-deliver", daemon=True
-        )
+        self._deliverer = self._delivery.thread
         self._converter.start()
         self._deliverer.start()
 
@@ -344,7 +270,7 @@ class RunSpanProcessor(SpanProcessor):
         """
         if self._stopping:
             return False
-        request = _Flush()
+        request = Flush()
         with self._flush_lock:
             self._flushes.append(request)
         self._wake.set()
@@ -397,18 +323,19 @@ class RunSpanProcessor(SpanProcessor):
         dropped: collections.Counter[str] = collections.Counter(app)
         dropped.update(dict(self._dropped))  # one C-level copy: the worker keeps counting
         dropped["sampled_out"] += self._sampler.sampled_out
-        if self._delivery_dropped:
-            dropped["delivery_failed"] += self._delivery_dropped
+        delivery = self._delivery
+        if delivery.dropped:
+            dropped["delivery_failed"] += delivery.dropped
         return ProcessorStats(
             received=self._received + sum(app.values()),
-            emitted=self._emitted,
+            emitted=delivery.emitted,
             filtered=self._filtered,
             dropped={k: v for k, v in dropped.items() if v},
-            delivery_failures=self._delivery_failures,
-            spilled=self._spilled,
+            delivery_failures=delivery.failures,
+            spilled=delivery.spilled,
             queued=len(self._queue),
-            live_spans=len(self._nodes),
-            buffered=self._waiting + self._sampler.buffered,
+            live_spans=len(self._tree.nodes),
+            buffered=self._tree.waiting + self._sampler.buffered,
         )
 
     def _log_stats(self, force: bool = False) -> None:
@@ -458,9 +385,9 @@ class RunSpanProcessor(SpanProcessor):
                     self._hand_off()
             except Exception:  # a bug here must not kill the thread and block the app
                 logger.exception("otel-llm runs: the converter failed; spans may be lost")
-            self._post(*flushes)
+            self._delivery.post(*flushes)
             if stopping:
-                self._post(_STOP)
+                self._delivery.post(STOP)
                 return
             self._log_stats()
 
@@ -472,23 +399,10 @@ class RunSpanProcessor(SpanProcessor):
         if started is None:
             started = self._is_start[kind] = isinstance(item, SdkSpan)
         if started:
-            self._started(item)
+            self._tree.started(item)
         else:
             self._received += 1
             self._ended(item)
-
-    def _started(self, span: SdkSpan) -> None:
-        ctx = span.context
-        if ctx is None:
-            return
-        node = self._node(ctx.span_id)
-        if node.start_ns is not None:
-            return
-        parent = span.parent
-        if parent is None:
-            self._fill(node, span, span.start_time or 0, None, False)
-        else:
-            self._fill(node, span, span.start_time or 0, parent.span_id, parent.is_remote)
 
     def _ended(self, readable: ReadableSpan) -> None:
         try:
@@ -496,39 +410,8 @@ class RunSpanProcessor(SpanProcessor):
         except Exception as exc:
             self._drop("conversion_error", exc)
             return
-        span_id = int.from_bytes(record.span_id, "big")
-        node = self._nodes.get(span_id)
-        if node is None or node.start_ns is None:
-            # Its start was not seen: learn what on_start would have told.
-            node = node or self._node(span_id)
-            parent = record.parent_span_id
-            self._fill(
-                node,
-                record,
-                record.start_time_unix_nano,
-                int.from_bytes(parent, "big") if any(parent) else None,
-                record.flags & _PARENT_IS_REMOTE == _PARENT_IS_REMOTE,
-            )
-        node.ended = True
-        if self._relevant(record):
-            self._want(node)
-        if not node.wanted:
+        if not self._tree.ended(record, self._relevant(record)):
             self._filtered += 1
-        elif node.resolved:
-            self._emit(record, node)
-        else:
-            node.pending = record
-            self._waiting += 1
-        if node.parent is None:
-            self._root_ended(record)
-        self._retire(node)
-
-    @staticmethod
-    def _want(node: _Node | None) -> None:
-        """Keep this span and its ancestors."""
-        while node is not None and not node.wanted:
-            node.wanted = True
-            node = node.parent
 
     def _relevant(self, record: SpanRecord) -> bool:
         if self._export_all:
@@ -537,139 +420,11 @@ class RunSpanProcessor(SpanProcessor):
             return bool(self._should_export(record))
         return classify(record) is not None
 
-    # --- the live-span table ------------------------------------------------------------------
-
-    def _node(self, span_id: int) -> _Node:
-        node = self._nodes.get(span_id)
-        if node is None:
-            node = self._nodes[span_id] = _Node(span_id)
-            if len(self._nodes) > self._max_live:
-                self._let_go(next(iter(self._nodes.values())))
-        return node
-
-    def _fill(
-        self,
-        node: _Node,
-        source: SdkSpan | SpanRecord,
-        start_ns: int,
-        parent_id: int | None,
-        parent_remote: bool,
-    ) -> None:
-        """What a span's start tells: its start time and parent (the rest is read from
-        `source` only if a child needs it)."""
-        if node.created:
-            self._placeholders.pop(node.span_id, None)
-        node.source = source
-        node.start_ns = start_ns
-        node.has_parent = parent_id is not None
-        if parent_id is not None and not parent_remote:
-            parent = self._nodes.get(parent_id)
-            if parent is None:
-                parent = self._node(parent_id)
-                parent.created = time.monotonic()
-                self._placeholders[parent_id] = parent
-            if parent is not node:
-                node.parent = parent
-                parent.open_kids += 1
-                if node.wanted:  # a relevant descendant ended before this span did
-                    self._want(parent)
-                if not parent.resolved:
-                    node.own_dotted = _names_any(source, _DOTTED_KEYS)
-                    if not node.own_dotted:
-                        if parent.kids is None:
-                            parent.kids = []
-                        parent.kids.append(node)
-                        return
-        self._resolve(node)
-
-    def _resolve(self, first: _Node) -> None:
-        """Mark a node resolved and release, depth first, every run that waited on it."""
-        stack = [first]
-        while stack:
-            node = stack.pop()
-            node.resolved = True
-            if node.pending is not None:
-                record, node.pending = node.pending, None
-                self._waiting -= 1
-                self._emit(record, node)
-                if node.parent is None:
-                    self._root_ended(record)
-            kids, node.kids = node.kids, None
-            if kids:
-                stack.extend(k for k in kids if k.start_ns is not None and not k.resolved)
-            self._retire(node)
-
-    def _retire(self, node: _Node) -> None:
-        """Forget nodes that have ended and whose children are all gone."""
-        while (
-            node.ended
-            and node.open_kids == 0
-            and node.pending is None
-            and self._nodes.get(node.span_id) is node
-        ):
-            del self._nodes[node.span_id]
-            parent = node.parent
-            if parent is None:
-                return
-            parent.open_kids -= 1
-            node = parent
-
-    def _let_go(self, node: _Node) -> None:
-        """Stop tracking a node (never ended, or a parent that never came): the runs
-        waiting on it are emitted as incomplete."""
-        if self._nodes.get(node.span_id) is node:
-            del self._nodes[node.span_id]
-        self._placeholders.pop(node.span_id, None)
-        parent, node.parent = node.parent, None
-        if parent is not None:
-            parent.open_kids -= 1
-            self._retire(parent)
-        for kid in node.kids or ():
-            kid.parent = None
-            if kid.start_ns is not None and not kid.resolved:
-                self._resolve(kid)
-        node.kids = None
-        if node.pending is not None:
-            self._resolve(node)
-
-    def _housekeeping(self, now: float) -> None:
-        self._last_housekeeping = now
-        limit = now - self._orphan_timeout
-        while self._placeholders:
-            oldest = next(iter(self._placeholders.values()))
-            if oldest.created > limit:
-                break
-            self._let_go(oldest)
-        for run in self._sampler.expire():
-            self._deliver_later(run)
-
-    def _release_all(self) -> None:
-        """At shutdown: nothing more will end; emit everything still waiting."""
-        for placeholder in list(self._placeholders.values()):
-            self._let_go(placeholder)
-        for run in self._sampler.drain():
-            self._deliver_later(run)
-
     # --- runs ------------------------------------------------------------------------------
 
-    def _parent_stub(self, node: _Node) -> Run:
-        """The run of `node` as its children's `span_to_run` needs it: id, trace id,
-        dotted order and whether the trace is incomplete."""
-        path: list[_Node] = []
-        up: _Node | None = node
-        while up is not None and up.stub is None:  # iterative: deep trees are fine
-            path.append(up)
-            up = None if up.own_dotted else up.parent
-        for n in reversed(path):
-            n.stub = _stub_of(n)
-        assert node.stub is not None
-        return node.stub
-
-    def _emit(self, record: SpanRecord, node: _Node) -> None:
+    def _emit(self, record: SpanRecord, node: Node) -> None:
         try:
-            up = node.parent
-            parent = self._parent_stub(up) if up is not None and up.resolved else None
-            run = span_to_run(record, parent=parent)
+            run = span_to_run(record, parent=self._tree.parent_placement(node))
         except Exception as exc:
             self._drop("conversion_error", exc)
             return
@@ -688,6 +443,18 @@ class RunSpanProcessor(SpanProcessor):
         duration = record.end_time_unix_nano - record.start_time_unix_nano
         error = record.status_code == StatusCode.ERROR
         for run in self._sampler.root_ended(record.trace_id, duration, error):
+            self._deliver_later(run)
+
+    def _housekeeping(self, now: float) -> None:
+        self._last_housekeeping = now
+        self._tree.expire(now)
+        for run in self._sampler.expire():
+            self._deliver_later(run)
+
+    def _release_all(self) -> None:
+        """At shutdown: nothing more will end; emit everything still waiting."""
+        self._tree.release_all()
+        for run in self._sampler.drain():
             self._deliver_later(run)
 
     def _deliver_later(self, run: Run) -> None:
@@ -714,100 +481,7 @@ class RunSpanProcessor(SpanProcessor):
 
     def _hand_off(self) -> None:
         batch, self._batch = self._batch, []
-        self._post(batch)
-
-    def _post(self, *items: Any) -> None:
-        if not items:
-            return
-        with self._outbox_ready:
-            self._outbox.extend(items)
-            self._outbox_ready.notify()
-
-    # --- delivery thread --------------------------------------------------------------------
-
-    def _deliver_loop(self) -> None:
-        while True:
-            with self._outbox_ready:
-                while not self._outbox:
-                    self._outbox_ready.wait()
-                item = self._outbox.popleft()
-                if isinstance(item, list):
-                    # Batches that queued up while the sink was busy go out together.
-                    while (
-                        self._outbox
-                        and isinstance(self._outbox[0], list)
-                        and len(item) + len(self._outbox[0]) <= self._max_batch
-                    ):
-                        item = item + self._outbox.popleft()
-            if item is _STOP:
-                return
-            if isinstance(item, _Flush):
-                try:
-                    self.sink.force_flush()
-                except Exception:
-                    logger.exception("otel-llm runs: sink.force_flush failed")
-                item.done.set()
-                continue
-            self._export(item)
-
-    def _export(self, runs: list[Run]) -> None:
-        try:
-            result = self.sink.export(runs)
-        except Exception:
-            # The first traceback says what is wrong; the stats line counts the rest.
-            log = logger.exception if not self._delivery_failures else logger.debug
-            log("otel-llm runs: the sink raised; counted as a failed delivery", exc_info=True)
-            result = SinkResult.FAILURE
-        if result is SinkResult.SUCCESS:
-            self._emitted += len(runs)
-            return
-        self._delivery_failures += 1
-        if self._spill is not None and self._spill.write(runs):
-            self._spilled += len(runs)
-        else:
-            self._delivery_dropped += len(runs)
-
-
-def _names_any(source: SdkSpan | SpanRecord | None, keys: frozenset[str]) -> bool:
-    attrs = source.attributes if source is not None else None
-    return bool(attrs) and not keys.isdisjoint(attrs)  # type: ignore[arg-type]
-
-
-def _stub_of(node: _Node) -> Run:
-    """A node's id facts, given its parent's stub (already built)."""
-    parent = node.parent.stub if node.parent is not None else None
-    source = node.source
-    if source is not None and _names_any(source, _ID_KEYS):
-        # The span names (some of) its ids: let the converter combine them.
-        record = source if isinstance(source, SpanRecord) else span_from_readable(source)
-        run = span_to_run(record, parent=None if node.own_dotted else parent)
-        if run is not None:
-            incomplete = bool((run.extra.get("otel") or {}).get("incomplete"))
-            return Run(
-                id=run.id,
-                name="",
-                trace_id=run.trace_id,
-                dotted_order=run.dotted_order,
-                extra={"otel": {"incomplete": True}} if incomplete else {},
-            )
-    run_id = run_id_from_span_id(node.span_id.to_bytes(8, "big"))
-    segment = dotted_segment(node.start_ns or 0, run_id)
-    if parent is not None:
-        incomplete = bool(parent.extra)
-        trace_id = parent.trace_id or parent.id
-        dotted = f"{parent.dotted_order}.{segment}"
-    else:
-        # A local root under a remote (or lost) parent names its trace provisionally.
-        incomplete = node.has_parent
-        trace_id = run_id
-        dotted = segment
-        if incomplete:
-            if isinstance(source, SpanRecord):
-                trace_id = uuid.UUID(bytes=source.trace_id)
-            elif source is not None and source.context is not None:
-                trace_id = uuid.UUID(int=source.context.trace_id)
-    extra = {"otel": {"incomplete": True}} if incomplete else {}
-    return Run(id=run_id, name="", trace_id=trace_id, dotted_order=dotted, extra=extra)
+        self._delivery.post(batch)
 
 
 def _redact_pipeline(
