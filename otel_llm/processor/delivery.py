@@ -53,9 +53,7 @@ class Delivery:
         self.failures = 0
         self.spilled = 0
         self.dropped = 0
-        self.thread = threading.Thread(
-            target=self._loop, name="otel-llm-runs-deliver", daemon=True
-        )
+        self.thread = threading.Thread(target=self._loop, name="otel-llm-runs-deliver", daemon=True)
 
     def post(self, *items: Any) -> None:
         """Queue batches (lists of runs), `Flush` requests or `STOP`, in order."""
