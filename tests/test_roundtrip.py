@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -104,7 +105,7 @@ def traces(draw: st.DrawFn) -> list[Run]:
             events=draw(
                 st.lists(
                     st.fixed_dictionaries(
-                        {"name": text, "time": st.just(ns_to_iso(start))},
+                        {"name": event_name, "time": st.just(ns_to_iso(start))},
                         optional={"kwargs": json_dict},
                     ),
                     max_size=2,
@@ -120,6 +121,29 @@ def traces(draw: st.DrawFn) -> list[Run]:
 
 
 emits = st.sampled_from([DEFAULT_EMIT, frozenset({"gen_ai"}), frozenset()])
+
+# A run's own events may be named like the GenAI message events a reader maps.
+GENAI_EVENT_NAMES = ["gen_ai.choice", "gen_ai.user.message", "gen_ai.system.message",
+                     "gen_ai.assistant.message", "gen_ai.tool.message",
+                     "gen_ai.content.prompt", "gen_ai.content.completion", "new_token"]
+event_name = st.sampled_from(GENAI_EVENT_NAMES) | text
+
+
+@pytest.mark.parametrize("emit", [DEFAULT_EMIT, frozenset({"gen_ai"}), frozenset()])
+@pytest.mark.parametrize("name", GENAI_EVENT_NAMES)
+def test_a_runs_events_survive_whatever_their_names(emit: frozenset[str], name: str) -> None:
+    """Found by the property below: an event named gen_ai.choice came back as invented
+    outputs {"messages": [{"role": "assistant", "content": None}]} and was lost."""
+    run_id = uuid.UUID("01a1fb59-43fc-73bf-8dc4-c46ea89f3d4f")
+    start = 1_763_682_293_756_667_000
+    run = Run(id=run_id, name="chain", run_type="chain", trace_id=run_id,
+              dotted_order=dotted_order(None, start, run_id), start_time_ns=start,
+              end_time_ns=start + 1000,
+              events=[{"name": name, "time": ns_to_iso(start)},
+                      {"name": name, "time": ns_to_iso(start), "kwargs": {"content": "hi"}}])
+    wire = decode_otlp_protobuf(encode_otlp_protobuf(runs_to_spans([run], emit)))
+    (back,) = spans_to_runs(wire)
+    assert back == run
 
 
 def _by_id(runs: list[Run]) -> dict[uuid.UUID, Run]:

@@ -363,7 +363,10 @@ def _read_message_io(x: Extraction, obs: ObservationType) -> None:
     events, legacy JSON attributes, flattened legacy attributes (first found wins). A
     source is read even when an earlier reader set the run's content: it is consumed
     when it parses (it repeats that content), kept raw and reported when it does not."""
-    events = _message_events(x) if x.span.events else None
+    # A span otel-llm wrote keeps the run's I/O in its own keys: its events are the run's
+    # own, whatever their names (a run may have an event called gen_ai.choice).
+    written_by_us = sc.OTEL_LLM_RUN_ID in x.span.attributes
+    events = _message_events(x) if x.span.events and not written_by_us else None
     inputs = _inputs(x, obs, events)
     if inputs is not None:
         x.set_inputs(inputs)
