@@ -307,7 +307,7 @@ def test_enum_and_str_subclasses_encode_as_plain_values() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# The C codec (otel_llm/otlp/_wire.c) against the reference message path
+# The C codec (otel_llm/otlp/_wire*.c) against the reference message path
 
 
 def reference_bytes(spans: list[SpanRecord]) -> bytes:

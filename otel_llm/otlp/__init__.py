@@ -1,6 +1,6 @@
 """OTLP codecs: `SpanRecord` <-> OTLP protobuf and OTLP/JSON, and the SDK's `ReadableSpan`.
 
-- `protobuf`: protobuf bytes or messages, through the optional C wire codec (`_wire.c`)
+- `protobuf`: protobuf bytes or messages, through the optional C wire codec (`_wire*.c`)
   with the upb message path as its reference.
 - `json`: OTLP/JSON.
 - `sdk`: the SDK's `ReadableSpan` (not OTLP, but another carrier of spans).

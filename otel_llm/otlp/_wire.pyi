@@ -1,4 +1,4 @@
-# Types of the optional C wire codec (otel_llm/otlp/_wire.c).
+# Types of the optional C wire codec (otel_llm/otlp/_wire*.c).
 from typing import Any
 
 from otel_llm.model import SpanRecord

@@ -1,9 +1,9 @@
 """OTLP protobuf: `ExportTraceServiceRequest` bytes or messages <-> `SpanRecord`s.
 
 Decoding is on every receiver's hot path. Bytes go through the optional C wire codec
-(`otel_llm/otlp/_wire.c`) when it is built, with the upb message path below as the
-reference it hands anything unusual to; that path is a hand-written loop over the
-protobuf accessors with the common case, a string attribute, handled inline.
+(`otel_llm.otlp._wire`, from `otlp/_wire*.c`) when it is built, with the upb message
+path below as the reference it hands anything unusual to; that path is a hand-written loop
+over the protobuf accessors with the common case, a string attribute, handled inline.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from otel_llm.otlp.grouping import group_spans
 
 __all__ = ["decode_otlp_protobuf", "decode_request", "encode_otlp_protobuf", "encode_request"]
 
-# The optional C wire codec (otlp/_wire.c); the upb message path is the reference.
+# The optional C wire codec (otlp/_wire*.c); the upb message path is the reference.
 _decode_natively: Callable[[bytes, tuple[type, type, type]], list[SpanRecord]] | None
 _encode_natively: Callable[[list[Any]], bytes] | None
 try:
