@@ -847,6 +847,12 @@ class SQLiteStore:
             next_cursor = _encode_cursor(last[_R["start_time"]], last[_R["rowid"]])
         return runs, next_cursor
 
+    def run_stats(self, q: RunQuery, end_time: str | None = None) -> dict[str, Any]:
+        """Aggregates over the runs `q` selects (`POST /runs/stats`): `store/stats.py`."""
+        from otel_llm.store.stats import run_stats
+
+        return run_stats(self, q, end_time)
+
     def _conditions(
         self, conn: sqlite3.Connection, q: RunQuery
     ) -> tuple[list[str] | None, list[Any]]:
