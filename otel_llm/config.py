@@ -44,6 +44,7 @@ OTEL_LLM_RETENTION = "OTEL_LLM_RETENTION"  # e.g. 14d: delete traces older than 
 OTEL_LLM_PRICES = "OTEL_LLM_PRICES"  # model price table that extends/overrides the shipped one
 OTEL_LLM_LOG_LEVEL = "OTEL_LLM_LOG_LEVEL"  # debug, info, warning, error
 OTEL_LLM_FSYNC = "OTEL_LLM_FSYNC"  # true: fsync each commit (survives power loss too)
+OTEL_LLM_ACCESS_LOG = "OTEL_LLM_ACCESS_LOG"  # false: no access line for answers below 400
 
 # --- span processor, sinks and exporters -------------------------------------------
 # RunSpanProcessor and the run sinks take these as defaults when an argument is None;

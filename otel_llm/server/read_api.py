@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from otel_llm.server.access_log import note
 from otel_llm.server.read_v2 import V2RequestError, parse_selects, query_from_v2, run_id_param
 from otel_llm.server.read_v2 import to_v2 as _to_v2
 from otel_llm.store.base import DEFAULT_LIMIT, MAX_LIMIT, RunQuery, RunStore
@@ -165,6 +166,7 @@ def read_routes(store: RunStore) -> list[Route]:
             runs, cursor = await call(store.query_runs, query)
         except ValueError as exc:  # includes FilterSyntaxError, with the parser's message
             raise _BadRequest(400, str(exc)) from None
+        note(request.scope, len(runs), "runs")
         return JSON({"runs": runs, "cursors": {"next": cursor}})
 
     async def read_run(request: Request) -> Response:
@@ -186,6 +188,7 @@ def read_routes(store: RunStore) -> list[Route]:
             stats = await call(store.run_stats, query, end_time)
         except ValueError as exc:
             raise _BadRequest(400, str(exc)) from None
+        note(request.scope, stats["run_count"], "runs counted")
         return JSON(stats)
 
     async def query_runs_v2(request: Request) -> Response:
@@ -196,6 +199,7 @@ def read_routes(store: RunStore) -> list[Route]:
         except ValueError as exc:
             raise _BadRequest(400, str(exc)) from None
         items = [_to_v2(run, selects, subtree) for run in runs]
+        note(request.scope, len(items), "runs")
         return JSON({"items": items, "next_cursor": cursor})
 
     async def read_run_v2(request: Request) -> Response:
