@@ -193,12 +193,20 @@ class ServeProcess:
         assert self.proc.stdout is not None
         out = self.proc.stdout.read()
         self._drain.join(timeout=timeout)
+        self._close_pipes()
         return self.proc.returncode, out, "".join(self._stderr)
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
+            self._drain.join(timeout=30)
+            self._close_pipes()
 
 
 def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> None:
