@@ -38,19 +38,11 @@ _USAGE = (
 )
 
 
-def _nearest_rank(
-    conn: sqlite3.Connection, expr: str, where: str, params: Sequence[Any], count: int, p: int
-) -> float | None:
-    """The p-th percentile of `expr` (nanoseconds) over `count` rows, in seconds."""
-    if count == 0:
+def _nearest_rank(ordered: Sequence[int], p: int) -> float | None:
+    """The p-th percentile (nearest rank) of sorted nanoseconds, in seconds."""
+    if not ordered:
         return None
-    offset = max(math.ceil(p / 100 * count) - 1, 0)
-    row = conn.execute(
-        f"SELECT {expr} AS v FROM runs r WHERE {where} AND {expr} IS NOT NULL "
-        "ORDER BY v LIMIT 1 OFFSET ?",
-        [*params, offset],
-    ).fetchone()
-    return None if row is None else row[0] / 1e9
+    return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)] / 1e9
 
 
 def run_stats(store: SQLiteStore, q: RunQuery, end_time: str | None = None) -> dict[str, Any]:
@@ -93,20 +85,33 @@ def run_stats(store: SQLiteStore, q: RunQuery, end_time: str | None = None) -> d
     if empty:
         where, params = "0", []
 
-    count, errors, streamed, ended, last_start = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(r.error IS NOT NULL), 0), "
-        "COALESCE(SUM(r.first_token_time IS NOT NULL), 0), "
-        "COALESCE(SUM(r.end_time IS NOT NULL), 0), MAX(r.start_time) "
-        f"FROM runs r WHERE {where}",
+    # One pass for the counts and both percentiles (reading the matching rows is the
+    # cost: a pass per figure took ~5x as long over a large project), one for usage.
+    count = errors = 0
+    last_start: int | None = None
+    latencies: list[int] = []
+    first_tokens: list[int] = []
+    for latency, first_token, failed, start in conn.execute(
+        "SELECT r.end_time - r.start_time, r.first_token_time - r.start_time, "
+        f"r.error IS NOT NULL, r.start_time FROM runs r WHERE {where}",
         params,
-    ).fetchone()
-    latency = "(r.end_time - r.start_time)"
-    first_token = "(r.first_token_time - r.start_time)"
+    ):
+        count += 1
+        errors += failed
+        if latency is not None:
+            latencies.append(latency)
+        if first_token is not None:
+            first_tokens.append(first_token)
+        if last_start is None or start > last_start:
+            last_start = start
+    latencies.sort()
+    first_tokens.sort()
     stats: dict[str, Any] = {"run_count": count}
     for p in PERCENTILES:
-        stats[f"latency_p{p}"] = _nearest_rank(conn, latency, where, params, ended, p)
+        stats[f"latency_p{p}"] = _nearest_rank(latencies, p)
     for p in PERCENTILES:
-        stats[f"first_token_p{p}"] = _nearest_rank(conn, first_token, where, params, streamed, p)
+        stats[f"first_token_p{p}"] = _nearest_rank(first_tokens, p)
+    streamed = len(first_tokens)
     stats.update(_usage(conn, where, params))
     stats["error_rate"] = errors / count if count else None
     stats["streaming_rate"] = streamed / count if count else None
