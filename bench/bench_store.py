@@ -5,7 +5,10 @@
 Generates realistic runs (LLM calls with messages and usage, tools, retrievers, nested
 chains; ~20 runs per trace, one trace of 10,000 runs) directly as `Run` objects, so the
 figures are the store's own work (row preparation, JSON encoding, SQLite), not span
-conversion. Prints figures; asserts nothing.
+conversion. Prints figures, each with its ratio to the yardstick measured in the same
+run (fixtures.Yardstick: one core's orjson.loads + walk of a 1,000-span OTLP/JSON
+request): rates as multiples of its spans/s, times as multiples of its time for 1,000
+spans (`yr`). Targets are those ratios.
 """
 
 from __future__ import annotations
@@ -21,11 +24,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from fixtures import Yardstick
+
 from otel_llm.ids import dotted_order, run_id_from_span_id
 from otel_llm.model import Run
 from otel_llm.store import RunQuery, SQLiteStore
 
 BATCH = 1000
+# Targets in yardstick time for 1,000 spans (`yr`): 200 ms and 500 ms on 2026-11-21,
+# whose yardstick is estimated at 14.0 ms per 1,000 spans (see bench_convert.py).
+TREE_TARGET_YR = 14.0
+PAGE_TARGET_YR = 36.0
 T0 = 1_790_000_000_000_000_000
 MS = 1_000_000
 MODELS = ("gpt-4o-mini", "gpt-4o-2024-08-06", "claude-3-5-sonnet-20241022", "gemini-2.5-flash")
@@ -173,6 +182,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="bench-store-")
     db = args.db or Path(tmp) / "bench.db"
     print(f"store file: {db}  ({os.cpu_count()} cores)")
+    yard = Yardstick()
     gen = Generator()
     with SQLiteStore(db) as store:
         t = time.perf_counter()
@@ -182,19 +192,21 @@ def main() -> None:
         n2, secs2 = ingest(store, gen.runs(args.runs - 10_000 - args.runs // 10), "prod")
         n3, secs3 = ingest(store, gen.runs(args.runs // 10), "dev")
         total, ingest_secs = n + n2 + n3, secs + secs2 + secs3
+        ingest_rate = total / ingest_secs
         print(f"ingest, complete traces, {BATCH} runs per transaction: {total:,} runs in "
-              f"{ingest_secs:.1f} s = {total / ingest_secs:,.0f} runs/s "
+              f"{ingest_secs:.1f} s = {ingest_rate:,.0f} runs/s "
               f"(wall incl. generation {time.perf_counter() - t:.0f} s)")
 
         split_db = Path(tmp) / "split.db"
         with SQLiteStore(split_db) as split:
             m, msecs = ingest(split, split_children_first(Generator(2).runs(100_000)), "prod")
+            split_rate = m / msecs
             print(f"ingest, traces split across requests (children first): {m:,} runs at "
-                  f"{m / msecs:,.0f} runs/s")
+                  f"{split_rate:,.0f} runs/s")
         split_db.unlink()
 
-        ms, runs = timed(lambda: store.trace_runs(big[0].id))
-        print(f"trace tree read, {len(runs):,} runs (full read shape): {ms:.0f} ms")
+        tree_ms, runs = timed(lambda: store.trace_runs(big[0].id))
+        print(f"trace tree read, {len(runs):,} runs (full read shape): {tree_ms:.0f} ms")
         prod = store.list_projects(name="prod")[0]["id"]
         user = big[0].extra["metadata"]["user_id"]
         queries: list[tuple[str, RunQuery]] = [
@@ -219,14 +231,32 @@ def main() -> None:
                 session=[prod], filter='search("question 4242")', limit=10)),
         ]
         print(f"filtered /runs/query pages of 100 over {total:,} runs (median of 5):")
+        pages: list[tuple[str, float, float, int]] = []
         for label, q in queries:
             ms, (page, cursor) = timed(lambda q=q: store.query_runs(q))
             ms2 = float("nan")
             if cursor is not None:
                 q2 = RunQuery(**{**q.__dict__, "cursor": cursor})
                 ms2, _ = timed(lambda q2=q2: store.query_runs(q2))
-            print(f"  {label:48s} {ms:7.1f} ms  (next page {ms2:6.1f} ms, {len(page)} runs)")
+            pages.append((label, ms, ms2, len(page)))
+        stats_ms, _ = timed(lambda: store.run_stats(RunQuery(session=[prod], is_root=True)))
         print(f"file size: {db.stat().st_size / 1e6:,.0f} MB")
+    yard.remeasure()  # the faster of the start's and the end's
+    print(yard.describe())
+    yr = yard.request_ms
+    print(f"ingest: {ingest_rate:,.0f} runs/s = {yard.rate_ratio(ingest_rate):.2f} x yardstick; "
+          f"split: {split_rate:,.0f} runs/s = {yard.rate_ratio(split_rate):.2f} x")
+    verdict = "ok" if tree_ms / yr < TREE_TARGET_YR else "ABOVE TARGET"
+    print(f"trace tree read: {tree_ms:.0f} ms = {tree_ms / yr:.1f} yr "
+          f"(target < {TREE_TARGET_YR:.0f} yr: {verdict})")
+    worst = max(ms for _, ms, _, _ in pages)
+    for label, ms, ms2, n_page in pages:
+        print(f"  {label:48s} {ms:7.1f} ms {ms / yr:6.2f} yr  (next page {ms2:6.1f} ms, "
+              f"{n_page} runs)")
+    verdict = "ok" if worst / yr < PAGE_TARGET_YR else "ABOVE TARGET"
+    print(f"slowest page: {worst:.0f} ms = {worst / yr:.1f} yr (target < {PAGE_TARGET_YR:.0f} yr: "
+          f"{verdict})")
+    print(f"run stats of every root of the big project: {stats_ms:.0f} ms = {stats_ms / yr:.1f} yr")
     if not args.keep and args.db is None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)

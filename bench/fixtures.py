@@ -342,3 +342,85 @@ def make_request_spans(
             )
         trace_no += 1
     return spans
+
+
+# --- the yardstick -------------------------------------------------------------------
+# This machine's speed drifts (~2x between days for the same commit), so every script
+# also measures, in the same run and on the same kind of payload, one core's plain
+# `orjson.loads` of the OTLP/JSON request plus a walk that touches every span and value,
+# and prints each figure as a ratio to it. Targets are ratios; the absolute figures are
+# for the day's context only.
+
+
+def _walk_value(value: Any) -> int:
+    """Touch every leaf of an OTLP/JSON AnyValue; the count keeps the walk honest."""
+    if isinstance(value, dict):
+        n = 0
+        for item in value.values():
+            n += _walk_value(item)
+        return n
+    if isinstance(value, list):
+        n = 0
+        for item in value:
+            n += _walk_value(item)
+        return n
+    return 1
+
+
+def walk_otlp_json(body: bytes) -> int:
+    """`orjson.loads` the body and walk every span's fields, attributes and events: the
+    least a decoder must do. Returns the number of spans."""
+    import orjson
+
+    spans = 0
+    for resource_spans in orjson.loads(body).get("resourceSpans", ()):
+        _walk_value(resource_spans.get("resource", {}))
+        for scope_spans in resource_spans.get("scopeSpans", ()):
+            _walk_value(scope_spans.get("scope", {}))
+            for span in scope_spans.get("spans", ()):
+                _walk_value(span)
+                spans += 1
+    return spans
+
+
+class Yardstick:
+    """spans/s of `walk_otlp_json` over the standard request (1,000 spans x 20 attributes
+    unless told), best of `repeat` passes, on the calling thread (one core)."""
+
+    def __init__(self, n_spans: int = 1000, attrs: int = 20, repeat: int = 7) -> None:
+        import gc
+        import time
+
+        from otel_llm.otlp import encode_otlp_json
+
+        body = encode_otlp_json(make_request_spans(n_spans, attrs))
+        walk_otlp_json(body)  # warm up
+        best = float("inf")
+        for _ in range(repeat):
+            gc.collect()
+            start = time.perf_counter()
+            counted = walk_otlp_json(body)
+            best = min(best, time.perf_counter() - start)
+        assert counted == n_spans
+        self.rate = n_spans / best  # spans/s
+        self.span_us = best / n_spans * 1e6  # µs per span
+        self.request_ms = best * 1000  # ms per 1,000-span request (at the default size)
+
+    def remeasure(self, n_spans: int = 1000, attrs: int = 20) -> None:
+        """Measure again (e.g. at the end of a long run) and keep the faster: a busy
+        moment on a shared machine should not make every ratio look better."""
+        again = Yardstick(n_spans, attrs)
+        if again.rate > self.rate:
+            self.rate, self.span_us, self.request_ms = again.rate, again.span_us, again.request_ms
+
+    def describe(self) -> str:
+        return (f"yardstick: orjson.loads + walk of OTLP/JSON, one core = {self.rate:,.0f} "
+                f"spans/s ({self.span_us:.2f} µs/span, {self.request_ms:.1f} ms per 1,000)")
+
+    def rate_ratio(self, rate: float) -> float:
+        """A throughput as a multiple of the yardstick's (higher is faster)."""
+        return rate / self.rate
+
+    def time_ratio(self, seconds: float, spans: int = 1000) -> float:
+        """A time as a multiple of the yardstick's time for `spans` spans (lower is faster)."""
+        return seconds / (spans / self.rate)

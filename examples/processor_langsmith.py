@@ -1,17 +1,21 @@
-"""Runs to any LangSmith-compatible endpoint (LangSmith, or `otel-llm serve`), with
-sampling that keeps traces whole, redaction, and a spill directory for outages.
+"""Runs to a LangSmith-compatible run-ingest endpoint, with sampling that keeps traces
+whole, redaction, and a spill directory for outages.
 
-    LANGSMITH_ENDPOINT=http://127.0.0.1:4318 LANGSMITH_PROJECT=demo \\
-        python examples/processor_langsmith.py
+    LANGSMITH_API_KEY=lsv2_... LANGSMITH_PROJECT=demo python examples/processor_langsmith.py
     otel-llm replay ./otel-llm-spill     # later, if the endpoint was down
 
-Endpoint, API key and project come from LANGSMITH_ENDPOINT / LANGSMITH_API_KEY /
-LANGSMITH_PROJECT (or the legacy LANGCHAIN_* names).
+Endpoint, API key and project come from LANGSMITH_ENDPOINT (default: LangSmith's API) /
+LANGSMITH_API_KEY / LANGSMITH_PROJECT (or the legacy LANGCHAIN_* names).
+
+It works against LangSmith itself and any server with LangSmith's run-ingest API,
+`otel-llm serve` included (LANGSMITH_ENDPOINT=http://127.0.0.1:4318): the run is in its
+store once the example exits (`otel-llm runs -p demo`).
 """
 
 import re
 
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Status, StatusCode
 
 from otel_llm import (
     BUILTIN_PATTERNS,
@@ -45,8 +49,9 @@ with tracer.start_as_current_span(
         "gen_ai.input.messages": '[{"role": "user", "parts": [{"type": "text", '
         '"content": "TICKET-42: mail bob@example.com"}]}]',
     },
-):
-    pass
+) as span:
+    # A call that timed out: kept whatever the 10% sampling decides (keep_errors).
+    span.set_status(Status(StatusCode.ERROR, "TimeoutError: no answer in 30 s"))
 
 provider.shutdown()
 print(processor.stats)

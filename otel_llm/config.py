@@ -51,6 +51,7 @@ OTEL_LLM_FORWARD_WAIT = "OTEL_LLM_FORWARD_WAIT"  # forward runs that never end a
 OTEL_LLM_FORWARD_MAX_BYTES = "OTEL_LLM_FORWARD_MAX_BYTES"  # outbox bound per destination
 OTEL_LLM_FORWARD_SPILL_DIR = "OTEL_LLM_FORWARD_SPILL_DIR"  # default <db>.forward-spill
 OTEL_LLM_FORWARD_BATCH_SIZE = "OTEL_LLM_FORWARD_BATCH_SIZE"  # runs per request, default 1000
+OTEL_LLM_ACCESS_LOG = "OTEL_LLM_ACCESS_LOG"  # false: no access line for answers below 400
 
 # --- span processor, sinks and exporters -------------------------------------------
 # RunSpanProcessor and the run sinks take these as defaults when an argument is None;

@@ -5,12 +5,19 @@ so the environment configures them: `otel_llm_runs` (`RunExporter`: spans -> run
 sink OTEL_LLM_RUNS_SINK names), `otel_llm_otlp` (`ConventionOTLPExporter`) and
 `otel_llm_console` (`ConventionConsoleExporter`). `otel-llm replay` builds its sink with
 `sink_from_env`, its flags winning over the variables.
+
+A bad value is a `ValueError` naming the variable from the factories. The entry-point
+exporters do not raise it: the SDK's configurator would then give up on tracing as a
+whole and print two tracebacks while the app runs on untraced. They log one error line
+instead (what was wrong, and that this exporter is off while the others named by
+OTEL_TRACES_EXPORTER go on) and drop what they are given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter, SpanExportResult
@@ -26,6 +33,38 @@ from otel_llm.sinks.jsonl import DEFAULT_BACKUP_COUNT, DEFAULT_MAX_BYTES, JsonlR
 from otel_llm.sinks.langsmith import LangSmithRunSink
 from otel_llm.sinks.spill import DEFAULT_SPILL_MAX_BYTES, SpillDirectory
 from otel_llm.sinks.store import StoreRunSink
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _or_off(name: str, build: Callable[[], T], losing: str) -> T | None:
+    """`build()`, or None after one error line when the environment has a bad value.
+
+    Args:
+        name: the entry point (`otel_llm_runs`, ...).
+        build: makes what the exporter needs from the environment.
+        losing: what is not recorded while it is off.
+    """
+    try:
+        return build()
+    except ValueError as exc:
+        logger.error(
+            "%s is off: %s. Tracing goes on with the other exporters in "
+            "OTEL_TRACES_EXPORTER; %s until the variable is fixed and the app restarted.",
+            name, str(exc).rstrip("."), losing,
+        )
+        return None
+
+
+class _Off(SpanExporter):
+    """What an entry point exports to when its configuration was bad: nothing."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
 
 
 def sink_from_env(
@@ -162,28 +201,38 @@ class RunExporter(SpanExporter):
     are complete all the same.
 
     Args:
-        processor: the processor to feed (default: `processor_from_env()`).
+        processor: the processor to feed (default: `processor_from_env()`; with a bad
+            value in the environment, one error line and no runs: see the module).
     """
 
     def __init__(self, processor: RunSpanProcessor | None = None) -> None:
         # The SDK's BatchSpanProcessor owns this exporter: at exit it flushes into it,
         # then shuts it down, so the processor must not shut itself down first.
         self.processor = (
-            processor if processor is not None else processor_from_env(shutdown_on_exit=False)
+            processor
+            if processor is not None
+            else _or_off(
+                "otel_llm_runs",
+                lambda: processor_from_env(shutdown_on_exit=False),
+                "no runs are recorded",
+            )
         )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Queues the spans for the processor's worker; FAILURE if any was dropped."""
+        if self.processor is None:
+            return SpanExportResult.SUCCESS  # off: said once, at start-up
         ok = True
         for span in spans:
             ok = self.processor.feed(span) and ok
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self.processor.force_flush(timeout_millis)
+        return True if self.processor is None else self.processor.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
-        self.processor.shutdown()
+        if self.processor is not None:
+            self.processor.shutdown()
 
 
 def emit_from_env(environ: Mapping[str, str] | None = None) -> frozenset[str]:
@@ -230,11 +279,29 @@ class ConventionOTLPExporter(ConventionSpanExporter):
     by OTEL_EXPORTER_OTLP_*; families from OTEL_LLM_EMIT."""
 
     def __init__(self) -> None:
-        super().__init__(otlp_exporter_from_env(), emit_from_env())
+        parts = _or_off(
+            "otel_llm_otlp",
+            lambda: (otlp_exporter_from_env(), _checked_emit()),
+            "no spans are sent over OTLP by it",
+        )
+        super().__init__(*(parts or (_Off(), DEFAULT_EMIT)))
 
 
 class ConventionConsoleExporter(ConventionSpanExporter):
     """Entry point `otel_llm_console`: normalised spans printed as JSON to stdout."""
 
     def __init__(self) -> None:
-        super().__init__(ConsoleSpanExporter(), emit_from_env())
+        emit = _or_off("otel_llm_console", _checked_emit, "no spans are printed by it")
+        super().__init__(ConsoleSpanExporter() if emit else _Off(), emit or DEFAULT_EMIT)
+
+
+def _checked_emit() -> frozenset[str]:
+    """`emit_from_env()`, its families checked here (ValueError naming the variable)."""
+    emit = emit_from_env()
+    unknown = sorted(emit - DEFAULT_EMIT)
+    if unknown:
+        raise ValueError(
+            f"{config.OTEL_LLM_EMIT} names unknown families {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(DEFAULT_EMIT))}"
+        )
+    return emit

@@ -131,6 +131,44 @@ def test_opentelemetry_instrument_with_every_setting_from_the_environment(
     check_tree(runs)
 
 
+@pytest.mark.parametrize(
+    ("exporters", "env", "said"),
+    [
+        (
+            "console,otel_llm_runs",
+            {"OTEL_LLM_RUNS_SINK": "bogus"},
+            "otel_llm_runs is off: OTEL_LLM_RUNS_SINK must be one of langsmith, jsonl, store; "
+            "got 'bogus'. Tracing goes on with the other exporters in OTEL_TRACES_EXPORTER; "
+            "no runs are recorded until the variable is fixed and the app restarted.",
+        ),
+        (
+            "console,otel_llm_runs",
+            {"OTEL_LLM_RUNS_SINK": "jsonl", "OTEL_LLM_RUNS_MAX_BATCH_SIZE": "lots"},
+            "otel_llm_runs is off: OTEL_LLM_RUNS_MAX_BATCH_SIZE",
+        ),
+        (
+            "console,otel_llm_otlp",
+            {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "carrier-pigeon"},
+            "otel_llm_otlp is off: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be grpc or "
+            "http/protobuf",
+        ),
+        (
+            "console,otel_llm_console",
+            {"OTEL_LLM_EMIT": "gen_ai,nope"},
+            "otel_llm_console is off: OTEL_LLM_EMIT names unknown families nope",
+        ),
+    ],
+)
+def test_a_bad_value_is_one_line_and_tracing_goes_on(
+    tmp_path: Path, exporters: str, env: dict[str, str], said: str
+) -> None:
+    result = _instrument(tmp_path, OTEL_TRACES_EXPORTER=exporters, **env)
+    assert result.stderr.splitlines() == [result.stderr.strip()]  # one line, no traceback
+    assert result.stderr.startswith(said)
+    # The app ran traced: the SDK's console exporter still printed every span.
+    assert result.stdout.count('"name": "') >= 3 and '"name": "GET /weather"' in result.stdout
+
+
 def test_otel_llm_console_prints_normalised_spans(tmp_path: Path) -> None:
     result = _instrument(
         tmp_path, OTEL_TRACES_EXPORTER="otel_llm_console", OTEL_LLM_EMIT="gen_ai,langsmith"

@@ -32,8 +32,12 @@ from otel_llm.store.base import MAX_LIMIT, RunQuery
 from otel_llm.store.sqlite import SQLiteStore
 
 _TIMEOUT = 30.0  # seconds per HTTP request to a server
-_PROJECTS_WIDTH = 120
-_RUNS_WIDTH = 130
+_PROJECTS_WIDTH = 130
+_RUNS_WIDTH = 180
+_WIDE = 100_000  # --wide: a console no table fills
+_WIDE_OPTION = click.option(
+    "--wide", is_flag=True,
+    help="Show every cell whole (full run ids, long names) however wide the table gets.")
 _STATUS_STYLE = {"error": "red", "pending": "yellow", "success": "green"}
 
 
@@ -165,9 +169,12 @@ def _db_option(fn: Any) -> Any:
                         show_envvar=True, help="SQLite file of the run store.")(fn)
 
 
-def _console(min_width: int = 0) -> Console:
+def _console(min_width: int = 0, wide: bool = False) -> Console:
     """Tables get at least `min_width` columns: ids are never cut short (a narrow
-    terminal wraps the lines instead)."""
+    terminal wraps the lines instead). `wide`: as many as the table needs, so no cell is
+    shortened."""
+    if wide:
+        return Console(highlight=False, soft_wrap=False, width=_WIDE)
     console = Console(highlight=False, soft_wrap=False)
     if console.width < min_width:
         console = Console(highlight=False, soft_wrap=False, width=min_width)
@@ -196,6 +203,23 @@ def cost_text(cost: float) -> str:
 def _short_time(iso: str | None) -> str:
     """`2026-09-21T14:13:20.200000+00:00` -> `2026-09-21 14:13:20` (UTC)."""
     return iso[:19].replace("T", " ") if iso else ""
+
+
+def short_id(run_id: str) -> str:
+    """The last 8 hex digits of a run id: the random part of a UUIDv4/v7 and the end of
+    the span id of a run made from a span (whose first digits are zeros)."""
+    return run_id.replace("-", "")[-8:]
+
+
+def model_name(run: dict[str, Any]) -> str:
+    """The model a run called: `ls_model_name`, else the invocation's `model`."""
+    extra = run.get("extra") or {}
+    metadata = extra.get("metadata") or {}
+    for value in (metadata.get("ls_model_name"), (extra.get("invocation_params") or {}).get(
+            "model")):
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _seconds(run: dict[str, Any]) -> float | None:
@@ -263,18 +287,32 @@ def trace_tree(runs: list[dict[str, Any]]) -> Tree:
 # --- commands --------------------------------------------------------------------------
 
 
+def _name_column(table: Table, title: str, wide: bool, min_width: int) -> None:
+    """A column of names: the one that gives way when the table is too wide. Wrapped at
+    spaces only, a word longer than the column cut with an ellipsis, never split mid-word
+    (`--wide`: every name whole on one line)."""
+    table.add_column(title, no_wrap=wide, overflow="ellipsis", min_width=min_width)
+
+
+def _fixed_column(table: Table, title: str, width: int, right: bool = False) -> None:
+    """A column whose cells are never shortened: times, ids, numbers."""
+    table.add_column(title, no_wrap=True, min_width=width,
+                     justify="right" if right else "left")
+
+
 @click.command("projects")
 @_read_options
-def projects(db: Path, url: str | None, api_key: str | None) -> None:
+@_WIDE_OPTION
+def projects(db: Path, url: str | None, api_key: str | None, wide: bool) -> None:
     """List projects with their run and trace counts, tokens and cost."""
     with _source(db, url, api_key) as source:
         rows = source.projects()
     table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("Project", overflow="fold", min_width=12)
-    for title in ("Traces", "Runs", "Tokens", "Cost", "Errors"):
-        table.add_column(title, justify="right", no_wrap=True)
-    table.add_column("Last run", no_wrap=True)
-    table.add_column("ID", no_wrap=True, min_width=36)
+    _name_column(table, "Project", wide, 12)
+    for title, width in (("Traces", 6), ("Runs", 6), ("Tokens", 8), ("Cost", 8), ("Errors", 6)):
+        _fixed_column(table, title, width, right=True)
+    _fixed_column(table, "Last run", 19)
+    _fixed_column(table, "ID", 36)
     for p in rows:
         rate = p.get("error_rate")
         table.add_row(
@@ -284,7 +322,7 @@ def projects(db: Path, url: str | None, api_key: str | None) -> None:
             f"{rate:.0%}" if rate is not None else "",
             _short_time(p.get("last_run_start_time")), p["id"],
         )
-    _console(_PROJECTS_WIDTH).print(table)
+    _console(_PROJECTS_WIDTH, wide).print(table)
 
 
 @click.command("runs")
@@ -296,9 +334,12 @@ def projects(db: Path, url: str | None, api_key: str | None) -> None:
               help="How many runs, newest first.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON run per line (LangSmith's read shape) instead of a table.")
+@_WIDE_OPTION
 def runs(db: Path, url: str | None, api_key: str | None, project: str | None,
-         filter_: str | None, limit: int, as_json: bool) -> None:
-    """List runs, newest first."""
+         filter_: str | None, limit: int, as_json: bool, wide: bool) -> None:
+    """List runs, newest first: start, run id (its last 8 hex digits; --wide: whole),
+    name, type, model, duration, tokens, cost, status, project (without --project) and
+    trace id."""
     body: dict[str, Any] = {"limit": limit}
     if filter_:
         body["filter"] = filter_
@@ -316,25 +357,34 @@ def runs(db: Path, url: str | None, api_key: str | None, project: str | None,
         for run in found:
             click.echo(orjson.dumps(run).decode())
         return
+    with_project = project is None
     table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("Start (UTC)", no_wrap=True)
-    table.add_column("Name", overflow="fold", min_width=16)
-    table.add_column("Type", no_wrap=True)
-    for title in ("Duration", "Tokens", "Cost"):
-        table.add_column(title, justify="right", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Trace ID", no_wrap=True, min_width=36)
+    _fixed_column(table, "Start (UTC)", 14)
+    _fixed_column(table, "Run ID", 36 if wide else 8)
+    _name_column(table, "Name", wide, 20)
+    _fixed_column(table, "Type", 9)
+    _name_column(table, "Model", wide, 12)
+    for title, width in (("Duration", 8), ("Tokens", 7), ("Cost", 8)):
+        _fixed_column(table, title, width, right=True)
+    _fixed_column(table, "Status", 7)
+    if with_project:
+        _name_column(table, "Project", wide, 10)
+    _fixed_column(table, "Trace ID", 36)
     for run in found:
         seconds = _seconds(run)
         status = run.get("status") or ""
-        table.add_row(
-            _short_time(run["start_time"])[5:], Text(run.get("name") or ""),
-            run.get("run_type") or "", duration_text(seconds) if seconds is not None else "",
+        cells: list[Any] = [
+            _short_time(run["start_time"])[5:], run["id"] if wide else short_id(run["id"]),
+            Text(run.get("name") or ""), run.get("run_type") or "", Text(model_name(run)),
+            duration_text(seconds) if seconds is not None else "",
             f"{run['total_tokens']:,}" if run.get("total_tokens") else "",
             cost_text(float(run["total_cost"])) if run.get("total_cost") else "",
-            Text(status, style=_STATUS_STYLE.get(status, "")), run["trace_id"],
-        )
-    _console(_RUNS_WIDTH).print(table)
+            Text(status, style=_STATUS_STYLE.get(status, "")),
+        ]
+        if with_project:
+            cells.append(Text(run.get("session_name") or ""))
+        table.add_row(*cells, run["trace_id"])
+    _console(_RUNS_WIDTH, wide).print(table)
 
 
 @click.command("trace")

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
@@ -176,6 +177,11 @@ def _stop_signals() -> Iterator[threading.Event]:
 @click.option("--log-level", envvar=config.OTEL_LLM_LOG_LEVEL,
               type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
               show_default=True, show_envvar=True, help="Logging verbosity.")
+@click.option("--access-log/--no-access-log", envvar=config.OTEL_LLM_ACCESS_LOG, default=True,
+              show_default=True, show_envvar=True,
+              help="One info line per request: method, path, status, spans or runs, "
+                   "duration, client. Refusals (4xx, 5xx) are logged either way, with the "
+                   "reason the client was given.")
 def serve(
     host: str,
     grpc_port: int,
@@ -198,6 +204,7 @@ def serve(
     forward_spill_dir: Path | None,
     forward_batch_size: int,
     log_level: str,
+    access_log: bool,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP), store them as runs, serve LangSmith's read API.
 
@@ -213,6 +220,8 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not access_log:
+        logging.getLogger("otel_llm.access").setLevel(logging.WARNING)
     if api_key_file is not None:
         if api_key:
             raise click.UsageError("give the API key once: --api-key or --api-key-file")
@@ -241,6 +250,8 @@ def serve(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
+    _check_db_path(db)
+    created = not db.exists()
     try:
         store = SQLiteStore(
             str(db),
@@ -250,6 +261,10 @@ def serve(
         )
     except ValueError as exc:  # a bad price file, or a database of a newer otel-llm
         raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        _remove_new_database(db, created)
+        raise click.ClickException(f"cannot open the database {db}: {exc}") from None
+    started = False
     try:
         for project, seconds in project_retention:
             store.set_retention(project, seconds)
@@ -261,7 +276,8 @@ def serve(
             try:
                 server.start()
             except OSError as exc:
-                raise click.ClickException(str(exc)) from None
+                raise click.ClickException(f"{exc}; is another server using the port?") from None
+            started = True
             tune_collector()  # this process is the server: everything is imported by now
             click.echo(f"otel-llm serve: database {db.resolve()}")
             if server.grpc_address:
@@ -281,4 +297,27 @@ def serve(
             server.stop()
     finally:
         store.close()
+        if not started:
+            _remove_new_database(db, created)  # a failed start leaves no empty database
     click.echo("otel-llm serve: stopped")
+
+
+def _check_db_path(db: Path) -> None:
+    """One line naming the path and the fix when the database cannot be where asked."""
+    parent = db.resolve().parent
+    if not parent.exists():
+        raise click.ClickException(
+            f"cannot create the database {db}: directory {parent} does not exist; "
+            f"create it (mkdir -p {parent}) or give --db a path in an existing directory")
+    if not parent.is_dir():
+        raise click.ClickException(f"cannot create the database {db}: {parent} is not a "
+                                   "directory")
+
+
+def _remove_new_database(db: Path, created: bool) -> None:
+    """Delete the database file this start created (and its WAL files), if it did."""
+    if not created:
+        return
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

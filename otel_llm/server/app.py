@@ -1,7 +1,8 @@
 """The one HTTP app of `otel-llm serve`: OTLP/HTTP, the read API, OpenAPI.
 
 Later features (LangSmith run ingest, a viewer) add their routes through `extra_routes`;
-every route is behind the same API-key check.
+every route is behind the same API-key check, and the access log (`access_log.py`) sees
+every request; a route tells it what it accepted with `access_log.note`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from otel_llm.server.access_log import AccessLogMiddleware
 from otel_llm.server.auth import ApiKeyCheck
 from otel_llm.server.body import Media
 from otel_llm.server.openapi import OPENAPI
@@ -92,4 +94,5 @@ def create_app(
     ]
     app = Starlette(routes=routes)
     app.add_middleware(ApiKeyMiddleware, check=ApiKeyCheck(api_key))
+    app.add_middleware(AccessLogMiddleware)  # outermost: sees every answer, 401s too
     return app

@@ -93,6 +93,72 @@ _RUN_QUERY_BODY = {
 
 _UUID_PATH = {"in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 
+_STATS_BODY = {
+    "type": "object",
+    "description": (
+        "The body of /runs/query (its page fields ignored) plus end_time, the latest "
+        "start time counted."
+    ),
+    "properties": {
+        **{k: v for k, v in _RUN_QUERY_BODY["properties"].items()  # type: ignore[attr-defined]
+           if k not in ("select", "limit", "cursor", "order")},
+        "end_time": {"type": "string", "format": "date-time"},
+    },
+}
+
+_RUN_STATS = {
+    "type": "object",
+    "properties": {
+        "run_count": {"type": "integer"},
+        "error_rate": {"type": ["number", "null"]},
+        "streaming_rate": {"type": ["number", "null"]},
+        "latency_p50": {"type": ["number", "null"], "description": "seconds"},
+        "latency_p99": {"type": ["number", "null"], "description": "seconds"},
+        "first_token_p50": {"type": ["number", "null"], "description": "seconds"},
+        "first_token_p99": {"type": ["number", "null"], "description": "seconds"},
+        "prompt_tokens": {"type": "integer"},
+        "completion_tokens": {"type": "integer"},
+        "total_tokens": {"type": "integer"},
+        "median_tokens": {"type": ["integer", "null"]},
+        "prompt_cost": {"type": "number"},
+        "completion_cost": {"type": "number"},
+        "total_cost": {"type": "number"},
+        "last_run_start_time": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+_V2_SELECTS = {
+    "type": "array",
+    "items": {"type": "string", "description": "a RunSelectField name, e.g. NAME, INPUTS"},
+}
+
+_V2_QUERY_BODY = {
+    "type": "object",
+    "required": ["project_ids"],
+    "properties": {
+        "project_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+        "min_start_time": {"type": "string", "format": "date-time",
+                           "description": "default: one day ago"},
+        "max_start_time": {"type": "string", "format": "date-time",
+                           "description": "default: now"},
+        "filter": {"type": "string"},
+        "trace_filter": {"type": "string"},
+        "tree_filter": {"type": "string"},
+        "has_error": {"type": "boolean"},
+        "ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+        "is_root": {"type": "boolean"},
+        "run_type": {"type": "string",
+                     "enum": ["TOOL", "CHAIN", "LLM", "RETRIEVER", "EMBEDDING", "PROMPT",
+                              "PARSER"]},
+        "trace_id": {"type": "string", "format": "uuid"},
+        "reference_examples": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+        "include_subtree_usage": {"type": "boolean"},
+        "selects": _V2_SELECTS,
+        "page_size": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "cursor": {"type": "string"},
+    },
+}
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -132,6 +198,12 @@ OPENAPI: dict[str, Any] = {
                 },
             },
             "Run": {"type": "object", "description": "A run in LangSmith's read shape."},
+            "RunV2": {
+                "type": "object",
+                "description": (
+                    "A run in LangSmith's v2 shape: only the selected fields (id always)."
+                ),
+            },
             "Project": {
                 "type": "object",
                 "description": "A project (LangSmith's TracerSessionResult).",
@@ -224,6 +296,67 @@ OPENAPI: dict[str, Any] = {
                 "responses": {
                     "200": _json({"$ref": "#/components/schemas/Run"}, "The run"),
                     "404": _json(_ERROR, "No such run"),
+                },
+            }
+        },
+        "/runs/stats": {
+            "post": {
+                "operationId": "runStats",
+                "summary": "Counts, error rate, latency percentiles, tokens and cost of runs",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _STATS_BODY}},
+                },
+                "responses": {
+                    "200": _json(_RUN_STATS, "Run statistics"),
+                    "400": _json(_ERROR, "Bad query or filter"),
+                },
+            }
+        },
+        "/api/v2/runs/query": {
+            "post": {
+                "operationId": "queryRunsV2",
+                "summary": "Query runs, v2 (langsmith >= 0.15: client.runs.query)",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _V2_QUERY_BODY}},
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/RunV2"},
+                                },
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                        "A page of runs with the selected fields",
+                    ),
+                    "400": _json(_ERROR, "Bad query or filter"),
+                    "406": _json(_ERROR, "Streaming (text/event-stream) is not served"),
+                    "501": _json(_ERROR, "AI and semantic search are not served"),
+                },
+            }
+        },
+        "/api/v2/runs/{run_id}": {
+            "get": {
+                "operationId": "readRunV2",
+                "summary": "Read a run, v2 (langsmith >= 0.15: client.runs.retrieve)",
+                "parameters": [
+                    {"name": "run_id", **_UUID_PATH},
+                    {"name": "project_id", "in": "query", "required": True,
+                     "schema": {"type": "string", "format": "uuid"}},
+                    {"name": "selects", "in": "query", "schema": _V2_SELECTS},
+                    {"name": "start_time", "in": "query",
+                     "schema": {"type": "string", "format": "date-time"}},
+                ],
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/RunV2"}, "The run"),
+                    "400": _json(_ERROR, "Bad parameter"),
+                    "404": _json(_ERROR, "No such run in that project"),
                 },
             }
         },

@@ -8,9 +8,12 @@ decompression) and answers RESOURCE_EXHAUSTED.
 
 from __future__ import annotations
 
+import time
+
 import grpc
 from grpc import aio
 
+from otel_llm.server.access_log import log_grpc
 from otel_llm.server.auth import ApiKeyCheck
 from otel_llm.server.body import Media
 from otel_llm.server.otlp_http import export_response
@@ -33,6 +36,7 @@ def build_grpc_server(
     """
 
     async def export(request: bytes, context: aio.ServicerContext[bytes, bytes]) -> bytes:
+        started = time.perf_counter()
         metadata = {key: value for key, value in context.invocation_metadata() or ()}
         try:
             check.check(lambda name: _text(metadata.get(name)))
@@ -40,9 +44,14 @@ def build_grpc_server(
                 request, Media.PROTOBUF, "", _text(metadata.get(PROJECT_HEADER))
             )
         except RequestError as error:
+            log_grpc("Export", error.grpc_code.name, started, context.peer(), accepted=0,
+                     reason=error.message)
             await context.abort(
                 error.grpc_code, error.message, trailing_metadata=error.grpc_trailers()
             )
+        log_grpc("Export", "OK", started, context.peer(),
+                 accepted=prepared.span_count - prepared.rejected, rejected=prepared.rejected,
+                 reason=prepared.rejection_message())
         return export_response(prepared, Media.PROTOBUF)
 
     handler = grpc.method_handlers_generic_handler(

@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from otel_llm.server.access_log import note
 from otel_llm.server.body import (
     Media,
     check_encoding,
@@ -83,10 +84,14 @@ def otlp_routes(pipeline: IngestPipeline, max_body_bytes: int) -> list[Route]:
                 body, media, encoding, request.headers.get(PROJECT_HEADER)
             )
         except RequestError as error:
+            note(request.scope, 0, "spans accepted")
             await drain(chunks, max_body_bytes)
             return status_response(error, media)
         except ClientDisconnect:
             return Response(status_code=499)  # nobody is listening any more
+        accepted = prepared.span_count - prepared.rejected
+        note(request.scope, accepted, "spans accepted", prepared.rejected,
+             prepared.rejection_message())
         return Response(export_response(prepared, media), media_type=media.value)
 
     return [Route(path, export_traces, methods=["POST"]) for path in TRACES_PATHS]

@@ -1,9 +1,10 @@
 """The read side of LangSmith's API, as its Python `Client` calls it.
 
-`GET /info`, `GET /sessions`, `GET /sessions/{id}`, `POST /runs/query`, `GET /runs/{id}`.
-The store answers in LangSmith's read shape already; this layer parses the request, runs
-the (blocking) store call on a worker thread and serialises. Errors are
-`{"detail": "..."}` like LangSmith's server.
+`GET /info`, `GET /sessions`, `GET /sessions/{id}`, `POST /runs/query`, `GET /runs/{id}`,
+`POST /runs/stats`, and the v2 reads of `langsmith` >= 0.15 (`POST /api/v2/runs/query`,
+`GET /api/v2/runs/{id}`: `read_v2.py`). The store answers in LangSmith's read shape
+already; this layer parses the request, runs the (blocking) store call on a worker
+thread and serialises. Errors are `{"detail": "..."}` like LangSmith's server.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from otel_llm.server.access_log import note
+from otel_llm.server.read_v2 import V2RequestError, parse_selects, query_from_v2, run_id_param
+from otel_llm.server.read_v2 import to_v2 as _to_v2
 from otel_llm.store.base import DEFAULT_LIMIT, MAX_LIMIT, RunQuery, RunStore
 
 T = TypeVar("T")
@@ -31,6 +35,22 @@ BATCH_INGEST_CONFIG: dict[str, Any] = {
     "scale_up_qsize_trigger": 1000,
     "scale_up_nthreads_limit": 16,
     "scale_down_nempty_trigger": 4,
+}
+
+
+# The LangSmith API version whose read endpoints this server answers: the v2 run reads
+# (`client.runs.query` / `.retrieve`) need 0.16, and the SDK warns below the version a
+# feature needs. Features of later versions that we do not serve (`client.sessions`
+# needs 0.18) still warn, as they should.
+LANGSMITH_API_VERSION = "0.16.0"
+
+# `/info`'s instance flags. Both query backends: v1 (`/runs/query`) and v2
+# (`/api/v2/runs/query`) are served, so the SDK may use either. Run compression (zstd)
+# stays off until a run-ingest endpoint decodes it.
+INSTANCE_FLAGS: dict[str, Any] = {
+    "zstd_compression_enabled": True,  # run ingest decodes zstd, the SDK's fast path
+    "ch_query_enabled": True,
+    "sdb_query_enabled": True,
 }
 
 
@@ -77,6 +97,13 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
+async def _json_body(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body() or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise _BadRequest(400, f"body is not JSON: {exc}") from None
+
+
 def _endpoint(
     handler: Callable[[Request], Any],
 ) -> Callable[[Request], Any]:
@@ -85,7 +112,7 @@ def _endpoint(
     async def endpoint(request: Request) -> Response:
         try:
             response: Response = await handler(request)
-        except _BadRequest as bad:
+        except (_BadRequest, V2RequestError) as bad:
             return JSON({"detail": bad.detail}, status_code=bad.status)
         return response
 
@@ -105,11 +132,11 @@ def read_routes(store: RunStore) -> list[Route]:
     async def info(request: Request) -> Response:
         return JSON(
             {
-                "version": server_version(),
+                "version": LANGSMITH_API_VERSION,
+                "otel_llm_version": server_version(),
                 "license_expiration_time": None,
                 "batch_ingest_config": BATCH_INGEST_CONFIG,
-                # Run ingest decodes zstd, the SDK's fast path for multipart bodies.
-                "instance_flags": {"zstd_compression_enabled": True},
+                "instance_flags": INSTANCE_FLAGS,
             }
         )
 
@@ -133,15 +160,13 @@ def read_routes(store: RunStore) -> list[Route]:
         return JSON(project)
 
     async def query_runs(request: Request) -> Response:
-        try:
-            body = orjson.loads(await request.body() or b"{}")
-        except orjson.JSONDecodeError as exc:
-            raise _BadRequest(400, f"body is not JSON: {exc}") from None
+        body = await _json_body(request)
         try:
             query = RunQuery.from_dict(body)
             runs, cursor = await call(store.query_runs, query)
         except ValueError as exc:  # includes FilterSyntaxError, with the parser's message
             raise _BadRequest(400, str(exc)) from None
+        note(request.scope, len(runs), "runs")
         return JSON({"runs": runs, "cursors": {"next": cursor}})
 
     async def read_run(request: Request) -> Response:
@@ -157,10 +182,51 @@ def read_routes(store: RunStore) -> list[Route]:
         }
         return JSON(run)
 
+    async def run_stats(request: Request) -> Response:
+        body = await _json_body(request)
+        try:
+            if not isinstance(body, dict):
+                raise ValueError("the query must be a JSON object")
+            end_time = body.get("end_time")
+            if end_time is not None and not isinstance(end_time, str):
+                raise ValueError(f"end_time must be a string, got {end_time!r}")
+            query = RunQuery.from_dict(body)
+            stats = await call(store.run_stats, query, end_time)
+        except ValueError as exc:
+            raise _BadRequest(400, str(exc)) from None
+        note(request.scope, stats["run_count"], "runs counted")
+        return JSON(stats)
+
+    async def query_runs_v2(request: Request) -> Response:
+        body = await _json_body(request)
+        query, selects, subtree = query_from_v2(body, request.headers.get("accept"))
+        try:
+            runs, cursor = await call(store.query_runs, query)
+        except ValueError as exc:
+            raise _BadRequest(400, str(exc)) from None
+        items = [_to_v2(run, selects, subtree) for run in runs]
+        note(request.scope, len(items), "runs")
+        return JSON({"items": items, "next_cursor": cursor})
+
+    async def read_run_v2(request: Request) -> Response:
+        run_id = run_id_param(request.path_params["run_id"])
+        project = request.query_params.get("project_id")
+        if not project:
+            raise _BadRequest(400, "project_id is required (the run's project UUID)")
+        project_id = _uuid(project, "project_id")
+        selects = parse_selects(request.query_params.getlist("selects") or None)
+        run = await call(store.get_run, run_id)
+        if run is None or run.get("session_id") != project_id:
+            raise _BadRequest(404, f"run {run_id} not found in project {project_id}")
+        return JSON(_to_v2(run, selects, subtree_usage=False))
+
     return [
         Route("/info", _endpoint(info), methods=["GET"]),
         Route("/sessions", _endpoint(list_sessions), methods=["GET"]),
         Route("/sessions/{session_id}", _endpoint(read_session), methods=["GET"]),
         Route("/runs/query", _endpoint(query_runs), methods=["POST"]),
+        Route("/runs/stats", _endpoint(run_stats), methods=["POST"]),
+        Route("/api/v2/runs/query", _endpoint(query_runs_v2), methods=["POST"]),
+        Route("/api/v2/runs/{run_id}", _endpoint(read_run_v2), methods=["GET"]),
         Route("/runs/{run_id}", _endpoint(read_run), methods=["GET"]),
     ]

@@ -1,5 +1,12 @@
 """`StoreRunSink`: runs written straight into the run store of `otel-llm serve` (its
-SQLite file), so a local viewer shows them without any server in between."""
+SQLite file), so a local viewer shows them without any server in between.
+
+Projects follow the server's rule (`otel_llm.projects`), so a run lands in the project
+it would land in had its span been sent to `otel-llm serve`: a run that names its project
+(`session_name` / `session_id`) keeps it; else the sink's `project` (LANGSMITH_PROJECT),
+as the server's `Langsmith-Project` header; else the resource of the span it came from
+(`langsmith.project`, `openinference.project.name`, `service.name`); else `default`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from otel_llm.model import Run
+from otel_llm.projects import run_project
 from otel_llm.sinks.base import RunSink, SinkResult, reinit_after_fork
 from otel_llm.store.base import RunStore, StoreError
 from otel_llm.store.sqlite import SQLiteStore
@@ -25,7 +33,8 @@ class StoreRunSink(RunSink):
     Args:
         path: the store's SQLite file (opened on first use, created if missing);
             ignored when `store` is given.
-        project: project of runs that name none (the store's default otherwise).
+        project: project of runs that name none, winning over their resource's (see
+            the module for the whole rule).
         store: an open store to write into; the sink then does not close it.
     """
 
@@ -63,12 +72,12 @@ class StoreRunSink(RunSink):
         Args:
             runs: the batch to ingest.
         """
-        if self.project:
-            # The project only fills in for runs that name none, as in the HTTP sink.
-            runs = [
-                r if r.session_name or r.session_id else replace(r, session_name=self.project)
-                for r in runs
-            ]
+        # The project only fills in for runs that name none, as in the HTTP sink.
+        runs = [
+            r if r.session_name or r.session_id
+            else replace(r, session_name=run_project(r, self.project))
+            for r in runs
+        ]
         try:
             with self._lock:
                 self._open().ingest(runs)

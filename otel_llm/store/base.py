@@ -246,6 +246,11 @@ class RunStore(Protocol):
 
     def get_run(self, run_id: str | uuid.UUID) -> RunDict | None: ...
 
+    def run_stats(self, q: RunQuery, end_time: str | None = None) -> dict[str, Any]:
+        """Counts, rates, latency percentiles, tokens and cost over the runs `q` selects
+        (its page fields ignored); `end_time` bounds their start times from above."""
+        ...
+
     def trace_runs(self, trace_id: str | uuid.UUID) -> list[RunDict]:
         """Every run of a trace, in dotted order (parents before children)."""
         ...

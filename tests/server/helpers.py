@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -154,6 +155,16 @@ class ServeProcess:
             env={**os.environ, **(env or {})},
         )
         self.banner = self._read_banner()
+        # The server logs a line per refused request (the access log): read stderr all
+        # along, or a test that sends many bad requests fills the pipe and blocks it.
+        self._stderr: list[str] = []
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._stderr.append(line)
 
     @property
     def http_url(self) -> str:
@@ -177,13 +188,25 @@ class ServeProcess:
         self.proc.send_signal(signum)
 
     def wait(self, timeout: float = 60) -> tuple[int, str, str]:
-        out, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, out, err
+        """Wait for the exit; (exit code, the rest of stdout, all of stderr)."""
+        self.proc.wait(timeout=timeout)
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.read()
+        self._drain.join(timeout=timeout)
+        self._close_pipes()
+        return self.proc.returncode, out, "".join(self._stderr)
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.communicate(timeout=30)
+            self.proc.wait(timeout=30)
+            self._drain.join(timeout=30)
+            self._close_pipes()
 
 
 def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> None:

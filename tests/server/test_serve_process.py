@@ -40,6 +40,7 @@ FLAGS_AND_ENV = {
     "--prices": "OTEL_LLM_PRICES",
     "--log-level": "OTEL_LLM_LOG_LEVEL",
     "--fsync": "OTEL_LLM_FSYNC",
+    "--access-log": "OTEL_LLM_ACCESS_LOG",
 }
 
 
@@ -85,6 +86,8 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
         )
         assert result.exit_code == 1
         assert f"cannot listen for HTTP on 127.0.0.1:{first.http_port}" in result.output
+        # The failed start leaves no new, empty database behind.
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("b.db")) == []
     finally:
         first.signal(signal.SIGTERM)
         first.wait()

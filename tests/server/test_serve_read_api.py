@@ -55,7 +55,8 @@ def root_id(seed: int) -> str:
 def test_info_passes_the_clients_model(loaded: OtelLlmServer) -> None:
     body = httpx.get(loaded.http_url + "/info").json()
     info = LangSmithInfo(**body)
-    assert info.instance_flags == {"zstd_compression_enabled": True}  # run ingest decodes zstd
+    assert info.instance_flags == {  # run ingest decodes zstd
+        "zstd_compression_enabled": True, "ch_query_enabled": True, "sdb_query_enabled": True}
     assert info.batch_ingest_config is not None
     assert info.batch_ingest_config["size_limit"] > 0
     assert info.version
@@ -190,6 +191,9 @@ def test_openapi_describes_every_route(loaded: OtelLlmServer) -> None:
         ("/sessions/{session_id}", "get"),
         ("/runs/query", "post"),
         ("/runs/{run_id}", "get"),
+        ("/runs/stats", "post"),
+        ("/api/v2/runs/query", "post"),
+        ("/api/v2/runs/{run_id}", "get"),
         ("/openapi.json", "get"),
     }
     described = {(path, method) for path, ops in served["paths"].items() for method in ops}

@@ -14,7 +14,7 @@ from otel_llm.cli import main
 from otel_llm.cli.read import cost_text, duration_text
 from otel_llm.convert import spans_to_runs
 from otel_llm.server import OtelLlmServer, ServerSettings
-from otel_llm.store import SQLiteStore
+from otel_llm.store import RunQuery, SQLiteStore
 from tests.store.helpers import T0, make_span, new_span_id, new_trace_id
 
 DAY = 86_400 * 10**9
@@ -102,10 +102,18 @@ def test_projects_table(db: Path) -> None:
 def test_runs_table_filter_project_and_json(db: Path) -> None:
     out = invoke("runs", "--db", str(db), "--project", "demo")
     lines = [line for line in out.splitlines() if line.strip()]
-    assert [h in lines[0] for h in ("Start (UTC)", "Name", "Duration", "Trace ID")] == [True] * 4
+    headers = ("Start (UTC)", "Run ID", "Name", "Model", "Duration", "Trace ID")
+    assert [h in lines[0] for h in headers] == [True] * len(headers)
+    assert "Project" not in lines[0]  # one project asked for
     assert len(lines) == 2 + 4  # header, rule, four runs
     assert "search_web" in lines[2] and "error" in lines[2]
     assert "other" not in out
+    with SQLiteStore(db) as store:
+        (llm,), _ = store.query_runs(RunQuery(filter='eq(run_type, "llm")'))
+    llm_line = next(line for line in lines if "chat [gpt-4o-mini]" in line)
+    assert llm_line.split()[2] == llm["id"].replace("-", "")[-8:]  # the short run id
+    assert "gpt-4o-mini " in llm_line.replace("chat [gpt-4o-mini]", "")  # the model
+    assert llm["trace_id"] in llm_line
     out = invoke("runs", "--db", str(db), "--filter", 'eq(run_type, "llm")', "--json")
     runs = [orjson.loads(line) for line in out.splitlines()]
     assert [r["name"] for r in runs] == ["chat [gpt-4o-mini]"]
@@ -113,6 +121,28 @@ def test_runs_table_filter_project_and_json(db: Path) -> None:
     assert len(invoke("runs", "--db", str(db), "--limit", "2", "--json").splitlines()) == 2
     # The env var names the store when --db is not given.
     assert "agent" in invoke("runs", OTEL_LLM_DB=str(db))
+
+
+LONG = "customer-support-agent-production-eu-west-1-canary-deployment"
+
+
+def test_long_names_are_never_split_and_wide_shows_everything(db: Path) -> None:
+    with SQLiteStore(db) as store:
+        store.ingest(spans_to_runs([make_span(new_trace_id(), new_span_id(), name="step")]),
+                     LONG)
+        ids = [r["id"] for r in store.query_runs(RunQuery())[0]]
+    out = invoke("runs", "--db", str(db))
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 2 + 6  # every run on one line: nothing wrapped
+    step = next(line for line in lines if " step " in line)
+    shown = next(word for word in step.split() if word.startswith("customer"))
+    assert shown.endswith("…") and LONG.startswith(shown[:-1])  # cut whole, not folded
+    assert "Project" in lines[0] and all(len(i) == 36 for i in ids)
+    wide = invoke("runs", "--db", str(db), "--wide")
+    assert LONG in wide and all(run_id in wide for run_id in ids)
+    projects = invoke("projects", "--db", str(db))
+    assert len([line for line in projects.splitlines() if line.strip()]) == 2 + 3
+    assert LONG in invoke("projects", "--db", str(db), "--wide")
 
 
 def test_runs_errors(db: Path) -> None:

@@ -237,6 +237,12 @@ class SQLiteReads:
             next_cursor = _encode_cursor(last[COLUMN_AT["start_time"]], last[COLUMN_AT["rowid"]])
         return runs, next_cursor
 
+    def run_stats(self, q: RunQuery, end_time: str | None = None) -> dict[str, Any]:
+        """Aggregates over the runs `q` selects (`POST /runs/stats`): `store/stats.py`."""
+        from otel_llm.store.stats import run_stats
+
+        return run_stats(self, q, end_time)
+
     def _stored_run(self, conn: sqlite3.Connection, run_id: str) -> RunDict | None:
         """A run in the read shape through `conn` (the writer's, inside a transaction)."""
         row = conn.execute(f"SELECT {READ_SQL} FROM runs WHERE id = ?", (run_id,)).fetchone()
