@@ -98,7 +98,7 @@ def test_info_gives_the_sdk_nothing_to_warn_about(
     assert caplog.records == []
     assert info.instance_flags is not None
     # Run compression is advertised only when the run-ingest endpoint decodes it.
-    assert info.instance_flags["zstd_compression_enabled"] is False
+    assert info.instance_flags["zstd_compression_enabled"] is True  # run ingest decodes it
     assert info.batch_ingest_config is not None
 
 
