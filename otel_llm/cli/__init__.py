@@ -17,6 +17,8 @@ COMMANDS = {
     "replay": "otel_llm.cli.replay:replay",
     "runs": "otel_llm.cli.read:runs",
     "serve": "otel_llm.cli.serve:serve",
+    "session": "otel_llm.cli.read:session",
+    "sessions": "otel_llm.cli.read:sessions",
     "trace": "otel_llm.cli.read:trace",
 }
 

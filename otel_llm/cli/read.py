@@ -34,6 +34,8 @@ from otel_llm.store.sqlite import SQLiteStore
 _TIMEOUT = 30.0  # seconds per HTTP request to a server
 _PROJECTS_WIDTH = 130
 _RUNS_WIDTH = 180
+_SESSIONS_WIDTH = 120
+_SESSION_WIDTH = 130
 _WIDE = 100_000  # --wide: a console no table fills
 _WIDE_OPTION = click.option(
     "--wide", is_flag=True,
@@ -49,6 +51,10 @@ class _Source(Protocol):
     def query(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]: ...
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]: ...
+
+    def sessions(self, project_id: str) -> list[dict[str, Any]]: ...
+
+    def session(self, project_id: str, session_id: str) -> list[dict[str, Any]]: ...
 
 
 class _StoreSource:
@@ -68,6 +74,12 @@ class _StoreSource:
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         return self.store.trace_runs(trace_id)
+
+    def sessions(self, project_id: str) -> list[dict[str, Any]]:
+        return self.store.list_sessions(project_id, limit=MAX_LIMIT)
+
+    def session(self, project_id: str, session_id: str) -> list[dict[str, Any]]:
+        return self.store.session_traces(project_id, session_id)
 
 
 class _HttpSource:
@@ -104,6 +116,22 @@ class _HttpSource:
             out += page
             if len(page) < 100:
                 return out
+
+    def sessions(self, project_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.request(
+            "GET", f"/sessions/{project_id}/threads?limit={MAX_LIMIT}")
+        return found
+
+    def session(self, project_id: str, session_id: str) -> list[dict[str, Any]]:
+        quoted = urllib.parse.quote(session_id, safe="")
+        try:
+            found = self.request("GET", f"/sessions/{project_id}/threads/{quoted}")
+        except click.ClickException as exc:
+            if " 404 " in exc.message:
+                return []
+            raise
+        traces: list[dict[str, Any]] = found["traces"]
+        return traces
 
     def query(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         answer = self.request("POST", "/runs/query", body)
@@ -440,3 +468,77 @@ def prune(db: Path, older_than: str | None, project: str | None,
 
 def _now_ns() -> int:
     return time.time_ns()
+
+
+def _projects_named(source: _Source, project: str | None) -> list[dict[str, Any]]:
+    found = [p for p in source.projects() if project is None or p.get("name") == project]
+    if project is not None and not found:
+        raise click.ClickException(f"no project named {project!r}")
+    return found
+
+
+@click.command("sessions")
+@_read_options
+@click.option("--project", "-p", default=None, help="Only this project (by name).")
+@_WIDE_OPTION
+def sessions(db: Path, url: str | None, api_key: str | None, project: str | None,
+             wide: bool) -> None:
+    """List sessions (conversations of many traces), the latest active first: traces,
+    tokens, cost, traces with errors, first and last time."""
+    table = Table(box=box.SIMPLE_HEAD)
+    _name_column(table, "Session", wide, 12)
+    if project is None:
+        _name_column(table, "Project", wide, 10)
+    for title, width in (("Traces", 6), ("Tokens", 8), ("Cost", 8), ("Errors", 6)):
+        _fixed_column(table, title, width, right=True)
+    _fixed_column(table, "First", 19)
+    _fixed_column(table, "Last", 19)
+    with _source(db, url, api_key) as source:
+        for p in _projects_named(source, project):
+            for s in source.sessions(p["id"]):
+                row = [Text(str(s["session_id"]))]
+                if project is None:
+                    row.append(Text(p.get("name") or ""))
+                table.add_row(
+                    *row, f"{s['trace_count']:,}", f"{s['total_tokens'] or 0:,}",
+                    cost_text(float(s["total_cost"])) if s.get("total_cost") else "",
+                    f"{s['error_count']:,}" if s.get("error_count") else "",
+                    _short_time(s["first_start_time"]), _short_time(s["last_time"]),
+                )
+    _console(_SESSIONS_WIDTH, wide).print(table)
+
+
+@click.command("session")
+@_read_options
+@click.option("--project", "-p", default=None, help="The project (by name), if several "
+              "have a session of this id.")
+@click.argument("session_id")
+def session(db: Path, url: str | None, api_key: str | None, project: str | None,
+            session_id: str) -> None:
+    """Show one session's traces in the order they started: start, name, runs,
+    duration, tokens, cost, errors, and the trace id for `otel-llm trace`."""
+    table = Table(box=box.SIMPLE_HEAD)
+    _fixed_column(table, "Start (UTC)", 19)
+    _name_column(table, "Trace", False, 16)
+    for title, width in (("Runs", 5), ("Duration", 8), ("Tokens", 8), ("Cost", 8),
+                         ("Errors", 6)):
+        _fixed_column(table, title, width, right=True)
+    _fixed_column(table, "Trace id", 36)
+    found = False
+    with _source(db, url, api_key) as source:
+        for p in _projects_named(source, project):
+            for t in source.session(p["id"], session_id):
+                found = True
+                seconds = (iso_to_ns(t["end_time"]) - iso_to_ns(t["start_time"])) / 1e9 \
+                    if t.get("end_time") else None
+                table.add_row(
+                    _short_time(t["start_time"]), Text(t.get("name") or ""),
+                    f"{t['run_count']:,}",
+                    duration_text(seconds) if seconds is not None else "",
+                    f"{t['total_tokens'] or 0:,}",
+                    cost_text(float(t["total_cost"])) if t.get("total_cost") else "",
+                    f"{t['error_count']:,}" if t.get("error_count") else "", t["trace_id"],
+                )
+    if not found:
+        raise click.ClickException(f"no session {session_id!r}")
+    _console(_SESSION_WIDTH).print(table)

@@ -28,6 +28,7 @@ from otel_llm.server.otlp_grpc import build_grpc_server
 from otel_llm.server.pipeline import IngestPipeline
 from otel_llm.server.run_api import run_routes
 from otel_llm.server.run_ingest import IngestLimits
+from otel_llm.server.sessions_api import session_routes
 from otel_llm.server.settings import ServerSettings
 from otel_llm.server.status_api import status_routes
 from otel_llm.server.writer import GroupCommitWriter
@@ -166,6 +167,7 @@ class OtelLlmServer:
                         IngestLimits(settings.max_body_bytes, settings.max_attachment_bytes),
                     ),
                     *status_routes(self.forward_status),
+                    *session_routes(self.store),
                 ],
             )
             config = uvicorn.Config(

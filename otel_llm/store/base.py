@@ -234,6 +234,16 @@ class RunStore(Protocol):
 
     def read_attachment(self, run_id: str, name: str) -> Attachment | None: ...
 
+    def list_sessions(
+        self, project_id: str, limit: int = DEFAULT_LIMIT, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """A project's sessions (conversations of many traces), the latest first."""
+        ...
+
+    def session_traces(self, project_id: str, session_id: str) -> list[dict[str, Any]]:
+        """A session's traces in the order they started."""
+        ...
+
     def list_projects(
         self, name: str | None = None, limit: int = DEFAULT_LIMIT, offset: int = 0
     ) -> list[ProjectDict]: ...

@@ -20,6 +20,7 @@ from otel_llm.store.sqlite.schema import (
     OTEL,
     PARENT,
     PROJECT,
+    SESSION,
     START,
     SUBTREE_USAGE,
     TRACE,
@@ -308,7 +309,7 @@ class Ingest:
                 agg = per_trace[row[OTEL]] = [
                     row[TRACE], row[PROJECT] if old is None else old.project_id, None, None,
                     0, row[START], 0, 0, 0,
-                    0, 0, 0, 0.0, 0.0, 0.0, None,
+                    0, 0, 0, 0.0, 0.0, 0.0, None, row[SESSION],
                 ]
             if not row[INCOMPLETE]:
                 agg[0], agg[4] = row[TRACE], 1
@@ -316,6 +317,9 @@ class Ingest:
                 # The trace is in its root's project: where the root was first stored.
                 agg[1] = row[PROJECT] if old is None else old.project_id
                 agg[2], agg[3] = rid, row[NAME]
+                agg[16] = row[SESSION] or agg[16]  # the root's session, where it names one
+            elif agg[16] is None:
+                agg[16] = row[SESSION]
             agg[5] = min(agg[5], row[START])
             agg[6] = max(agg[6], row[END] or 0)
             agg[7] += old is None

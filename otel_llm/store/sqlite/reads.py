@@ -248,6 +248,43 @@ class SQLiteReads:
         row = conn.execute(f"SELECT {READ_SQL} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else self._run_dict(conn, row, DEFAULT_SELECT)
 
+    # --- reads: sessions (conversations of many traces) --------------------------------
+
+    def list_sessions(
+        self, project_id: str, limit: int = DEFAULT_LIMIT, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """A project's sessions, the latest active first: first and last time, trace
+        count, tokens, cost and traces with errors (`otel_llm.sessions` decides a run's
+        session; a trace is in its root's)."""
+        rows = self._reader().execute(
+            "SELECT session_key, count(*), min(start_time), max(max(end_time, start_time)), "
+            "sum(run_count), sum(total_tokens), sum(total_cost), sum(error_count > 0) "
+            "FROM traces WHERE project_id = ? AND session_key IS NOT NULL "
+            "GROUP BY session_key ORDER BY max(start_time) DESC, session_key LIMIT ? OFFSET ?",
+            (project_id, max(limit, 0), max(offset, 0)),
+        ).fetchall()
+        return [
+            {"session_id": key, "trace_count": traces, "first_start_time": ns_to_iso(first),
+             "last_time": ns_to_iso(last), "run_count": runs, "total_tokens": tokens,
+             "total_cost": cost, "error_count": errors}
+            for key, traces, first, last, runs, tokens, cost, errors in rows
+        ]
+
+    def session_traces(self, project_id: str, session_id: str) -> list[dict[str, Any]]:
+        """A session's traces in the order they started."""
+        rows = self._reader().execute(
+            "SELECT trace_id, root_run_id, name, start_time, end_time, run_count, error_count, "
+            "total_tokens, total_cost FROM traces WHERE project_id = ? AND session_key = ? "
+            "ORDER BY start_time", (project_id, session_id),
+        ).fetchall()
+        return [
+            {"trace_id": trace, "root_run_id": root, "name": name,
+             "start_time": ns_to_iso(start), "end_time": ns_to_iso(end) if end else None,
+             "run_count": runs, "error_count": errors, "total_tokens": tokens,
+             "total_cost": cost}
+            for trace, root, name, start, end, runs, errors, tokens, cost in rows
+        ]
+
     # --- reads: feedback and attachments ----------------------------------------------
 
     def list_feedback(
@@ -340,7 +377,7 @@ class SQLiteReads:
         decoded only when selected)."""
         (_, run_id, project_id, trace_id, parent, dotted, incomplete, name, run_type,
          start, end, error, inputs, outputs, extra_raw, metadata_raw, tags, events, serialized,
-         reference, pt, ct, tt, pc, cc, tc, first, _) = row
+         reference, pt, ct, tt, pc, cc, tc, first, session, _) = row
         full = fields is DEFAULT_SELECT
         d: RunDict = {
             "id": run_id,
@@ -365,6 +402,7 @@ class SQLiteReads:
             "completion_cost": cc,
             "total_cost": tc,
             "first_token_time": _iso(first) if first is not None else None,
+            "thread_id": session,
             "feedback_stats": None,
             "app_path": None,
             "in_dataset": False,

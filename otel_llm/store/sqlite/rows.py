@@ -12,6 +12,7 @@ import orjson
 from otel_llm.ids import dotted_segment, uuid_str
 from otel_llm.model import Run, iso_to_ns, model_names, total_tokens
 from otel_llm.pricing import PriceTable
+from otel_llm.sessions import session_of
 from otel_llm.store.base import (
     DEFAULT_PROJECT,
     UnstorableRun,
@@ -86,6 +87,7 @@ class SQLiteRowBuilder:
             _dumps(run.attachments),
             None, None, None, None, None, None,
             _first_token_ns(run),
+            session_of(metadata),
             None,  # trace_key, given by the ingest transaction
         ]
         if run.run_type in GENERATION_TYPES:

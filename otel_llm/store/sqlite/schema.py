@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-SCHEMA_VERSION = 2  # 2: pending_patches, feedback, attachments; the forwarding outbox
+# 2: pending_patches, feedback, attachments, the forwarding outbox; 3: sessions.
+SCHEMA_VERSION = 3
 TENANT_ID = "00000000-0000-0000-0000-000000000000"  # one local tenant
 GENERATION_TYPES = frozenset(("llm", "embedding"))
 FIRST_TOKEN_EVENTS = frozenset(("new_token", "first_token"))
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS runs (
     completion_cost REAL,
     total_cost REAL,
     first_token_time INTEGER,
+    session_key TEXT,
     trace_key INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_project_start ON runs (project_id, start_time);
@@ -82,7 +84,8 @@ CREATE TABLE IF NOT EXISTS traces (
     prompt_cost REAL NOT NULL,
     completion_cost REAL NOT NULL,
     total_cost REAL NOT NULL,
-    first_token_time INTEGER
+    first_token_time INTEGER,
+    session_key TEXT
 );
 CREATE INDEX IF NOT EXISTS traces_trace ON traces (trace_id);
 CREATE INDEX IF NOT EXISTS traces_project_start ON traces (project_id, start_time);
@@ -120,12 +123,13 @@ _RUN_COLUMNS = (
     "incomplete", "name", "run_type", "start_time", "end_time", "error", "inputs",
     "outputs", "extra", "metadata", "tags", "events", "serialized", "reference_example_id",
     "attachments", "prompt_tokens", "completion_tokens", "total_tokens", "prompt_cost",
-    "completion_cost", "total_cost", "first_token_time", "trace_key",
+    "completion_cost", "total_cost", "first_token_time", "session_key", "trace_key",
 )
 # Positions in a prepared row (the INSERT's column order).
 (ID, PROJECT, TRACE, OTEL, PARENT, DOTTED, INCOMPLETE, NAME, TYPE, START, END, ERROR,
  INPUTS, OUTPUTS, EXTRA, METADATA, TAGS, EVENTS, SERIALIZED, REFERENCE, ATTACHMENTS,
- P_TOK, C_TOK, T_TOK, P_COST, C_COST, T_COST, FIRST_TOKEN, TRACE_KEY) = range(len(_RUN_COLUMNS))
+ P_TOK, C_TOK, T_TOK, P_COST, C_COST, T_COST, FIRST_TOKEN, SESSION, TRACE_KEY) = range(
+    len(_RUN_COLUMNS))
 USAGE = slice(P_TOK, T_COST + 1)
 
 # How a stored run merges with the same id arriving again (a retry or a PATCH-like run).
@@ -154,8 +158,8 @@ UPSERT = (
 TRACE_UPSERT = """
 INSERT INTO traces (key, otel_trace_id, trace_id, project_id, root_run_id, name, complete,
     start_time, end_time, run_count, error_count, prompt_tokens, completion_tokens,
-    total_tokens, prompt_cost, completion_cost, total_cost, first_token_time)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    total_tokens, prompt_cost, completion_cost, total_cost, first_token_time, session_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (otel_trace_id) DO UPDATE SET
     trace_id = CASE WHEN excluded.complete THEN excluded.trace_id ELSE traces.trace_id END,
     project_id = CASE WHEN excluded.root_run_id IS NOT NULL
@@ -174,7 +178,10 @@ ON CONFLICT (otel_trace_id) DO UPDATE SET
     completion_cost = traces.completion_cost + excluded.completion_cost,
     total_cost = traces.total_cost + excluded.total_cost,
     first_token_time = min(COALESCE(traces.first_token_time, excluded.first_token_time),
-                           COALESCE(excluded.first_token_time, traces.first_token_time))
+                           COALESCE(excluded.first_token_time, traces.first_token_time)),
+    session_key = CASE WHEN excluded.root_run_id IS NOT NULL AND excluded.session_key IS NOT NULL
+                       THEN excluded.session_key
+                       ELSE COALESCE(traces.session_key, excluded.session_key) END
 """
 ADD_ROLLUP = (
     "UPDATE runs SET prompt_tokens = COALESCE(prompt_tokens, 0) + ?, "
@@ -207,7 +214,7 @@ READ_FIELDS = (
     "parent_run_id", "trace_id", "dotted_order", "status", "child_run_ids", "parent_run_ids",
     "prompt_tokens", "completion_tokens", "total_tokens", "prompt_cost", "completion_cost",
     "total_cost", "prompt_token_details", "completion_token_details", "first_token_time",
-    "feedback_stats", "app_path", "in_dataset",
+    "feedback_stats", "app_path", "in_dataset", "thread_id",
 )
 DEFAULT_SELECT = frozenset(READ_FIELDS) - {"child_run_ids"}
 METADATA_FIELDS = frozenset(("extra", "prompt_token_details", "completion_token_details"))
@@ -226,3 +233,13 @@ def chunks(items: list[T]) -> Iterator[list[T]]:
 
 def placeholders(chunk: Sequence[Any]) -> str:
     return ", ".join("?" * len(chunk))
+
+
+# Columns added after a table's first release, added to older files when they open
+# (CREATE TABLE IF NOT EXISTS leaves an existing table as it was); and the indexes that
+# need them, made after the columns exist.
+ADDED_COLUMNS = (("runs", "session_key", "TEXT"), ("traces", "session_key", "TEXT"))
+LATE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS traces_project_session ON traces "
+    "(project_id, session_key, start_time)"
+)

@@ -21,7 +21,9 @@ from otel_llm.store.sqlite.patches import patched_rows, take_pending
 from otel_llm.store.sqlite.reads import SQLiteReads, trace_keys
 from otel_llm.store.sqlite.rows import Row, SQLiteRowBuilder
 from otel_llm.store.sqlite.schema import (
+    ADDED_COLUMNS,
     ID,
+    LATE_INDEXES,
     PROJECT,
     SCHEMA,
     SCHEMA_VERSION,
@@ -120,9 +122,20 @@ class SQLiteStore(SQLiteReads):
                 f"{SCHEMA_VERSION}: upgrade otel-llm"
             )
         if version < SCHEMA_VERSION:
-            # Tables are created IF NOT EXISTS: an older file gets the new ones.
-            conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + OUTBOX_SCHEMA +
-                               f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            # Tables are created IF NOT EXISTS: an older file gets the new ones, and the
+            # columns added since, then the indexes on them.
+            conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + OUTBOX_SCHEMA)
+            try:
+                for table, column, kind in ADDED_COLUMNS:
+                    known = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                    if column not in known:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                conn.execute(LATE_INDEXES)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def _reader(self) -> sqlite3.Connection:
         if self._closed:
