@@ -1,0 +1,136 @@
+"""Wrapping methods with wrapt, restoring them exactly, and living beside other
+instrumentations of the same client.
+
+Coexistence, so that each provider call yields one LLM span:
+- a peer that wraps the same method INSIDE ours (it was instrumented first) is skipped:
+  our wrapper calls what the peer wraps;
+- a peer that wraps it OUTSIDE ours has already started its LLM span for this call:
+  ours passes the call through;
+- a peer that wraps the client's `request` method (OpenInference's OpenAI instrumentor)
+  is told to stay out by OpenTelemetry's suppression flag while our call runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import wrapt
+from opentelemetry import context as context_api
+from opentelemetry import trace
+
+# Module prefixes of other instrumentations of the same provider clients.
+PEER_PREFIXES = (
+    "opentelemetry.instrumentation.openai",  # openai-v2 (contrib) and OpenLLMetry
+    "opentelemetry.instrumentation.anthropic",  # OpenLLMetry
+    "openinference.instrumentation.openai",
+    "openinference.instrumentation.anthropic",
+)
+_SUPPRESS = context_api._SUPPRESS_INSTRUMENTATION_KEY
+
+WrapperFn = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+class Wrapper:
+    """Our wrapt wrapper: a switch, so a wrapper that another instrumentation has
+    wrapped over (and that cannot be taken out of the chain) can be turned off."""
+
+    __slots__ = ("enabled", "fn")
+
+    def __init__(self, fn: WrapperFn) -> None:
+        self.fn = fn
+        self.enabled = True
+
+    def __call__(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
+        if not self.enabled:
+            return wrapped(*args, **kwargs)
+        return self.fn(wrapped, instance, args, kwargs)
+
+
+def _peer_wrapper(obj: Any) -> bool:
+    if not isinstance(obj, wrapt.ObjectProxy):
+        return False
+    wrapper = getattr(obj, "_self_wrapper", None)
+    if wrapper is None or isinstance(wrapper, Wrapper):
+        return False
+    module = getattr(wrapper, "__module__", None) or type(wrapper).__module__
+    return isinstance(module, str) and module.startswith(PEER_PREFIXES)
+
+
+def skip_peers(wrapped: Any) -> Any:
+    """What the peers wrapped inside ours wrap: the call without their spans."""
+    while _peer_wrapper(wrapped):
+        wrapped = wrapped.__wrapped__
+    return wrapped
+
+
+def peer_span_active() -> bool:
+    """Has a peer already started the LLM span of this very call (it wraps outside us)?"""
+    scope = getattr(trace.get_current_span(), "instrumentation_scope", None)
+    name = getattr(scope, "name", None)
+    return isinstance(name, str) and name.startswith(PEER_PREFIXES)
+
+
+def request_peer(*classes: Any) -> bool:
+    """Does a peer wrap the `request` method of one of these client classes?"""
+    return any(_peer_wrapper(vars(cls).get("request")) for cls in classes)
+
+
+@contextmanager
+def suppressed(on: bool) -> Iterator[None]:
+    """OpenTelemetry's suppression flag while the block runs (when `on`)."""
+    if not on:
+        yield
+        return
+    token = context_api.attach(context_api.set_value(_SUPPRESS, True))
+    try:
+        yield
+    finally:
+        context_api.detach(token)
+
+
+def wrap(module: str, path: str, fn: WrapperFn) -> None:
+    """Wrap `module.Class.method` with our wrapper."""
+    wrapt.wrap_function_wrapper(module, path, Wrapper(fn))
+
+
+def unwrap(module: str, path: str) -> None:
+    """Take our wrapper off `module.Class.method`, leaving the peers' wrappers as they
+    are: the method is then exactly what it was before ours (or, when a peer wrapped
+    over ours, ours is spliced out of the chain)."""
+    owner_name, _, attr = path.rpartition(".")
+    owner: Any = importlib.import_module(module)
+    for part in owner_name.split("."):
+        owner = getattr(owner, part)
+    current = vars(owner).get(attr)
+    outer: Any = None
+    while isinstance(current, wrapt.ObjectProxy):
+        if isinstance(getattr(current, "_self_wrapper", None), Wrapper):
+            inner = current.__wrapped__
+            if outer is None:
+                setattr(owner, attr, inner)
+            else:
+                try:
+                    outer.__wrapped__ = inner
+                except Exception:
+                    current._self_wrapper.enabled = False
+            return
+        outer, current = current, current.__wrapped__
+
+
+def guarded(where: str, log: Callable[[str, BaseException], None]) -> Callable[..., Any]:
+    """A decorator: the function's exceptions are logged once and it returns None."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                log(where, exc)
+                return None
+
+        return run
+
+    return deco
