@@ -783,6 +783,9 @@ def _tool_definition(tool: Any) -> Any:
     """An OpenAI-style tool (`{type, function: {name, ...}}`) in the official flat shape."""
     if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
         return {"type": tool.get("type", "function"), **tool["function"]}
+    if isinstance(tool, dict) and "input_schema" in tool:  # Anthropic's
+        flat = {k: v for k, v in tool.items() if k != "input_schema"}
+        return {"type": "function", **flat, "parameters": tool["input_schema"]}
     return tool
 
 

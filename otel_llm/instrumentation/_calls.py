@@ -64,7 +64,7 @@ class Operation:
     request_peer: Callable[[], bool]
 
 
-class _Call:
+class Call:
     """A started call: its span, run and the context attached while it runs."""
 
     __slots__ = ("nested", "op", "run", "settings", "span", "token")
@@ -116,16 +116,16 @@ class _Call:
         finish_span(self.span, run, self.settings, error)
 
 
-def _skip(kwargs: dict[str, Any]) -> bool:
+def skip(kwargs: dict[str, Any]) -> bool:
     """Not traced here: a call inside one we trace, or one a peer already traces."""
     return bool(context_api.get_value(IN_PROVIDER_CALL)) or peer_span_active()
 
 
-def _start(
+def start_call(
     op: Operation, tracer: trace.Tracer, settings: Settings, kwargs: dict[str, Any]
-) -> _Call | None:
+) -> Call | None:
     try:
-        return _Call(op, tracer, settings, kwargs)
+        return Call(op, tracer, settings, kwargs)
     except Exception as exc:
         log_once(f"{op.where}: starting the span", exc)
         return None
@@ -133,10 +133,10 @@ def _start(
 
 def sync_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> WrapperFn:
     def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
-        if _skip(kwargs):
+        if skip(kwargs):
             with suppressed(_request_peer(op)):
                 return skip_peers(wrapped)(*args, **kwargs)
-        call = _start(op, tracer, settings, kwargs)
+        call = start_call(op, tracer, settings, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
         try:
@@ -159,10 +159,10 @@ def sync_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> Wra
 
 def async_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> WrapperFn:
     async def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
-        if _skip(kwargs):
+        if skip(kwargs):
             with suppressed(_request_peer(op)):
                 return await skip_peers(wrapped)(*args, **kwargs)
-        call = _start(op, tracer, settings, kwargs)
+        call = start_call(op, tracer, settings, kwargs)
         if call is None:
             return await wrapped(*args, **kwargs)
         try:
@@ -197,12 +197,12 @@ def _streams(op: Operation, kwargs: dict[str, Any]) -> bool:
         return False
 
 
-class _StreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
+class _StreamBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """The provider's stream, unchanged for the app; the span ends with the stream."""
 
-    def __init__(self, stream: Any, call: _Call) -> None:
+    def __init__(self, stream: Any, call: Call) -> None:
         super().__init__(stream)
-        self._self_call: _Call | None = call
+        self._self_call: Call | None = call
         self._self_chunks: list[Any] = []
         self._self_first: int | None = None
         self._self_is_token = call.op.is_token

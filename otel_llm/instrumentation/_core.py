@@ -13,12 +13,13 @@ place and the call proceeds.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
@@ -30,6 +31,8 @@ from otel_llm.convert import DEFAULT_EMIT, run_to_span
 from otel_llm.ids import run_id_from_span_id
 from otel_llm.model import Run
 from otel_llm.redaction import Redactor
+
+T = TypeVar("T", bound=tuple[Any, ...])
 
 _log = logging.getLogger("otel_llm.instrumentation")
 _logged: set[str] = set()
@@ -283,3 +286,25 @@ def get(obj: Any, key: str, default: Any = None) -> Any:
     if isinstance(obj, dict):
         return obj.get(key, default)
     return getattr(obj, key, default)
+
+
+def given(value: Any) -> bool:
+    """openai's NOT_GIVEN / Omit sentinels mean the argument was left out."""
+    return value is not None and type(value).__name__ not in ("NotGiven", "Omit")
+
+
+def available(
+    targets: tuple[T, ...],
+) -> list[T]:
+    """The targets this version of the client has (the Responses API came later)."""
+    found = []
+    for target in targets:
+        module, path = target[0], target[1]
+        try:
+            owner: Any = importlib.import_module(module)
+            for part in path.split("."):
+                owner = getattr(owner, part)
+        except (ImportError, AttributeError):
+            continue
+        found.append(target)
+    return found

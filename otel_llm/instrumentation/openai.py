@@ -13,14 +13,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,
+)
 
 from otel_llm.conventions import messages as msgs
 from otel_llm.instrumentation._calls import Operation, async_wrapper, sync_wrapper
 from otel_llm.instrumentation._core import (
     Settings,
+    available,
     generation_run,
     get,
+    given,
     now_ns,
     plain,
     set_usage,
@@ -59,21 +63,16 @@ _PARAMS = (
 
 
 def _params(kwargs: dict[str, Any]) -> dict[str, Any]:
-    params = {k: plain(kwargs[k]) for k in _PARAMS if k in kwargs and _given(kwargs[k])}
+    params = {k: plain(kwargs[k]) for k in _PARAMS if k in kwargs and given(kwargs[k])}
     if "max_tokens" not in params:
         for alias in ("max_completion_tokens", "max_output_tokens"):
             if alias in params:
                 params["max_tokens"] = params[alias]
                 break
     tools = kwargs.get("tools")
-    if _given(tools) and tools:
+    if given(tools) and tools:
         params["tools"] = plain(list(tools))
     return params
-
-
-def _given(value: Any) -> bool:
-    """openai's NOT_GIVEN / Omit sentinels mean the argument was left out."""
-    return value is not None and type(value).__name__ not in ("NotGiven", "Omit")
 
 
 def _request_peer() -> bool:
@@ -282,7 +281,7 @@ def _responses_start(kwargs: dict[str, Any], settings: Settings) -> tuple[str, R
         ("conversation", "conversation_id"),
         ("previous_response_id", "previous_response_id"),
     ):
-        value = plain(kwargs.get(key)) if _given(kwargs.get(key)) else None
+        value = plain(kwargs.get(key)) if given(kwargs.get(key)) else None
         value = value.get("id") if isinstance(value, dict) else value
         if isinstance(value, str):
             run.metadata[meta] = value
@@ -450,29 +449,10 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         tracer = tracer_for(SCOPE, kwargs)
         settings = Settings.from_kwargs(kwargs)
-        for module, path, op, is_async in _available(TARGETS):
+        for module, path, op, is_async in available(TARGETS):
             factory = async_wrapper if is_async else sync_wrapper
             wrap(module, path, factory(op, tracer, settings))
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        for module, path, _, _ in _available(TARGETS):
+        for module, path, _, _ in available(TARGETS):
             unwrap(module, path)
-
-
-def _available(
-    targets: tuple[tuple[str, str, Operation, bool], ...],
-) -> list[tuple[str, str, Operation, bool]]:
-    """The targets this version of the client has (the Responses API came later)."""
-    import importlib
-
-    found = []
-    for target in targets:
-        module, path = target[0], target[1]
-        try:
-            owner: Any = importlib.import_module(module)
-            for part in path.split("."):
-                owner = getattr(owner, part)
-        except (ImportError, AttributeError):
-            continue
-        found.append(target)
-    return found
