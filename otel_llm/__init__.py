@@ -14,6 +14,7 @@ from otel_llm.convert import (
     spans_to_runs,
 )
 from otel_llm.exporter import ConventionSpanExporter
+from otel_llm.instrumentation import observe
 from otel_llm.model import (
     ObservationType,
     Run,
@@ -60,6 +61,7 @@ __all__ = [
     "StoreRunSink",
     "TraceSampler",
     "classify",
+    "observe",
     "observation_of",
     "otel_ids",
     "run_to_span",
