@@ -9,6 +9,7 @@ imported on first use, so `observe` works without that extra.
 """
 
 import importlib
+
 from otel_llm.instrumentation._core import Settings
 from otel_llm.instrumentation._observe import Observation, observe
 
