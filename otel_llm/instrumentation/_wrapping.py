@@ -49,8 +49,12 @@ class Wrapper:
         return self.fn(wrapped, instance, args, kwargs)
 
 
+# wrapt's function wrappers (in wrapt 2 they are not `wrapt.ObjectProxy` instances).
+_FUNCTION_WRAPPERS = (wrapt.FunctionWrapper, wrapt.BoundFunctionWrapper)
+
+
 def _peer_wrapper(obj: Any) -> bool:
-    if not isinstance(obj, wrapt.ObjectProxy):
+    if not isinstance(obj, _FUNCTION_WRAPPERS):
         return False
     wrapper = getattr(obj, "_self_wrapper", None)
     if wrapper is None or isinstance(wrapper, Wrapper):
@@ -106,8 +110,9 @@ def unwrap(module: str, path: str) -> None:
         owner = getattr(owner, part)
     current = vars(owner).get(attr)
     outer: Any = None
-    while isinstance(current, wrapt.ObjectProxy):
-        if isinstance(getattr(current, "_self_wrapper", None), Wrapper):
+    while isinstance(current, _FUNCTION_WRAPPERS):
+        ours = getattr(current, "_self_wrapper", None)
+        if isinstance(ours, Wrapper):
             inner = current.__wrapped__
             if outer is None:
                 setattr(owner, attr, inner)
@@ -115,7 +120,7 @@ def unwrap(module: str, path: str) -> None:
                 try:
                     outer.__wrapped__ = inner
                 except Exception:
-                    current._self_wrapper.enabled = False
+                    ours.enabled = False
             return
         outer, current = current, current.__wrapped__
 
