@@ -44,9 +44,6 @@ SCOPE_VERSION = "0.1.0"
 # id keys would only repeat them (and a LangSmith backend trusts them over span ids).
 _ID_KEYS = (sc.OTEL_LLM_RUN_ID, "langsmith.span.id")
 
-# Set in the context of a LangChain chat-model / LLM run: a provider call below it is
-# the same generation, whose tokens that run already counts.
-IN_LLM_RUN = context_api.create_key("otel_llm.in_llm_run")
 # Set in the context of a call this package traces: nested instrumented calls (a client
 # that calls another instrumented method) do not trace twice.
 IN_PROVIDER_CALL = context_api.create_key("otel_llm.in_provider_call")
@@ -163,6 +160,7 @@ def finish_span(
             span.add_event(event.name, event.attributes, event.time_unix_nano)
         if error is not None:
             span.record_exception(error)
+        if run.error is not None:
             span.set_status(Status(StatusCode.ERROR, run.error))
     except Exception as exc:
         log_once("writing the span", exc)
@@ -185,8 +183,10 @@ def first_token_event(ns: int | None) -> list[dict[str, Any]]:
 
 
 def under_llm_run() -> bool:
-    """Is a LangChain chat-model / LLM run the current context's closest run?"""
-    return bool(context_api.get_value(IN_LLM_RUN))
+    """Is a LangChain chat-model / LLM run the closest run here? Then a provider call is
+    that same generation, whose tokens the run already counts. (The LangChain tracer's
+    current span says so.)"""
+    return bool(getattr(trace.get_current_span(), "otel_llm_llm_run", False))
 
 
 def generation_run(

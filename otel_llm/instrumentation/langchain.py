@@ -36,7 +36,6 @@ from otel_llm.conventions import messages as msgs
 from otel_llm.convert import DEFAULT_KIND
 from otel_llm.instrumentation._capture import capture
 from otel_llm.instrumentation._core import (
-    IN_LLM_RUN,
     Settings,
     finish_span,
     log_once,
@@ -58,6 +57,80 @@ _ROLES = {
 _EVENTS_DROPPED = frozenset({"start", "end"})
 
 
+class _RunSpan(trace.Span):
+    """What the tracer makes current while a LangChain run runs: its span while the run
+    is open, the span that was current before once it has ended.
+
+    LangChain may end a run in another context than the one it started it in (async
+    end callbacks run in a shielded task), where the start's attachment cannot be
+    undone; this stand-in makes a left-over attachment harmless: later spans there
+    get the right parent, not an ended run's span.
+    """
+
+    def __init__(self, span: Span, previous: Span, llm: bool) -> None:
+        self._span, self._previous, self._llm = span, previous, llm
+        self.live = True
+
+    def _target(self) -> Span:
+        return self._span if self.live else self._previous
+
+    @property
+    def otel_llm_llm_run(self) -> bool:
+        """Is a LangChain chat-model / LLM run the closest open run here?"""
+        if self.live:
+            return self._llm
+        return bool(getattr(self._previous, "otel_llm_llm_run", False))
+
+    def get_span_context(self) -> trace.SpanContext:
+        return self._target().get_span_context()
+
+    def is_recording(self) -> bool:
+        return self._target().is_recording()
+
+    def set_attributes(self, attributes: Any) -> None:
+        self._target().set_attributes(attributes)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self._target().set_attribute(key, value)
+
+    def add_event(self, name: str, attributes: Any = None, timestamp: int | None = None) -> None:
+        self._target().add_event(name, attributes, timestamp)
+
+    def add_link(self, context: trace.SpanContext, attributes: Any = None) -> None:
+        self._target().add_link(context, attributes)
+
+    def update_name(self, name: str) -> None:
+        self._target().update_name(name)
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        self._target().set_status(status, description)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Any = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        self._target().record_exception(exception, attributes, timestamp, escaped)
+
+    def end(self, end_time: int | None = None) -> None:
+        pass  # the tracer ends the run's span
+
+
+def _detach(token: object) -> None:
+    """Undo an attachment when it was made in the current context (else it stays, and
+    its `_RunSpan` stands for the span that was current before)."""
+    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
+    try:
+        if runtime is not None:
+            runtime.detach(token)
+        else:
+            context_api.detach(token)  # type: ignore[arg-type]
+    except ValueError:
+        pass
+
+
 class OtelLangChainTracer(BaseTracer):
     """A langchain-core tracer that writes each run as an OTel span."""
 
@@ -66,7 +139,7 @@ class OtelLangChainTracer(BaseTracer):
     def __init__(self, tracer: trace.Tracer, settings: Settings) -> None:
         super().__init__(_schema_format="original+chat")
         self._tracer, self._settings = tracer, settings
-        self._spans: dict[UUID, tuple[Span, object]] = {}
+        self._spans: dict[UUID, tuple[Span, _RunSpan, object]] = {}
         self._lock = threading.Lock()
 
     def _persist_run(self, run: LCRun) -> None:
@@ -83,10 +156,11 @@ class OtelLangChainTracer(BaseTracer):
             found = self._spans.pop(run.id, None)
         if found is None:
             return
-        span, token = found
+        span, stand_in, token = found
+        stand_in.live = False
         try:
-            if trace.get_current_span() is span:
-                context_api.detach(token)  # type: ignore[arg-type]
+            if trace.get_current_span() is stand_in:
+                _detach(token)
         except Exception as exc:
             log_once("langchain: detaching the context", exc)
         try:
@@ -100,7 +174,7 @@ class OtelLangChainTracer(BaseTracer):
     def _start(self, run: LCRun) -> None:
         parent = self._spans.get(run.parent_run_id) if run.parent_run_id else None
         base = context_api.get_current()
-        ctx = trace.set_span_in_context(parent[0], base) if parent else base
+        ctx = trace.set_span_in_context(parent[1], base) if parent else base
         run_type = _run_type(run)
         obs = OBSERVATION_OF.get(run_type, OBSERVATION_OF["chain"])
         span = self._tracer.start_span(
@@ -111,11 +185,10 @@ class OtelLangChainTracer(BaseTracer):
             else trace.SpanKind.INTERNAL,
             start_time=iso_to_ns(run.start_time),
         )
-        own = trace.set_span_in_context(span, ctx)
-        own = context_api.set_value(IN_LLM_RUN, run_type == "llm", own)
-        token = context_api.attach(own)
+        stand_in = _RunSpan(span, trace.get_current_span(ctx), run_type == "llm")
+        token = context_api.attach(trace.set_span_in_context(stand_in, ctx))
         with self._lock:
-            self._spans[run.id] = (span, token)
+            self._spans[run.id] = (span, stand_in, token)
 
 
 def to_run(lc: LCRun, capture_content: bool = True) -> Run:
@@ -132,16 +205,28 @@ def to_run(lc: LCRun, capture_content: bool = True) -> Run:
         tags=list(lc.tags or []),
         events=_events(lc.events or []),
     )
+    if run.run_type == "tool" and "tool_call_id" in run.extra:
+        run.metadata["tool_call_id"] = run.extra.pop("tool_call_id")
     if run.run_type == "llm" and "messages" in (lc.inputs or {}):
         usage = _chat_io(run, lc, capture_content)
         if usage:
             run.metadata["usage_metadata"] = usage
     elif capture_content:
         inputs, outputs = capture(lc.inputs or {}), capture(lc.outputs)
+        if run.run_type == "tool" and isinstance(outputs, dict):
+            outputs = _tool_output(outputs)
         run.inputs = inputs if isinstance(inputs, dict) else {"input": inputs}
         if outputs is not None:
             run.outputs = outputs if isinstance(outputs, dict) else {"output": outputs}
     return run
+
+
+def _tool_output(outputs: dict[str, Any]) -> dict[str, Any]:
+    """A tool's ToolMessage answer as its content, what the tool returned."""
+    message = outputs.get("output")
+    if set(outputs) == {"output"} and isinstance(message, dict) and message.get("type") == "tool":
+        return {"output": message.get("content")}
+    return outputs
 
 
 def _run_type(lc: LCRun) -> str:
