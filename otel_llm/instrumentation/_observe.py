@@ -208,7 +208,7 @@ class Observer:
     # --- decorator ---
 
     def __call__(self, func: F) -> F:
-        name = self.name or getattr(func, "__qualname__", None) or repr(func)
+        name = self.name or getattr(func, "__name__", None) or repr(func)
         try:
             sig: inspect.Signature | None = inspect.signature(func)
         except (TypeError, ValueError):
