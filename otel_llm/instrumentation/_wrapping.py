@@ -70,11 +70,25 @@ def skip_peers(wrapped: Any) -> Any:
     return wrapped
 
 
+# The GenAI utilities contrib's instrumentations (openai-v2 among them) start spans with.
+GENAI_UTIL_SCOPE = "opentelemetry.util.genai"
+_INFERENCE = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
+
+
 def peer_span_active() -> bool:
-    """Has a peer already started the LLM span of this very call (it wraps outside us)?"""
-    scope = getattr(trace.get_current_span(), "instrumentation_scope", None)
-    name = getattr(scope, "name", None)
-    return isinstance(name, str) and name.startswith(PEER_PREFIXES)
+    """Has a peer already started the LLM span of this very call (it wraps outside us)?
+    The current span is then an open span of a peer's scope (for the GenAI utilities'
+    generic scope: an inference or embeddings span)."""
+    span = trace.get_current_span()
+    name = getattr(getattr(span, "instrumentation_scope", None), "name", None)
+    if not isinstance(name, str) or getattr(span, "end_time", None) is not None:
+        return False
+    if name.startswith(PEER_PREFIXES):
+        return True
+    if name.startswith(GENAI_UTIL_SCOPE):
+        attrs = getattr(span, "attributes", None) or {}
+        return attrs.get("gen_ai.operation.name") in _INFERENCE
+    return False
 
 
 def request_peer(*classes: Any) -> bool:

@@ -27,15 +27,19 @@ def observed(traced: Traced) -> Iterator[Traced]:
 def test_types_tree_and_runs(observed: Traced) -> None:
     @observe(as_type="retriever")
     def search(query: str) -> list[dict[str, object]]:
-        return [{"page_content": "Paris", "metadata": {"id": "d1", "score": 0.9},
-                 "type": "Document"}]
+        return [
+            {"page_content": "Paris", "metadata": {"id": "d1", "score": 0.9}, "type": "Document"}
+        ]
 
     @observe(as_type="generation")
     def answer(question: str, docs: list[dict[str, object]]) -> str:
         current = observe.current()
         assert current is not None
-        current.update(model="gpt-4o-mini", provider="openai",
-                       usage={"prompt_tokens": 10, "completion_tokens": 3})
+        current.update(
+            model="gpt-4o-mini",
+            provider="openai",
+            usage={"prompt_tokens": 10, "completion_tokens": 3},
+        )
         return "Paris"
 
     @observe(as_type="tool", name="weather")
@@ -52,8 +56,12 @@ def test_types_tree_and_runs(observed: Traced) -> None:
     assert Agent().run("Capital?") == {"answer": "Paris"}
     spans = {s.name: s for s in observed.spans()}
     runs = {r.name: r for r in observed.runs()}
-    assert set(spans) == {"retrieval search", "chat gpt-4o-mini", "execute_tool weather",
-                          "invoke_agent run"}
+    assert set(spans) == {
+        "retrieval search",
+        "chat gpt-4o-mini",
+        "execute_tool weather",
+        "invoke_agent run",
+    }
     agent_span = spans["invoke_agent run"]
     assert agent_span.attributes["gen_ai.operation.name"] == "invoke_agent"
     assert agent_span.attributes["gen_ai.agent.name"] == "run"
@@ -61,16 +69,21 @@ def test_types_tree_and_runs(observed: Traced) -> None:
     assert agent_span.attributes["langfuse.observation.type"] == "agent"
     assert spans["retrieval search"].kind == SpanKind.CLIENT
     assert spans["execute_tool weather"].kind == SpanKind.INTERNAL
-    assert all(s.parent.span_id == agent_span.context.span_id
-               for n, s in spans.items() if n != "invoke_agent run")
+    assert all(
+        s.parent.span_id == agent_span.context.span_id
+        for n, s in spans.items()
+        if n != "invoke_agent run"
+    )
     agent = runs["run"]
     assert agent.run_type == "chain" and agent.metadata["observation_type"] == "agent"
     assert agent.inputs == {"question": "Capital?"}  # self left out
     assert agent.outputs == {"answer": "Paris"}
     assert runs["search"].run_type == "retriever"
-    assert runs["search"].outputs == {"documents": [
-        {"page_content": "Paris", "metadata": {"id": "d1", "score": 0.9}, "type": "Document"}
-    ]}
+    assert runs["search"].outputs == {
+        "documents": [
+            {"page_content": "Paris", "metadata": {"id": "d1", "score": 0.9}, "type": "Document"}
+        ]
+    }
     gen = runs["answer"]
     assert gen.run_type == "llm" and gen.outputs == {"output": "Paris"}
     assert gen.usage == {"input_tokens": 10, "output_tokens": 3, "total_tokens": 13}
@@ -105,9 +118,7 @@ def test_async_generators_and_context_managers(observed: Traced) -> None:
     assert list(count(3)) == [0, 1, 2]
     asyncio.run(main())
     runs = {r.name: r for r in observed.runs()}
-    assert runs["count"].outputs == {
-        "output": [0, 1, 2]
-    }
+    assert runs["count"].outputs == {"output": [0, 1, 2]}
     assert runs["acount"].outputs == {"output": [0, 1]}
     fetch_run = runs["fetch"]
     assert fetch_run.outputs == {"output": 4}
