@@ -185,6 +185,12 @@ DISTRO_DEFAULTS: dict[str, str] = {
 }
 
 
+# The Anthropic SDK's own call spans (on by default when a tracer provider is set) would
+# repeat the span the project's Anthropic instrumentor writes for the same call: the
+# instrumentor turns them off unless this variable is set.
+ANTHROPIC_OPEN_TELEMETRY = "ANTHROPIC_OPEN_TELEMETRY"
+
+
 def capture_message_content(environ: Mapping[str, str] | None = None) -> bool:
     """OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: false, no_content and event_only
     (content only in log events, which this project does not write) turn capture off;
@@ -197,3 +203,15 @@ def set_defaults(defaults: Mapping[str, str]) -> None:
     """Set each variable that is not set yet (what an OpenTelemetry distro does)."""
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
+
+
+def set_default(name: str, value: str) -> bool:
+    """Set a variable that is not set yet; True when this call set it."""
+    if name in os.environ:
+        return False
+    os.environ[name] = value
+    return True
+
+
+def unset(name: str) -> None:
+    os.environ.pop(name, None)

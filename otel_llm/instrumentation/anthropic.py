@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
+from otel_llm import config
 from otel_llm.conventions import messages as msgs
 from otel_llm.instrumentation._calls import (
     Call,
@@ -311,7 +312,14 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("anthropic >= 0.40.0",)
 
+    _set_sdk_tracing_off = False
+
     def _instrument(self, **kwargs: Any) -> None:
+        # One span per call: the SDK's own call spans (clients made from now on) are off,
+        # unless ANTHROPIC_OPEN_TELEMETRY says otherwise.
+        type(self)._set_sdk_tracing_off = config.set_default(
+            config.ANTHROPIC_OPEN_TELEMETRY, "false"
+        )
         tracer = tracer_for(SCOPE, kwargs)
         settings = Settings.from_kwargs(kwargs)
         for module, path, op, is_async in available(TARGETS):
@@ -321,6 +329,9 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             wrap(module, path, stream_helper(tracer, settings))
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        if type(self)._set_sdk_tracing_off:
+            config.unset(config.ANTHROPIC_OPEN_TELEMETRY)
+            type(self)._set_sdk_tracing_off = False
         for module, path, _, _ in available(TARGETS):
             unwrap(module, path)
         for module, path in HELPERS:
