@@ -21,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from otel_llm.instrumentation._core import (
-    IN_PROVIDER_CALL,
+    PROVIDER_SCOPES,
     Settings,
     finish_span,
     first_token_event,
@@ -70,13 +70,18 @@ class Call:
     __slots__ = ("nested", "op", "run", "settings", "span", "token")
 
     def __init__(
-        self, op: Operation, tracer: trace.Tracer, settings: Settings, kwargs: dict[str, Any]
+        self,
+        op: Operation,
+        tracer: trace.Tracer,
+        settings: Settings,
+        kwargs: dict[str, Any],
+        nested: bool | None = None,
     ) -> None:
         self.op, self.settings = op, settings
         name, self.run = op.start(kwargs, settings)
-        self.nested = under_llm_run()
+        self.nested = under_llm_run() if nested is None else nested
         self.span = tracer.start_span(name, kind=SpanKind.CLIENT, start_time=self.run.start_time_ns)
-        ctx = context_api.set_value(IN_PROVIDER_CALL, True, trace.set_span_in_context(self.span))
+        ctx = trace.set_span_in_context(self.span)
         if op.request_peer():
             ctx = context_api.set_value(_SUPPRESS, True, ctx)
         self.token = context_api.attach(ctx)
@@ -116,16 +121,25 @@ class Call:
         finish_span(self.span, run, self.settings, error)
 
 
-def skip(kwargs: dict[str, Any]) -> bool:
+def skip(current: trace.Span | None = None) -> bool:
     """Not traced here: a call inside one we trace, or one a peer already traces."""
-    return bool(context_api.get_value(IN_PROVIDER_CALL)) or peer_span_active()
+    current = trace.get_current_span() if current is None else current
+    scope = getattr(current, "instrumentation_scope", None)
+    if getattr(scope, "name", None) in PROVIDER_SCOPES:
+        return True
+    return peer_span_active(current)
 
 
 def start_call(
-    op: Operation, tracer: trace.Tracer, settings: Settings, kwargs: dict[str, Any]
+    op: Operation,
+    tracer: trace.Tracer,
+    settings: Settings,
+    kwargs: dict[str, Any],
+    current: trace.Span | None = None,
 ) -> Call | None:
     try:
-        return Call(op, tracer, settings, kwargs)
+        nested = None if current is None else bool(getattr(current, "otel_llm_llm_run", False))
+        return Call(op, tracer, settings, kwargs, nested)
     except Exception as exc:
         log_once(f"{op.where}: starting the span", exc)
         return None
@@ -133,10 +147,11 @@ def start_call(
 
 def sync_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> WrapperFn:
     def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
-        if skip(kwargs):
+        current = trace.get_current_span()
+        if skip(current):
             with suppressed(_request_peer(op)):
                 return skip_peers(wrapped)(*args, **kwargs)
-        call = start_call(op, tracer, settings, kwargs)
+        call = start_call(op, tracer, settings, kwargs, current)
         if call is None:
             return wrapped(*args, **kwargs)
         try:
@@ -159,10 +174,11 @@ def sync_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> Wra
 
 def async_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> WrapperFn:
     async def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
-        if skip(kwargs):
+        current = trace.get_current_span()
+        if skip(current):
             with suppressed(_request_peer(op)):
                 return await skip_peers(wrapped)(*args, **kwargs)
-        call = start_call(op, tracer, settings, kwargs)
+        call = start_call(op, tracer, settings, kwargs, current)
         if call is None:
             return await wrapped(*args, **kwargs)
         try:
@@ -206,6 +222,8 @@ class _StreamBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
         self._self_chunks: list[Any] = []
         self._self_first: int | None = None
         self._self_is_token = call.op.is_token
+        self._self_next: Any = getattr(stream, "__next__", None)
+        self._self_anext: Any = getattr(stream, "__anext__", None)
 
     def _self_seen(self, chunk: Any) -> None:
         try:
@@ -232,7 +250,7 @@ class SyncStream(_StreamBase):
 
     def __next__(self) -> Any:
         try:
-            chunk = self.__wrapped__.__next__()
+            chunk = self._self_next()
         except StopIteration:
             self._self_end(None)
             raise
@@ -267,7 +285,7 @@ class AsyncStream(_StreamBase):
 
     async def __anext__(self) -> Any:
         try:
-            chunk = await self.__wrapped__.__anext__()
+            chunk = await self._self_anext()
         except StopAsyncIteration:
             self._self_end(None)
             raise

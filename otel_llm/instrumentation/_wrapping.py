@@ -75,11 +75,11 @@ GENAI_UTIL_SCOPE = "opentelemetry.util.genai"
 _INFERENCE = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
 
 
-def peer_span_active() -> bool:
+def peer_span_active(span: trace.Span | None = None) -> bool:
     """Has a peer already started the LLM span of this very call (it wraps outside us)?
     The current span is then an open span of a peer's scope (for the GenAI utilities'
     generic scope: an inference or embeddings span)."""
-    span = trace.get_current_span()
+    span = trace.get_current_span() if span is None else span
     name = getattr(getattr(span, "instrumentation_scope", None), "name", None)
     if not isinstance(name, str) or getattr(span, "end_time", None) is not None:
         return False

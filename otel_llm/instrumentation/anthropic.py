@@ -280,7 +280,7 @@ class _StreamManager:
 
 def stream_helper(tracer: trace.Tracer, settings: Settings) -> WrapperFn:
     def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
-        if skip(kwargs):
+        if skip():
             return wrapped(*args, **kwargs)
         call = start_call(MESSAGES, tracer, settings, {**kwargs, "stream": True})
         if call is None:

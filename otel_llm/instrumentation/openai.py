@@ -85,6 +85,8 @@ def _request_peer() -> bool:
 
 
 def _chat_message(m: Any) -> dict[str, Any]:
+    if type(m) is dict and all(type(v) is str for v in m.values()):
+        return {"content": None, **m}  # the common case, already plain
     d = plain(m)
     if not isinstance(d, dict):
         return msgs.message("user", d)
@@ -122,12 +124,13 @@ def _tool_calls(calls: Any) -> list[dict[str, Any]]:
 def _chat_usage(usage: Any) -> dict[str, Any] | None:
     if usage is None:
         return None
+    prompt, completion = usage.prompt_tokens_details, usage.completion_tokens_details
     return usage_metadata(
-        get(usage, "prompt_tokens"),
-        get(usage, "completion_tokens"),
-        cache_read=get(get(usage, "prompt_tokens_details"), "cached_tokens"),
-        reasoning=get(get(usage, "completion_tokens_details"), "reasoning_tokens"),
-        total=get(usage, "total_tokens"),
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        cache_read=prompt.cached_tokens if prompt is not None else None,
+        reasoning=completion.reasoning_tokens if completion is not None else None,
+        total=usage.total_tokens,
     )
 
 
@@ -143,57 +146,73 @@ def _response_facts(run: Run, response_id: Any, model: Any, reasons: list[str]) 
 
 def _chat_end(run: Run, result: Any, settings: Settings, nested: bool) -> None:
     response = _parsed(result)
-    choices = get(response, "choices") or []
-    reasons = [str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason")]
-    _response_facts(run, get(response, "id"), get(response, "model"), reasons)
-    set_usage(run, _chat_usage(get(response, "usage")), nested)
+    if isinstance(response, dict):  # e.g. a client that answers plain JSON
+        response = _Attrs(response)
+    choices = response.choices or []
+    reasons = [c.finish_reason for c in choices if c.finish_reason]
+    _response_facts(run, response.id, response.model, reasons)
+    set_usage(run, _chat_usage(response.usage), nested)
     if settings.capture_content:
         out = []
         for c in choices:
-            m = get(c, "message")
+            m = c.message
             out.append(
                 msgs.message(
-                    get(m, "role") or "assistant",
-                    get(m, "content"),
-                    tool_calls=_tool_calls(get(m, "tool_calls")),
-                    finish_reason=get(c, "finish_reason"),
+                    m.role or "assistant",
+                    m.content,
+                    tool_calls=_tool_calls(m.tool_calls),
+                    finish_reason=c.finish_reason,
                 )
             )
         run.outputs = {"messages": out}
 
 
+class _Attrs:
+    """A dict's keys as attributes (None when missing), nested dicts too."""
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self._d = d
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._d.get(name)
+        if isinstance(value, dict):
+            return _Attrs(value)
+        if isinstance(value, list):
+            return [_Attrs(v) if isinstance(v, dict) else v for v in value]
+        return value
+
+
 def _chat_stream_end(run: Run, chunks: list[Any], settings: Settings, nested: bool) -> None:
+    """The answer, put together from the stream's chunks (read once, here)."""
     texts: dict[int, list[str]] = {}
     calls: dict[int, dict[int, dict[str, Any]]] = {}
     reasons: dict[int, str] = {}
     roles: dict[int, str] = {}
-    usage = response_id = model = None
+    usage = None
     for chunk in chunks:
-        response_id = response_id or get(chunk, "id")
-        model = model or get(chunk, "model")
-        if get(chunk, "usage") is not None:
-            usage = get(chunk, "usage")
-        for choice in get(chunk, "choices") or ():
-            i = get(choice, "index") or 0
-            delta = get(choice, "delta")
-            if get(choice, "finish_reason"):
-                reasons[i] = get(choice, "finish_reason")
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            i = choice.index
+            if choice.finish_reason:
+                reasons[i] = choice.finish_reason
+            delta = choice.delta
             if delta is None:
                 continue
-            if get(delta, "role"):
-                roles[i] = get(delta, "role")
-            if get(delta, "content"):
-                texts.setdefault(i, []).append(get(delta, "content"))
-            for tc in get(delta, "tool_calls") or ():
-                slot = calls.setdefault(i, {}).setdefault(
-                    get(tc, "index") or 0, {"id": None, "name": None, "arguments": ""}
-                )
-                fn = get(tc, "function")
-                slot["id"] = slot["id"] or get(tc, "id")
-                slot["name"] = slot["name"] or get(fn, "name")
-                slot["arguments"] += get(fn, "arguments") or ""
+            if delta.content:
+                if i in texts:
+                    texts[i].append(delta.content)
+                else:
+                    texts[i] = [delta.content]
+            if delta.tool_calls:
+                _add_call_deltas(calls.setdefault(i, {}), delta.tool_calls)
+            if delta.role:
+                roles[i] = delta.role
+    first = chunks[0] if chunks else None
     indexes = sorted(set(texts) | set(calls) | set(reasons) | set(roles))
-    _response_facts(run, response_id, model, [reasons[i] for i in indexes if i in reasons])
+    _response_facts(
+        run, get(first, "id"), get(first, "model"), [reasons[i] for i in indexes if i in reasons]
+    )
     set_usage(run, _chat_usage(usage), nested)
     if settings.capture_content:
         run.outputs = {
@@ -210,6 +229,15 @@ def _chat_stream_end(run: Run, chunks: list[Any], settings: Settings, nested: bo
                 for i in indexes
             ]
         }
+
+
+def _add_call_deltas(calls: dict[int, dict[str, Any]], deltas: Any) -> None:
+    for tc in deltas:
+        slot = calls.setdefault(tc.index or 0, {"id": None, "name": None, "arguments": ""})
+        fn = tc.function
+        slot["id"] = slot["id"] or tc.id
+        slot["name"] = slot["name"] or get(fn, "name")
+        slot["arguments"] += get(fn, "arguments") or ""
 
 
 def _chat_token(chunk: Any) -> bool:
