@@ -42,7 +42,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.golden.fake_llm import _chat, _chat_chunks  # noqa: E402
+from tests.golden.fake_llm import _chat, _chat_chunks
 
 MESSAGES = [
     {"role": "system", "content": "Answer in one sentence."},
