@@ -101,6 +101,9 @@ class Settings:
         (True, False or a Redactor) win over the environment."""
         base = cls.from_env()
         emit: Collection[str] = kwargs.get("emit") or base.emit
+        unknown = set(emit) - DEFAULT_EMIT
+        if unknown:
+            raise ValueError(f"unknown emit families {sorted(unknown)}")
         capture = kwargs.get("capture_content")
         redaction = kwargs.get("redaction", True)
         redactor = (

@@ -137,19 +137,3 @@ def unwrap(module: str, path: str) -> None:
                     ours.enabled = False
             return
         outer, current = current, current.__wrapped__
-
-
-def guarded(where: str, log: Callable[[str, BaseException], None]) -> Callable[..., Any]:
-    """A decorator: the function's exceptions are logged once and it returns None."""
-
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:
-                log(where, exc)
-                return None
-
-        return run
-
-    return deco

@@ -75,10 +75,16 @@ def _params(kwargs: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _request_peer() -> bool:
-    import openai
+_CLIENTS: tuple[Any, ...] = ()
 
-    return request_peer(openai.OpenAI, openai.AsyncOpenAI)
+
+def _request_peer() -> bool:
+    global _CLIENTS
+    if not _CLIENTS:
+        import openai
+
+        _CLIENTS = (openai.OpenAI, openai.AsyncOpenAI)
+    return request_peer(*_CLIENTS)
 
 
 # --- chat completions -------------------------------------------------------------
