@@ -78,7 +78,8 @@ def test_chain_tree_nests_under_the_app_span(lc_traced: Traced, llm_url: str) ->
         | StrOutputParser()
     )
     with lc_traced.provider.get_tracer("app").start_as_current_span("request"):
-        assert chain.invoke({"q": "Capital of France?"}) == ANSWER
+        answer = chain.invoke({"q": "Capital of France?"}, {"metadata": {"thread_id": "t-1"}})
+        assert answer == ANSWER
     spans, _ = tree(lc_traced)
     by_name: dict[str, list[ReadableSpan]] = {}
     for s in spans.values():
@@ -94,6 +95,7 @@ def test_chain_tree_nests_under_the_app_span(lc_traced: Traced, llm_url: str) ->
     } == {"RunnableSequence"}
     assert chat.kind == SpanKind.CLIENT and seq.kind == SpanKind.INTERNAL
     assert chat.attributes["gen_ai.operation.name"] == "chat"
+    assert chat.attributes["gen_ai.conversation.id"] == "t-1"  # LangSmith's thread
     assert chat.attributes["openinference.span.kind"] == "LLM"
     assert by_name["ChatPromptTemplate"][0].attributes["openinference.span.kind"] == "PROMPT"
     assert by_name["StrOutputParser"][0].attributes["langsmith.span.kind"] == "parser"

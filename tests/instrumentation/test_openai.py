@@ -363,3 +363,10 @@ def test_a_failure_inside_never_reaches_the_app(
         assert answer.choices[0].message.content == ANSWER
     assert len(openai_traced.spans()) == 2  # ended all the same
     assert sum("writer bug" in r.getMessage() for r in caplog.records) == 1  # logged once
+
+
+def test_conversation_id(openai_traced: Traced, llm_url: str) -> None:
+    client(llm_url).responses.create(model="gpt-4o-mini", input="Hi", conversation="conv_1")
+    span, run = openai_traced.one()
+    assert span.attributes["gen_ai.conversation.id"] == "conv_1"
+    assert run.metadata["conversation_id"] == "conv_1"
