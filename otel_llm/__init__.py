@@ -14,6 +14,7 @@ from otel_llm.convert import (
     spans_to_runs,
 )
 from otel_llm.exporter import ConventionSpanExporter
+from otel_llm.instrumentation import observe
 from otel_llm.model import (
     ObservationType,
     Run,
@@ -61,6 +62,7 @@ __all__ = [
     "TraceSampler",
     "classify",
     "observation_of",
+    "observe",
     "otel_ids",
     "run_to_span",
     "runs_to_spans",

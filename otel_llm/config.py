@@ -171,3 +171,55 @@ def runs_hide_inputs(environ: Mapping[str, str] | None = None) -> bool:
 
 def runs_hide_outputs(environ: Mapping[str, str] | None = None) -> bool:
     return env_bool(env_first(LANGSMITH_HIDE_OUTPUTS, environ))
+
+
+# --- instrumentation (otel_llm.instrumentation, opentelemetry-instrument) ---------
+# The official variable of the GenAI instrumentations. Unset means capture: the backends
+# this project feeds (LangSmith, Langfuse, Phoenix, otel-llm serve) exist to show prompts
+# and answers, and the project's redaction runs on them before they leave the process.
+OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = (
+    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+)
+_NO_CONTENT = frozenset({"false", "0", "no", "off", "no_content", "event_only"})
+
+# What the `otel_llm` distro sets when the variable is unset: OTLP/HTTP traces to a local
+# `otel-llm serve`, no metrics or logs (the receiver takes traces only).
+DISTRO_DEFAULTS: dict[str, str] = {
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+}
+
+
+# The Anthropic SDK's own call spans (on by default when a tracer provider is set) would
+# repeat the span the project's Anthropic instrumentor writes for the same call: the
+# instrumentor turns them off unless this variable is set.
+ANTHROPIC_OPEN_TELEMETRY = "ANTHROPIC_OPEN_TELEMETRY"
+
+
+def capture_message_content(environ: Mapping[str, str] | None = None) -> bool:
+    """OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: false, no_content and event_only
+    (content only in log events, which this project does not write) turn capture off;
+    unset, true or span_only / span_and_event capture."""
+    value = env_first((OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,), environ)
+    return value is None or value.strip().lower() not in _NO_CONTENT
+
+
+def set_defaults(defaults: Mapping[str, str]) -> None:
+    """Set each variable that is not set yet (what an OpenTelemetry distro does)."""
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)
+
+
+def set_default(name: str, value: str) -> bool:
+    """Set a variable that is not set yet; True when this call set it."""
+    if name in os.environ:
+        return False
+    os.environ[name] = value
+    return True
+
+
+def unset(name: str) -> None:
+    os.environ.pop(name, None)

@@ -151,11 +151,6 @@ def processor_from_env(
         ValueError: naming the variable, for a bad value.
     """
     env = environ
-    rules = config.processor_list(config.OTEL_LLM_RUNS_REDACT, env)
-    if rules is None:
-        rules = BUILTIN_RULES
-    elif [r.lower() for r in rules] in (["none"], ["false"], ["0"], ["off"]):
-        rules = ()
     slow = config.processor_float(config.OTEL_LLM_RUNS_SLOW_MS, None, env)
     spill_dir = config.env_first((config.OTEL_LLM_RUNS_SPILL_DIR,), env)
     spill = None
@@ -166,12 +161,7 @@ def processor_from_env(
                 config.OTEL_LLM_RUNS_SPILL_MAX_BYTES, DEFAULT_SPILL_MAX_BYTES, env
             ),
         )
-    redactor = Redactor.from_rules(
-        tuple(r.lower() for r in rules),
-        config.processor_list(config.OTEL_LLM_RUNS_REDACT_KEYS, env) or (),
-        hide_inputs=config.runs_hide_inputs(env),
-        hide_outputs=config.runs_hide_outputs(env),
-    )
+    redactor = redactor_from_env(env)
     return RunSpanProcessor(
         sink if sink is not None else sink_from_env(env),
         export_all=config.env_bool(config.env_first((config.OTEL_LLM_RUNS_EXPORT_ALL,), env)),
@@ -190,6 +180,26 @@ def processor_from_env(
             config.OTEL_LLM_RUNS_SCHEDULE_DELAY_MS, 500, env
         ),
         shutdown_on_exit=shutdown_on_exit,
+    )
+
+
+def redactor_from_env(environ: Mapping[str, str] | None = None) -> Redactor:
+    """The Redactor of OTEL_LLM_RUNS_REDACT, OTEL_LLM_RUNS_REDACT_KEYS and
+    LANGSMITH_HIDE_INPUTS / _OUTPUTS.
+
+    Raises:
+        ValueError: naming an unknown rule.
+    """
+    rules = config.processor_list(config.OTEL_LLM_RUNS_REDACT, environ)
+    if rules is None:
+        rules = BUILTIN_RULES
+    elif [r.lower() for r in rules] in (["none"], ["false"], ["0"], ["off"]):
+        rules = ()
+    return Redactor.from_rules(
+        tuple(r.lower() for r in rules),
+        config.processor_list(config.OTEL_LLM_RUNS_REDACT_KEYS, environ) or (),
+        hide_inputs=config.runs_hide_inputs(environ),
+        hide_outputs=config.runs_hide_outputs(environ),
     )
 
 

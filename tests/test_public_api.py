@@ -40,6 +40,7 @@ PUBLIC_API = {
         "TraceSampler",
         "classify",
         "observation_of",
+        "observe",
         "otel_ids",
         "run_to_span",
         "runs_to_spans",
@@ -59,6 +60,16 @@ PUBLIC_API = {
         "span_problem",
         "span_to_readable",
         "spans_to_readable",
+    ],
+    # The README's "Instrumentation" section.
+    "otel_llm.instrumentation": [
+        "AnthropicInstrumentor",
+        "LangChainInstrumentor",
+        "Observation",
+        "OpenAIInstrumentor",
+        "OtelLangChainTracer",
+        "Settings",
+        "observe",
     ],
     "otel_llm.server": ["OtelLlmServer", "ServerSettings", "create_app", "parse_duration"],
     "otel_llm.sinks": [

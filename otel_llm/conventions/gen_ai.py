@@ -631,7 +631,7 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
                 if count is not None:
                     out[key] = count
     if facts.input_messages is not None:
-        out[sc.GEN_AI_INPUT_MESSAGES] = dumps(facts.input_messages)
+        write_input_messages(facts.input_messages, out)
     if facts.output_messages is not None:
         out[sc.GEN_AI_OUTPUT_MESSAGES] = dumps(facts.output_messages)
     if obs is T:
@@ -652,6 +652,67 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
         out[sc.GEN_AI_AGENT_NAME] = run.name
     if run.error:
         out[ERROR_TYPE] = error_type(run.error)
+    write_context(run, facts, out)
+
+
+def write_input_messages(messages: list[dict[str, Any]], out: dict[str, Any]) -> None:
+    """`gen_ai.input.messages`, a leading system message as `gen_ai.system_instructions`
+    (the reader puts it back in front) when other messages follow it."""
+    first = messages[0] if messages else None
+    if (
+        first is not None
+        and len(messages) > 1
+        and first.get("role") == "system"
+        and "name" not in first
+        and all(p.get("type") == "text" for p in first.get("parts") or [None])
+    ):
+        out[SYSTEM_INSTRUCTIONS] = dumps(first["parts"])
+        messages = messages[1:]
+    out[INPUT_MESSAGES] = dumps(messages)
+
+
+# metadata key -> the official key it is written as (all read back by `_context`).
+CONTEXT_WRITTEN: dict[str, str] = {
+    "response_id": "gen_ai.response.id",
+    "response_model": "gen_ai.response.model",
+    "conversation_id": "gen_ai.conversation.id",
+    "data_source_id": "gen_ai.data_source.id",
+}
+# LangSmith threads are named by any of these metadata keys.
+THREAD_KEYS = ("conversation_id", "thread_id", "session_id")
+
+
+def write_context(run: Run, facts: Any, out: dict[str, Any]) -> None:
+    """Tool definitions, response facts and the conversation, from the run's
+    invocation params and metadata."""
+    tools = facts.invocation_params.get("tools")
+    if isinstance(tools, list) and tools and facts.observation in (G, A):
+        out["gen_ai.tool.definitions"] = dumps([_tool_definition(t) for t in tools])
+    md = run.extra.get("metadata")
+    if not isinstance(md, dict) or not md:
+        return
+    for meta, key in CONTEXT_WRITTEN.items():
+        value = md.get(meta)
+        if isinstance(value, str):
+            out[key] = value
+    if "gen_ai.conversation.id" not in out:
+        for meta in THREAD_KEYS:
+            if isinstance(md.get(meta), str):
+                out["gen_ai.conversation.id"] = md[meta]
+                break
+    reasons = md.get("finish_reasons")
+    if isinstance(reasons, list) and reasons and all(isinstance(r, str) for r in reasons):
+        out["gen_ai.response.finish_reasons"] = list(reasons)
+
+
+def _tool_definition(tool: Any) -> Any:
+    """An OpenAI-style tool (`{type, function: {name, ...}}`) in the official flat shape."""
+    if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
+        return {"type": tool.get("type", "function"), **tool["function"]}
+    if isinstance(tool, dict) and "input_schema" in tool:  # Anthropic's
+        flat = {k: v for k, v in tool.items() if k != "input_schema"}
+        return {"type": "function", **flat, "parameters": tool["input_schema"]}
+    return tool
 
 
 def to_input_messages(inputs: dict[str, Any]) -> list[dict[str, Any]] | None:

@@ -9,9 +9,15 @@ depend only on the request, so a recording can be repeated:
   result it answers with text that quotes the result; otherwise it answers with
   `ANSWER`. `stream: true` is served as server-sent events (usage in the last chunk
   when `stream_options.include_usage` is set).
+  A body field `fake_chunks: N` (sent with the client's `extra_body`) streams the text
+  in N content chunks instead (for benchmarks).
+- `POST /v1/responses` (the Responses API): the same rules over its `input` items
+  (a `function_call_output` item is the tool result); `stream: true` is served as
+  its typed events, ending with `response.completed`.
 - `POST /v1/embeddings`: three-number vectors, one per input.
 - `POST /v1/messages` (Anthropic): the same rules, with Anthropic's usage shape, where
-  `input_tokens` does NOT include the cached tokens.
+  `input_tokens` does NOT include the cached tokens; `stream: true` is served as its
+  events (`message_start` ... `message_stop`).
 """
 
 from __future__ import annotations
@@ -88,7 +94,9 @@ def _chat_chunks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         }
     else:
         text = message["content"]
-        for piece in (text[:12], text[12:]):
+        n = body.get("fake_chunks")
+        pieces = [text[:12], text[12:]] if not n else [f"t{i} " for i in range(n)]
+        for piece in pieces:
             yield {**base, "choices": [{"index": 0, "delta": {"content": piece}}]}
     yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]}
     if (body.get("stream_options") or {}).get("include_usage"):
@@ -106,6 +114,89 @@ def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
         ],
         "usage": {"prompt_tokens": 4 * len(texts), "total_tokens": 4 * len(texts)},
     }
+
+
+def _responses(body: dict[str, Any]) -> dict[str, Any]:
+    items = (
+        body["input"]
+        if isinstance(body["input"], list)
+        else [{"role": "user", "content": body["input"]}]
+    )
+    last = items[-1]
+    tools = body.get("tools") or []
+    if last.get("type") == "function_call_output":
+        output: list[dict[str, Any]] = [_output_text(f"It is {last['output']} in Paris right now.")]
+    elif tools and last.get("role") == "user":
+        output = [
+            {
+                "type": "function_call",
+                "id": "fc_weather_1",
+                "call_id": "call_weather_1",
+                "name": _tool_name(tools),
+                "arguments": '{"city": "Paris"}',
+                "status": "completed",
+            }
+        ]
+    else:
+        output = [_output_text(ANSWER)]
+    input_tokens = 20 + 3 * len(items)
+    return {
+        "id": f"resp_golden{len(items)}",
+        "object": "response",
+        "created_at": 1_760_000_000,
+        "status": "completed",
+        "model": body["model"] + OPENAI_MODEL_SUFFIX,
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": tools,
+        "usage": {
+            "input_tokens": input_tokens,
+            "input_tokens_details": {"cached_tokens": 16},
+            "output_tokens": 9,
+            "output_tokens_details": {"reasoning_tokens": 4},
+            "total_tokens": input_tokens + 9,
+        },
+    }
+
+
+def _output_text(text: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": "msg_golden_1",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+
+
+def _responses_events(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    full = _responses(body)
+    yield {
+        "type": "response.created",
+        "response": {**full, "status": "in_progress", "output": [], "usage": None},
+    }
+    for i, item in enumerate(full["output"]):
+        if item["type"] == "message":
+            text = item["content"][0]["text"]
+            for piece in (text[:12], text[12:]):
+                yield {
+                    "type": "response.output_text.delta",
+                    "item_id": item["id"],
+                    "output_index": i,
+                    "content_index": 0,
+                    "delta": piece,
+                    "logprobs": [],
+                }
+        else:
+            yield {
+                "type": "response.function_call_arguments.delta",
+                "item_id": item["id"],
+                "output_index": i,
+                "delta": item["arguments"],
+            }
+        yield {"type": "response.output_item.done", "output_index": i, "item": item}
+    yield {"type": "response.completed", "response": full}
 
 
 def _messages(body: dict[str, Any]) -> dict[str, Any]:
@@ -157,10 +248,54 @@ def _messages(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _message_events(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    full = _messages(body)
+    usage = full["usage"]
+    start = {**full, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    yield {"type": "message_start", "message": start}
+    for i, block in enumerate(full["content"]):
+        if block["type"] == "text":
+            yield {
+                "type": "content_block_start",
+                "index": i,
+                "content_block": {"type": "text", "text": ""},
+            }
+            for piece in (block["text"][:12], block["text"][12:]):
+                yield {
+                    "type": "content_block_delta",
+                    "index": i,
+                    "delta": {"type": "text_delta", "text": piece},
+                }
+        else:
+            yield {
+                "type": "content_block_start",
+                "index": i,
+                "content_block": {**block, "input": {}},
+            }
+            yield {
+                "type": "content_block_delta",
+                "index": i,
+                "delta": {"type": "input_json_delta", "partial_json": json.dumps(block["input"])},
+            }
+        yield {"type": "content_block_stop", "index": i}
+    yield {
+        "type": "message_delta",
+        "delta": {"stop_reason": full["stop_reason"], "stop_sequence": None},
+        "usage": {"output_tokens": usage["output_tokens"]},
+    }
+    yield {"type": "message_stop"}
+
+
 ROUTES = {
     "/v1/chat/completions": _chat,
     "/v1/embeddings": _embeddings,
     "/v1/messages": _messages,
+    "/v1/responses": _responses,
+}
+STREAMS = {
+    "/v1/chat/completions": _chat_chunks,
+    "/v1/responses": _responses_events,
+    "/v1/messages": _message_events,
 }
 
 
@@ -171,13 +306,16 @@ class _Handler(BaseHTTPRequestHandler):
         if route is None:
             self.send_error(404, f"no fake for {self.path}")
             return
-        if self.path == "/v1/chat/completions" and body.get("stream"):
+        if self.path in STREAMS and body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            for chunk in _chat_chunks(body):
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.write(b"data: [DONE]\n\n")
+            for chunk in STREAMS[self.path](body):
+                typed = self.path != "/v1/chat/completions"
+                event = f"event: {chunk['type']}\n" if typed else ""
+                self.wfile.write(f"{event}data: {json.dumps(chunk)}\n\n".encode())
+            if self.path == "/v1/chat/completions":
+                self.wfile.write(b"data: [DONE]\n\n")
             return
         data = json.dumps(route(body)).encode()
         self.send_response(200)
