@@ -714,7 +714,10 @@ def _facts(run: Run) -> RunFacts:
     elif obs is R:
         query = run.inputs.get("query")
         facts.retrieval_query = query if isinstance(query, str) else None
-        docs = (run.outputs or {}).get("documents")
+        outputs = run.outputs or {}
+        docs = outputs.get("documents")
+        if docs is None and len(outputs) == 1:
+            docs = outputs.get("output")  # LangSmith's @traceable retriever: a list
         if isinstance(docs, list):
             facts.retrieval_documents = [_official_doc(d) for d in docs]
     return facts
