@@ -235,3 +235,26 @@ def test_a_contradicting_attribute_is_overwritten_by_our_classification() -> Non
     assert_round_trip(run)
     # With a family that does not write the key, the original is kept as it came.
     assert _attrs(run, "langsmith")["gen_ai.operation.name"] == "embeddings"
+
+
+def test_traceable_retriever_documents_are_written() -> None:
+    """LangSmith `@traceable(run_type="retriever")` returns a list: `{"output": [docs]}`."""
+    run = _run(
+        "retriever",
+        {"query": "refund"},
+        {
+            "output": [
+                {
+                    "page_content": "Refunds take 5-10 days.",
+                    "type": "Document",
+                    "metadata": {"id": "kb-7", "score": 0.83},
+                }
+            ]
+        },
+    )
+    a = _attrs(run)
+    assert a["retrieval.documents.0.document.content"] == "Refunds take 5-10 days."
+    assert a["retrieval.documents.0.document.id"] == "kb-7"
+    assert a["retrieval.documents.0.document.score"] == 0.83
+    assert json.loads(a["gen_ai.retrieval.documents"])[0]["id"] == "kb-7"
+    assert_round_trip(run)
