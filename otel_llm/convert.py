@@ -587,6 +587,8 @@ def _otel_part(x: Extraction, run: Run, obs: ObservationType, complete: bool) ->
         if consumed
         else dict(span.attributes)  # a C-level copy for spans no reader mapped
     )
+    if x.replaced:
+        rest.update(_from_json_safe(x.replaced))
     if rest:
         ot["attributes"] = _json_safe(rest)
     if span.links:
@@ -694,9 +696,15 @@ def _facts(run: Run) -> RunFacts:
         invocation_params=params if isinstance(params, dict) else {},
         usage=run.usage,
     )
+    if obs is G or obs is E:
+        response_model = md.get("response_model") if isinstance(md, dict) else None
+        if isinstance(response_model, str) and response_model != facts.model:
+            facts.response_model = response_model
     if obs is G:
         facts.input_messages = gen_ai.to_input_messages(run.inputs)
-        facts.output_messages = msgs.to_gen_ai(_output_messages(run.outputs))
+        facts.output_messages = _with_finish_reasons(
+            msgs.to_gen_ai(_output_messages(run.outputs)), md
+        )
     elif obs is T:
         args = run.inputs.get("input") if set(run.inputs) == {"input"} else run.inputs
         facts.tool_arguments = args if isinstance(args, str) else dumps(args)
@@ -706,13 +714,19 @@ def _facts(run: Run) -> RunFacts:
     elif obs is R:
         query = run.inputs.get("query")
         facts.retrieval_query = query if isinstance(query, str) else None
-        docs = (run.outputs or {}).get("documents")
+        outputs = run.outputs or {}
+        docs = outputs.get("documents")
+        if docs is None and len(outputs) == 1:
+            docs = outputs.get("output")  # LangSmith's @traceable retriever: a list
         if isinstance(docs, list):
             facts.retrieval_documents = [_official_doc(d) for d in docs]
     return facts
 
 
 def _output_messages(outputs: dict[str, Any] | None) -> list[Any] | None:
+    """A generation's output messages, from the output shapes the readers know: our
+    `{"messages": [...]}`, one message, an OpenAI chat completion's choices, an
+    Anthropic message, or `{"output": text | one of these}` (LangSmith's `@traceable`)."""
     if not outputs:
         return None
     messages = outputs.get("messages")
@@ -720,7 +734,35 @@ def _output_messages(outputs: dict[str, Any] | None) -> list[Any] | None:
         return messages
     if "role" in outputs and "content" in outputs:
         return [outputs]
+    choices = outputs.get("choices")
+    if isinstance(choices, list) and choices and all(
+        isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices
+    ):
+        return [mlflow.choice_message(c) for c in choices]
+    if outputs.get("type") == "message" and isinstance(outputs.get("content"), list):
+        return [mlflow.anthropic_message(outputs)]
+    if len(outputs) == 1 and "output" in outputs:
+        value = outputs["output"]
+        if isinstance(value, str):
+            return [{"role": "assistant", "content": value}]
+        if isinstance(value, dict) and "output" not in value:
+            return _output_messages(value)
     return None
+
+
+def _with_finish_reasons(
+    messages: list[dict[str, Any]] | None, md: Any
+) -> list[dict[str, Any]] | None:
+    """Official output messages each with a finish reason (Phoenix shows no output message
+    without one): the message's own, else the run's `finish_reasons`, else "stop"."""
+    if not messages:
+        return messages
+    reasons = md.get("finish_reasons") if isinstance(md, dict) else None
+    for i, m in enumerate(messages):
+        if m.get("finish_reason") is None:
+            known = reasons[i] if isinstance(reasons, list) and i < len(reasons) else None
+            m["finish_reason"] = known if isinstance(known, str) else "stop"
+    return messages
 
 
 def _official_doc(doc: Any) -> Any:
@@ -807,7 +849,7 @@ def _run_to_span(
         native.write_verbatim_io(run, attrs)
     raw = ot.get("attributes")
     if raw:
-        attrs.update(_from_json_safe(raw))
+        _add_raw(attrs, _from_json_safe(raw))
 
     trace_id, span_id, parent_id = otel_ids(run)
     start = ot.get("start_time_unix_nano", run.start_time_ns)
@@ -860,6 +902,26 @@ def _run_to_span(
         _from_json_safe(scope["attributes"]) if "attributes" in scope else {},
         scope.get("schema_url", ""),
     )
+
+
+def _add_raw(attrs: dict[str, Any], raw: dict[str, Any]) -> None:
+    """The original span's unmapped attributes, under what the writers wrote: one that
+    contradicts a written key (a retriever's `gen_ai.operation.name = "embeddings"`) is
+    overwritten, and kept in `otel_llm.span.replaced` so the run comes back whole."""
+    replaced: dict[str, Any] | None = None
+    for key, value in raw.items():
+        mine = attrs.get(key, _MISSING)
+        if mine is _MISSING:
+            attrs[key] = value
+        elif mine != value:
+            if replaced is None:
+                replaced = {}
+            replaced[key] = value
+    if replaced:
+        attrs[native.REPLACED_KEY] = dumps(_json_safe(replaced))
+
+
+_MISSING: Any = object()
 
 
 @collector_paused()

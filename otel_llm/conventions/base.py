@@ -86,6 +86,9 @@ class Extraction:
     unfinished: bool = False  # the run had no end time
     incomplete: bool = False  # the run's ancestors were not all known when it was made
     error: str | None = None
+    # Unmapped attributes of the run's span that a writer overwrote (otel_llm.span.replaced):
+    # they go back to `run.extra["otel"]["attributes"]`.
+    replaced: dict[str, Any] | None = None
     skip: bool = False  # e.g. Logfire pending spans, which duplicate a real span
     consumed: set[str] = field(default_factory=set)
     # Rarely needed: None until a reader adds one (fewer objects for the collector).
@@ -269,6 +272,7 @@ class RunFacts:
     provider: str | None = None
     invocation_params: dict[str, Any] = field(default_factory=dict)
     usage: dict[str, Any] | None = None
+    response_model: str | None = None  # the model that answered, when it differs
     input_messages: list[dict[str, Any]] | None = None  # official {role, parts}
     output_messages: list[dict[str, Any]] | None = None
     tool_arguments: str | None = None

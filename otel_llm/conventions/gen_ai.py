@@ -619,6 +619,8 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
         out[sc.GEN_AI_PROVIDER_NAME] = PROVIDER_TO_GEN_AI.get(facts.provider, facts.provider)
     if facts.model and obs in (G, E):
         out[sc.GEN_AI_REQUEST_MODEL] = facts.model
+    if facts.response_model and obs in (G, E):
+        out[sc.GEN_AI_RESPONSE_MODEL] = facts.response_model
     if obs in (G, E):
         for param, key in REQUEST_PARAMS.items():
             value = facts.invocation_params.get(param)

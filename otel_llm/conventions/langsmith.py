@@ -192,9 +192,14 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
         out["langsmith.trace.session_name"] = run.session_name
     if run.tags:
         out["langsmith.span.tags"] = ",".join(run.tags)
-    for key, value in (run.extra.get("metadata") or {}).items():
+    md = run.extra.get("metadata") or {}
+    for key, value in md.items():
         if value is not None:
             out[f"langsmith.metadata.{key}"] = value if isinstance(value, str) else dumps(value)
+    # The model LangSmith shows (ls_model_name) when only the parameters name it; the
+    # model that answered is the run's metadata `response_model`, written above.
+    if facts.model and "ls_model_name" not in md and facts.observation in (G, E):
+        out["langsmith.metadata.ls_model_name"] = facts.model
 
 
 CONVENTION = Convention(

@@ -12,11 +12,15 @@ from otel_llm import semconv as sc
 from otel_llm.conventions._typed import text, uuid_value
 from otel_llm.conventions.base import Convention, Extraction, KindTable, RunFacts, dumps
 from otel_llm.ids import uuid_str
-from otel_llm.model import RUN_TYPES, ObservationType, Run
+from otel_llm.model import RUN_TYPES, ObservationType, Run, model_names
 
 NAMESPACES = frozenset({"otel_llm", "input", "output"})
 
 KIND_KEY = sc.OTEL_LLM_OBSERVATION_TYPE
+# JSON of the unmapped attributes of the run's original span that the writers overwrote
+# (a value contradicting what otel-llm writes, e.g. a retriever's gen_ai.operation.name
+# = "embeddings"): the span shows our value, the run keeps the original.
+REPLACED_KEY = "otel_llm.span.replaced"
 KINDS: KindTable = {o.value: (o, None) for o in ObservationType}
 
 
@@ -44,6 +48,16 @@ def read(x: Extraction) -> None:
     # The writer leaves out an empty extra: absent means empty, not unknown.
     extra = x.take_json(sc.OTEL_LLM_RUN_EXTRA)
     x.extra = extra if isinstance(extra, dict) else {}
+    if x.observation in (ObservationType.GENERATION, ObservationType.EMBEDDING):
+        # The run's own models, so the other readers take the keys repeating them.
+        x.set_fact("model", next(model_names(x.extra), None))
+        md = x.extra.get("metadata")
+        if isinstance(md, dict) and isinstance(md.get("response_model"), str):
+            x.set_fact("response_model", md["response_model"])
+    if REPLACED_KEY in a:
+        replaced = x.take_json(REPLACED_KEY)
+        if isinstance(replaced, dict):
+            x.replaced = replaced
     x.session_name = text(x, sc.OTEL_LLM_RUN_SESSION_NAME)
     x.session_id = uuid_value(x, sc.OTEL_LLM_RUN_SESSION_ID)
     x.reference_example_id = uuid_value(x, sc.OTEL_LLM_RUN_REFERENCE_EXAMPLE_ID)

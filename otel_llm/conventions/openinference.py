@@ -82,6 +82,9 @@ def read(x: Extraction) -> None:
         _model(x, obs, lists)
         read_usage(x, USAGE)
     _context(x, obs)
+    if _ours(x):  # the lists only repeat the run's exact I/O, read from its own keys
+        _repeated(x, lists, "llm.input_messages.", "llm.output_messages.",
+                  "retrieval.documents.")
     if x.inputs is None or x.outputs is None:
         IO_READERS.get(obs, _read_plain_io)(x, lists)
 
@@ -104,8 +107,11 @@ def _model(x: Extraction, obs: ObservationType, lists: Lists) -> None:
     request, name, response = (_model_name(x, key) for key in keys)
     x.set_fact("model", request or name)
     x.set_fact("response_model", response or (name if name != x.model else None))
+    if x.response_model is not None and x.model is not None and x.response_model != x.model:
+        x.set_metadata("response_model", x.response_model)  # as the gen_ai reader keeps it
     for key in keys:
-        if a.get(key) == x.model:  # a different response model stays raw: no run field
+        value = a.get(key)
+        if value is not None and value in (x.model, x.response_model):
             x.consumed.add(key)
     for key in ("llm.provider", "llm.system"):
         value = a.get(key)
@@ -300,6 +306,19 @@ def _absorb_response(x: Extraction, obs: ObservationType) -> dict[str, Any] | No
         return None
     _consume_io(x, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE)
     return response
+
+
+def _ours(x: Extraction) -> bool:
+    """A span otel-llm wrote: its exact I/O was read from its own keys, and the flattened
+    lists only repeat it."""
+    return sc.OTEL_LLM_IO_VERBATIM in x.consumed
+
+
+def _repeated(x: Extraction, lists: Lists, *prefixes: str) -> None:
+    for prefix in prefixes:
+        found = lists.get(prefix)
+        if found is not None:
+            x.consumed.update(found[1])
 
 
 def _read_generation_io(x: Extraction, lists: Lists) -> None:
@@ -579,16 +598,21 @@ def _document(x: Extraction, flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
-    """Kind, model, provider and token counts so Phoenix classifies and shows the span.
+    """Kind, model, provider, token counts, messages and documents, so Phoenix classifies
+    and shows the span.
 
-    Content is carried by `input.value` / `output.value`, which the writer in
+    The one model key holds the model that answered when it is known (else the one
+    requested). Messages are written as `llm.input_messages.*` / `llm.output_messages.*`
+    whenever the run holds them, retrieved documents as `retrieval.documents.*`. The run's
+    exact I/O is in `input.value` / `output.value`, which the writer in
     `otel_llm.convert` always adds when this family is emitted.
     """
     obs = facts.observation
     out[KIND_KEY] = "PROMPT" if run.run_type == "prompt" else KIND_OF[obs]
     if obs in (G, E):
-        if facts.model:
-            out["llm.model_name" if obs is G else "embedding.model_name"] = facts.model
+        model = facts.response_model or facts.model
+        if model:
+            out["llm.model_name" if obs is G else "embedding.model_name"] = model
         if facts.provider and obs is G:
             out["llm.provider"] = facts.provider
         usage = facts.usage or {}
@@ -600,10 +624,89 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
                 out[key] = count
         if facts.invocation_params:
             out["llm.invocation_parameters"] = dumps(facts.invocation_params)
+        if facts.input_messages:
+            write_messages(facts.input_messages, "llm.input_messages.", out)
+        if facts.output_messages:
+            write_messages(facts.output_messages, "llm.output_messages.", out)
     elif obs is T and run.name:
         out["tool.name"] = run.name
+    elif obs is R and facts.retrieval_documents:
+        write_documents(facts.retrieval_documents, "retrieval.documents.", out)
     if run.tags:
         out["tag.tags"] = list(run.tags)
+
+
+def write_messages(messages: list[dict[str, Any]], prefix: str, out: dict[str, Any]) -> None:
+    """Official `{role, parts}` messages as flattened OpenInference messages."""
+    for i, m in enumerate(messages):
+        p = f"{prefix}{i}.message."
+        out[p + "role"] = str(m.get("role"))
+        if m.get("name") is not None:
+            out[p + "name"] = str(m["name"])
+        parts = [part for part in m.get("parts") or () if isinstance(part, dict)]
+        texts: list[dict[str, Any]] = []
+        calls = 0
+        for part in parts:
+            ptype = part.get("type")
+            if ptype == "tool_call":
+                c = f"{p}tool_calls.{calls}.tool_call."
+                calls += 1
+                if part.get("id") is not None:
+                    out[c + "id"] = str(part["id"])
+                if part.get("name") is not None:
+                    out[c + "function.name"] = str(part["name"])
+                args = part.get("arguments")
+                if args is not None:
+                    out[c + "function.arguments"] = args if isinstance(args, str) else dumps(args)
+            elif ptype == "tool_call_response":
+                if part.get("id") is not None:
+                    out[p + "tool_call_id"] = str(part["id"])
+                response = part.get("response")
+                texts.append({"type": "text", "content": response if isinstance(
+                    response, str) else dumps(response)})
+            else:
+                texts.append(part)
+        if len(texts) == 1 and texts[0].get("type") == "text":
+            content = texts[0].get("content")
+            out[p + "content"] = content if isinstance(content, str) else dumps(content)
+        else:
+            for j, part in enumerate(texts):
+                c = f"{p}contents.{j}.message_content."
+                ptype = part.get("type")
+                if ptype in ("text", "reasoning"):
+                    out[c + "type"] = str(ptype)
+                    content = part.get("content")
+                    out[c + "text"] = content if isinstance(content, str) else dumps(content)
+                elif ptype == "image_url" and isinstance(part.get("image_url"), dict):
+                    out[c + "type"] = "image"
+                    out[c + "image.image.url"] = str(part["image_url"].get("url"))
+                elif ptype == "uri" and part.get("modality") == "image":
+                    out[c + "type"] = "image"
+                    out[c + "image.image.url"] = str(part.get("uri"))
+                else:  # anything else, as JSON text
+                    out[c + "type"] = "text"
+                    out[c + "text"] = dumps(part)
+
+
+def write_documents(docs: list[Any], prefix: str, out: dict[str, Any]) -> None:
+    """Official retrieval documents (`{content, id?, score?, metadata?}`) as flattened
+    OpenInference documents."""
+    for i, doc in enumerate(docs):
+        p = f"{prefix}{i}.document."
+        if not isinstance(doc, dict):
+            out[p + "content"] = doc if isinstance(doc, str) else dumps(doc)
+            continue
+        content = doc.get("content")
+        if content is not None:
+            out[p + "content"] = content if isinstance(content, str) else dumps(content)
+        if doc.get("id") is not None:
+            out[p + "id"] = str(doc["id"])
+        score = doc.get("score")
+        if isinstance(score, (int, float)) and not isinstance(score, bool):
+            out[p + "score"] = float(score)
+        md = doc.get("metadata")
+        if md:
+            out[p + "metadata"] = dumps(md)
 
 
 CONVENTION = Convention(

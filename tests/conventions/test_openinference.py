@@ -123,8 +123,10 @@ def test_model_provider_parameters_tools_usage_and_cost() -> None:
         "output_token_details": {"reasoning": 12, "audio": 3},
         "input_cost": 0.0012, "output_cost": 0.0006, "total_cost": 0.0018,
     }
-    # A different response model and a disagreeing llm.system have no run field: kept raw.
-    assert raw(run) == {"llm.response.model_name": "gpt-4o-2024-08-06", "llm.system": "openai"}
+    # A different response model is metadata (as the gen_ai reader keeps it); a
+    # disagreeing llm.system has no run field: kept raw.
+    assert md["response_model"] == "gpt-4o-2024-08-06"
+    assert raw(run) == {"llm.system": "openai"}
 
 
 def test_provider_spellings_map_to_ls_provider() -> None:
