@@ -23,6 +23,7 @@ from otel_llm.conventions.base import (
     as_dict,
 )
 from otel_llm.model import ObservationType, Run, iso_to_ns, ns_to_iso
+from otel_llm.sessions import session_of
 
 NAMESPACES = frozenset({"langfuse", "user", "session"})
 
@@ -368,6 +369,9 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     out[KIND_KEY] = facts.observation.value
     if facts.observation in (G, E) and (facts.response_model or facts.model):
         out[MODEL_KEY] = facts.response_model or facts.model
+    session = session_of(run.extra.get("metadata"))
+    if session is not None:
+        out["langfuse.session.id"] = session
 
 
 CONVENTION = Convention(

@@ -27,6 +27,7 @@ from otel_llm.conventions.base import (
     loads_maybe,
 )
 from otel_llm.model import RUN_TYPE_OF, Attributes, ObservationType, Run
+from otel_llm.sessions import session_of
 
 NAMESPACES = frozenset(
     {"openinference", "input", "output", "llm", "retrieval", "reranker", "embedding",
@@ -634,6 +635,9 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
         write_documents(facts.retrieval_documents, "retrieval.documents.", out)
     if run.tags:
         out["tag.tags"] = list(run.tags)
+    session = session_of(run.extra.get("metadata"))
+    if session is not None:
+        out["session.id"] = session
 
 
 def write_messages(messages: list[dict[str, Any]], prefix: str, out: dict[str, Any]) -> None:

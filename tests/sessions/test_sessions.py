@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -132,3 +133,22 @@ def test_a_store_from_before_sessions_gets_them_when_opened(tmp_path: Path) -> N
         store.ingest(spans_to_runs(trace(7, CONVENTIONS[0], 0)), "old")
         (project,) = store.list_projects()
         assert [s["session_id"] for s in store.list_sessions(project["id"])] == ["conv-1"]
+
+
+def test_runs_written_back_as_spans_carry_their_session_in_every_family() -> None:
+    from otel_llm.convert import DEFAULT_EMIT, runs_to_spans
+
+    (root,) = [r for r in spans_to_runs(trace(9, CONVENTIONS[3], 0)) if r.parent_run_id is None]
+    (span,) = runs_to_spans([root], DEFAULT_EMIT)
+    assert {k: v for k, v in span.attributes.items() if v == "conv-1"} == {
+        "gen_ai.conversation.id": "conv-1",  # gen_ai
+        "session.id": "conv-1",  # openinference
+        "langfuse.session.id": "conv-1",  # langfuse
+        "langsmith.metadata.thread_id": "conv-1",  # langsmith
+    }
+    # ...and each family alone gives the session back.
+    for family in ("gen_ai", "openinference", "langfuse", "langsmith"):
+        (alone,) = runs_to_spans([root], frozenset({family}))
+        attrs = {k: v for k, v in alone.attributes.items() if not k.startswith("otel_llm.")}
+        reread = spans_to_runs([replace(alone, attributes=attrs)])
+        assert session_of(reread[0].extra.get("metadata")) == "conv-1", family
