@@ -483,6 +483,9 @@ def _extra(x: Extraction, obs: ObservationType) -> dict[str, Any]:
                            ("stop", "ls_stop")):
             if params.get(param) is not None:
                 metadata.setdefault(key, params[param])
+        if not x.usage and obs is G:  # e.g. MLflow spans: only the response says it
+            for key, count in (msgs.usage_of_response(x.outputs) or {}).items():
+                x.set_usage(key, count)
         if x.usage:
             usage = dict(x.usage)
             if "total_tokens" not in usage:

@@ -260,3 +260,31 @@ def chat_messages(value: Any, default_role: str) -> list[Message] | None:
         else:
             out.append(message(default_role, item))
     return out
+
+
+# Usage in a provider's response, OpenAI's names -> usage_metadata's.
+_RESPONSE_USAGE = {"prompt_tokens": "input_tokens", "completion_tokens": "output_tokens",
+                   "input_tokens": "input_tokens", "output_tokens": "output_tokens",
+                   "total_tokens": "total_tokens"}
+
+
+# Keys beside `usage` that say a value is a provider's response (or the run's outputs
+# made from one).
+_RESPONSE_MARKERS = frozenset(("choices", "output", "content", "messages", "object", "model"))
+
+
+def usage_of_response(value: Any) -> dict[str, Any] | None:
+    """Token usage from a recognised response shape (an OpenAI chat completion or
+    response, an Anthropic message: a `usage` object beside `choices`, `output` or
+    `content`), the value itself or under `output`; None for anything else."""
+    for candidate in (value, value.get("output") if isinstance(value, dict) else None):
+        if not isinstance(candidate, dict):
+            continue
+        usage = candidate.get("usage")
+        if not isinstance(usage, dict) or not _RESPONSE_MARKERS & candidate.keys():
+            continue
+        found = {ours: usage[theirs] for theirs, ours in _RESPONSE_USAGE.items()
+                 if isinstance(usage.get(theirs), int) and not isinstance(usage[theirs], bool)}
+        if found:
+            return found
+    return None

@@ -38,6 +38,16 @@ KINDS: KindTable = {
     **{f'"{k}"': v for k, v in _BARE.items()},
 }
 
+# MLflow's genai semconv export writes its span type as `gen_ai.operation.name`, in any
+# case (RETRIEVER, retriever). The official operation names are not among these, so
+# gen_ai's own table still decides those.
+OPERATION_KEY = "gen_ai.operation.name"
+OPERATION_KINDS: KindTable = {
+    spelling: kind
+    for name, kind in _BARE.items() if name not in ("CHAIN", "TASK", "WORKFLOW")
+    for spelling in (name, name.lower(), name.title(), name.title().replace("_", ""))
+}
+
 
 def read(x: Extraction) -> None:
     """Fills what `mlflow.*` attributes say (values are JSON text; bare strings are
@@ -292,7 +302,7 @@ CONVENTION = Convention(
     name="mlflow",
     namespaces=NAMESPACES,
     read=read,
-    kinds=((KIND_KEY, KINDS),),
+    kinds=((KIND_KEY, KINDS), (OPERATION_KEY, OPERATION_KINDS)),
     model_keys=frozenset({MODEL_KEY}),
     usage_keys=frozenset({USAGE_KEY}),
 )

@@ -13,7 +13,8 @@ import orjson
 SCHEMA_VERSION = 3
 TENANT_ID = "00000000-0000-0000-0000-000000000000"  # one local tenant
 GENERATION_TYPES = frozenset(("llm", "embedding"))
-FIRST_TOKEN_EVENTS = frozenset(("new_token", "first_token"))
+# Events that mark the first token: LangSmith's, and OpenInference's streaming event.
+FIRST_TOKEN_EVENTS = frozenset(("new_token", "first_token", "First Token Stream Event"))
 _GEN_SQL = "('llm', 'embedding')"
 _CHUNK = 500  # ids per IN (...) list
 
