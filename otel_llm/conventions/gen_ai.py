@@ -35,6 +35,7 @@ from otel_llm.conventions.base import (
     loads_maybe,
 )
 from otel_llm.model import ObservationType, Run, StatusCode
+from otel_llm.sessions import session_of
 
 NAMESPACES = frozenset({"gen_ai", "error"})
 
@@ -680,8 +681,6 @@ CONTEXT_WRITTEN: dict[str, str] = {
     "conversation_id": "gen_ai.conversation.id",
     "data_source_id": "gen_ai.data_source.id",
 }
-# LangSmith threads are named by any of these metadata keys.
-THREAD_KEYS = ("conversation_id", "thread_id", "session_id")
 
 
 def write_context(run: Run, facts: Any, out: dict[str, Any]) -> None:
@@ -698,10 +697,9 @@ def write_context(run: Run, facts: Any, out: dict[str, Any]) -> None:
         if isinstance(value, str):
             out[key] = value
     if "gen_ai.conversation.id" not in out:
-        for meta in THREAD_KEYS:
-            if isinstance(md.get(meta), str):
-                out["gen_ai.conversation.id"] = md[meta]
-                break
+        session = session_of(md)  # otel_llm.sessions: the one precedence of session keys
+        if session is not None:
+            out["gen_ai.conversation.id"] = session
     reasons = md.get("finish_reasons")
     if isinstance(reasons, list) and reasons and all(isinstance(r, str) for r in reasons):
         out["gen_ai.response.finish_reasons"] = list(reasons)

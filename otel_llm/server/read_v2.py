@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from otel_llm.sessions import session_of
 from otel_llm.store.base import MAX_LIMIT, RunDict, RunQuery
 from otel_llm.store.query import parse_filter
 
@@ -29,7 +30,6 @@ DEFAULT_PAGE_SIZE = 100
 DEFAULT_WINDOW = timedelta(days=1)
 PREVIEW_CHARS = 200
 GENERATION_TYPES = frozenset(("llm", "embedding"))
-THREAD_KEYS = ("thread_id", "session_id", "conversation_id")  # LangSmith's thread keys
 USAGE_FIELDS = (
     "prompt_tokens",
     "completion_tokens",
@@ -67,12 +67,8 @@ def _metadata(run: RunDict) -> dict[str, Any] | None:
 
 
 def _thread_id(run: RunDict) -> str | None:
-    metadata = _metadata(run) or {}
-    for key in THREAD_KEYS:
-        value = metadata.get(key)
-        if isinstance(value, (str, int)) and not isinstance(value, bool):
-            return str(value)
-    return None
+    stored: str | None = run.get("thread_id")  # the run's session, as the store keyed it
+    return stored if stored is not None else session_of(_metadata(run))
 
 
 def _latency(run: RunDict) -> float | None:
