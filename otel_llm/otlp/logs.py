@@ -14,7 +14,7 @@ import orjson
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from otel_llm.model import Attributes
+from otel_llm.model import Attributes, SpanEvent, SpanRecord
 from otel_llm.otlp.common import OTLPDecodeError
 from otel_llm.otlp.json import (
     _array,
@@ -82,6 +82,23 @@ class LogRecord:
             "scope_version": self.scope_version,
             "severity_text": self.severity_text,
         }
+
+    def event_attributes(self) -> dict[str, Any]:
+        """The record as a span event's attributes: its attributes and, for a map body,
+        the body's keys (a GenAI event puts its content in the body of a log record and
+        in the attributes of a span event); any other body is `content`."""
+        attrs = dict(self.attributes)
+        if isinstance(self.body, dict):
+            attrs.update(self.body)
+        elif self.body is not None:
+            attrs.setdefault("content", self.body)
+        return attrs
+
+    def is_gen_ai(self) -> bool:
+        """Whether the record is a GenAI event (a gen_ai.* event name or attributes)."""
+        return self.event_name.startswith("gen_ai.") or any(
+            k.startswith("gen_ai.") for k in self.attributes
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LogRecord:
@@ -250,3 +267,28 @@ def decode_logs_json(data: bytes | bytearray | memoryview | str) -> list[LogReco
     except orjson.JSONDecodeError as exc:
         raise OTLPDecodeError("", f"not valid JSON at byte {exc.pos}: {exc.msg}") from None
     return logs_from_json_doc(doc)
+
+
+def attach_to_spans(spans: list[SpanRecord], records: list[LogRecord]) -> list[LogRecord]:
+    """Append each GenAI record to its span as a span event (in time order); returns the
+    records that found no span (no span context, not GenAI, or their span is absent)."""
+    by_span = {(s.trace_id, s.span_id): s for s in spans}
+    left: list[LogRecord] = []
+    touched: set[int] = set()
+    for record in records:
+        span = by_span.get((record.trace_id, record.span_id)) if record.has_span else None
+        if span is None or not record.is_gen_ai():
+            left.append(record)
+            continue
+        span.events.append(
+            SpanEvent(
+                record.event_name,
+                record.time_unix_nano or span.start_time_unix_nano,
+                record.event_attributes(),
+            )
+        )
+        touched.add(id(span))
+    for span in spans:
+        if id(span) in touched:
+            span.events.sort(key=lambda e: e.time_unix_nano)
+    return left

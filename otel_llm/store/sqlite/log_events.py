@@ -203,16 +203,6 @@ def join_spans(
     return rows, feedback
 
 
-def _event_attributes(record: LogRecord) -> dict[str, Any]:
-    attrs = dict(record.attributes)
-    body = record.body
-    if isinstance(body, dict):
-        attrs.update(body)
-    elif body is not None:
-        attrs.setdefault("content", body)
-    return attrs
-
-
 def joined_run(
     stored: dict[str, Any], records: Sequence[LogRecord], previous: dict[str, str]
 ) -> tuple[Run, dict[str, str]]:
@@ -246,7 +236,7 @@ def joined_run(
         end_time_unix_nano=end,
         attributes=attrs,
         events=[
-            SpanEvent(r.event_name, r.time_unix_nano or base.start_time_ns, _event_attributes(r))
+            SpanEvent(r.event_name, r.time_unix_nano or base.start_time_ns, r.event_attributes())
             for r in records
         ],
         resource=dict(first.resource),
