@@ -25,7 +25,7 @@ from otel_llm.model import (
     StatusCode,
 )
 from otel_llm.otlp import OTLPDecodeError
-from otel_llm.processor import ProcessorStats, RunSpanProcessor
+from otel_llm.processor import ProcessorStats, RunLogProcessor, RunSpanProcessor
 from otel_llm.redaction import BUILTIN_PATTERNS, DEFAULT_KEYS, Redactor
 from otel_llm.sampling import TraceSampler
 from otel_llm.sinks import (
@@ -50,6 +50,7 @@ __all__ = [
     "ProcessorStats",
     "Redactor",
     "Run",
+    "RunLogProcessor",
     "RunSink",
     "RunSpanProcessor",
     "SinkResult",

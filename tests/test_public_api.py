@@ -28,6 +28,7 @@ PUBLIC_API = {
         "ProcessorStats",
         "Redactor",
         "Run",
+        "RunLogProcessor",
         "RunSink",
         "RunSpanProcessor",
         "SinkResult",

@@ -18,7 +18,9 @@ from otel_llm.store.sqlite import SQLiteStore
               help="SQLite file of the run store.")
 @click.option("--repair", is_flag=True,
               help="Repair what is found (one transaction; safe while the server runs).")
-def check(db: Path, repair: bool) -> None:
+@click.option("--log-join-wait", type=click.FloatRange(0), default=600.0, show_default=True,
+              help="Seconds a log record may wait for its span before it counts as unjoined.")
+def check(db: Path, repair: bool, log_join_wait: float) -> None:
     """Check the store: runs no listing shows, misfiled projects, trace counts, SQLite
     integrity. Exits 1 when something is (still) wrong."""
     if not db.exists():
@@ -29,6 +31,11 @@ def check(db: Path, repair: bool) -> None:
             for finding in repair_problems(store):
                 click.echo(f"repaired {finding.check}: {finding.detail}")
             findings = find_problems(store)
+        logs = store.log_event_counts(log_join_wait)
+    if any(logs.values()):
+        click.echo(f"log records: {logs['joined']} joined to runs, {logs['waiting']} waiting "
+                   f"for their span, {logs['unjoined']} unjoined (GET /logs/unjoined lists "
+                   "them)")
     for finding in findings:
         fix = "" if finding.repairable else " (not repairable by otel-llm)"
         click.echo(f"{finding.check}: {finding.detail}{fix}")

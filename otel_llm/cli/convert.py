@@ -1,4 +1,7 @@
-"""`otel-llm convert`: OTLP files (JSON or protobuf) <-> runs JSONL."""
+"""`otel-llm convert`: OTLP files (JSON or protobuf) <-> runs JSONL.
+
+GenAI event log records (`--logs FILE`, or the `resourceLogs` of an OTLP/JSON input that
+holds both spans and logs) join their spans as span events before conversion."""
 
 from __future__ import annotations
 
@@ -16,6 +19,13 @@ from otel_llm.otlp import (
     decode_otlp_protobuf,
     encode_otlp_json,
     encode_otlp_protobuf,
+)
+from otel_llm.otlp.logs import (
+    LogRecord,
+    attach_to_spans,
+    decode_logs_json,
+    decode_logs_protobuf,
+    logs_from_json_doc,
 )
 
 # File extension -> format name.
@@ -46,6 +56,18 @@ def _read_runs(data: bytes) -> list[Run]:
     return runs
 
 
+def _read_logs(path: str | None) -> list[LogRecord]:
+    if path is None:
+        return []
+    data = Path(path).read_bytes()
+    try:
+        if Path(path).suffix.lower() == ".pb":
+            return decode_logs_protobuf(data)
+        return decode_logs_json(data)
+    except OTLPDecodeError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+
+
 @click.command()
 @click.argument("input_path", metavar="INPUT")
 @click.option("-o", "--output", "output_path", default="-", show_default=True,
@@ -58,9 +80,16 @@ def _read_runs(data: bytes) -> list[Run]:
 @click.option("--emit", default=",".join(sorted(DEFAULT_EMIT)), show_default=True,
               help="Convention families to write when turning runs into spans, comma-separated "
                    f"(any of {', '.join(sorted(EMIT_FAMILIES))}; empty for only otel_llm.*).")
+@click.option("--logs", "logs_path", type=click.Path(exists=True, dir_okay=False),
+              default=None,
+              help="OTLP logs file (.json or .pb, an ExportLogsServiceRequest) whose GenAI "
+                   "event records join their spans' runs, as the server joins them.")
 def convert(input_path: str, output_path: str, from_fmt: str | None, to_fmt: str | None,
-            emit: str) -> None:
-    """Convert INPUT between OTLP spans (.json / .pb) and runs (.jsonl). '-' reads stdin."""
+            emit: str, logs_path: str | None) -> None:
+    """Convert INPUT between OTLP spans (.json / .pb) and runs (.jsonl). '-' reads stdin.
+
+    An OTLP/JSON INPUT may hold `resourceLogs` besides `resourceSpans`: their GenAI event
+    records join their spans, like those of --logs."""
     if input_path == "-":
         if from_fmt is None:
             raise click.UsageError("reading stdin needs --from")
@@ -87,6 +116,14 @@ def convert(input_path: str, output_path: str, from_fmt: str | None, to_fmt: str
             spans = runs_to_spans(runs, families) if dst != "runs" else []
         else:
             spans = decode_otlp_json(data) if src == "otlp-json" else decode_otlp_protobuf(data)
+            records = logs_from_json_doc(orjson.loads(data)) if src == "otlp-json" else []
+            records += _read_logs(logs_path)
+            if records:
+                left = attach_to_spans(spans, records)
+                if left:
+                    click.echo(f"{len(left)} of {len(records)} log records joined no span "
+                               "(no span context, not a GenAI event, or the span is not in "
+                               "the input)", err=True)
             runs = spans_to_runs(spans) if dst == "runs" else []
     except OTLPDecodeError as exc:
         raise click.ClickException(f"{input_path}: {exc}") from None

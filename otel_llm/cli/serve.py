@@ -174,6 +174,11 @@ def _stop_signals() -> Iterator[threading.Event]:
 @click.option("--forward-batch-size", envvar=config.OTEL_LLM_FORWARD_BATCH_SIZE,
               type=click.IntRange(1), default=DEFAULT_FORWARD_BATCH_SIZE, show_default=True,
               show_envvar=True, help="Runs per forwarded request.")
+@click.option("--log-join-wait", envvar="OTEL_LLM_LOG_JOIN_WAIT", callback=_duration,
+              default=None, show_envvar=True,
+              help="An OTLP log record whose span has not arrived after this long counts as "
+                   "unjoined (kept, listed at /logs/unjoined, and still joined if the span "
+                   "comes later) [default: 10m].")
 @click.option("--log-level", envvar=config.OTEL_LLM_LOG_LEVEL,
               type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
               show_default=True, show_envvar=True, help="Logging verbosity.")
@@ -203,6 +208,7 @@ def serve(
     forward_max_bytes: int,
     forward_spill_dir: Path | None,
     forward_batch_size: int,
+    log_join_wait: float | None,
     log_level: str,
     access_log: bool,
 ) -> None:
@@ -246,6 +252,7 @@ def serve(
             forward_max_bytes=forward_max_bytes,
             forward_spill_dir=str(forward_spill_dir) if forward_spill_dir else None,
             forward_batch_size=forward_batch_size,
+            log_join_wait_seconds=600.0 if log_join_wait is None else log_join_wait,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

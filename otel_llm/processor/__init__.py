@@ -49,7 +49,10 @@ from otel_llm import config
 from otel_llm.convert import classify, span_to_run
 from otel_llm.model import Run, SpanRecord, StatusCode
 from otel_llm.otlp import span_from_readable
+from otel_llm.otlp.logs import LogRecord
 from otel_llm.processor.delivery import STOP, Delivery, Flush
+from otel_llm.processor.logs import LogEventStash
+from otel_llm.processor.logs import RunLogProcessor as RunLogProcessor
 from otel_llm.processor.tree import Node, SpanTree
 from otel_llm.redaction import RedactHook, Redactor, chain
 from otel_llm.sampling import TraceSampler
@@ -81,6 +84,9 @@ class ProcessorStats:
         queued: spans waiting in the queue now.
         live_spans: spans tracked for their children now.
         buffered: runs waiting for a parent or a sampling decision now.
+        log_events_joined: GenAI log records (from `RunLogProcessor`) that became span
+            events of their span.
+        log_events_late: log records that came after their span ended (not joined).
     """
 
     received: int = 0
@@ -92,6 +98,8 @@ class ProcessorStats:
     queued: int = 0
     live_spans: int = 0
     buffered: int = 0
+    log_events_joined: int = 0
+    log_events_late: int = 0
 
     @property
     def dropped_total(self) -> int:
@@ -196,6 +204,7 @@ class RunSpanProcessor(SpanProcessor):
         self._flush_lock = threading.Lock()
         # Converter state.
         self._is_start: dict[type, bool] = {}
+        self._log_events = LogEventStash()
         self._tree = SpanTree(self._emit, self._root_ended, self._max_live, self._orphan_timeout)
         self._batch: list[Run] = []
         self._batch_due = 0.0
@@ -254,6 +263,18 @@ class RunSpanProcessor(SpanProcessor):
         before = self._app_dropped_total()
         self.on_end(span)
         return self._app_dropped_total() == before
+
+    def feed_log_record(self, record: LogRecord) -> bool:
+        """Queue a GenAI log record for its span (`RunLogProcessor` calls it); O(1).
+
+        Returns:
+            False when it was dropped (queue full or shut down).
+        """
+        if len(self._queue) < self._max_queue and not self._closed:
+            self._queue.append(record)
+            return True
+        self._count_app_drop("shutdown" if self._closed else "queue_full")
+        return False
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Convert and deliver every span that ended before the call.
@@ -336,6 +357,8 @@ class RunSpanProcessor(SpanProcessor):
             queued=len(self._queue),
             live_spans=len(self._tree.nodes),
             buffered=self._tree.waiting + self._sampler.buffered,
+            log_events_joined=self._log_events.joined,
+            log_events_late=self._log_events.late,
         )
 
     def _log_stats(self, force: bool = False) -> None:
@@ -395,6 +418,9 @@ class RunSpanProcessor(SpanProcessor):
         # Live spans are queued at start, ReadableSpans at end; the type test is cached
         # because isinstance against the API's abstract Span is slow.
         kind = type(item)
+        if kind is LogRecord:
+            self._log_events.add(item)
+            return
         started = self._is_start.get(kind)
         if started is None:
             started = self._is_start[kind] = isinstance(item, SdkSpan)
@@ -410,6 +436,7 @@ class RunSpanProcessor(SpanProcessor):
         except Exception as exc:
             self._drop("conversion_error", exc)
             return
+        self._log_events.attach(record)
         if not self._tree.ended(record, self._relevant(record)):
             self._filtered += 1
 

@@ -21,6 +21,7 @@ from otel_llm.server.auth import ApiKeyCheck
 from otel_llm.server.body import Media
 from otel_llm.server.openapi import OPENAPI
 from otel_llm.server.otlp_http import TRACES_PATHS, otlp_routes, status_response
+from otel_llm.server.otlp_logs import DEFAULT_LOG_JOIN_WAIT_SECONDS, LOGS_PATHS, logs_routes
 from otel_llm.server.pipeline import IngestPipeline
 from otel_llm.server.read_api import JSON, read_routes
 from otel_llm.server.status import RequestError
@@ -53,7 +54,7 @@ class ApiKeyMiddleware:
 
     @staticmethod
     def _refusal(request: Request, error: RequestError) -> Response:
-        if request.url.path in TRACES_PATHS:
+        if request.url.path in TRACES_PATHS or request.url.path in LOGS_PATHS:
             content_type = request.headers.get("content-type", "")
             media = Media.PROTOBUF if "protobuf" in content_type else Media.JSON
             return status_response(error, media)
@@ -72,6 +73,7 @@ def create_app(
     api_key: str | None,
     max_body_bytes: int,
     extra_routes: Sequence[BaseRoute] = (),
+    log_join_wait_seconds: float = DEFAULT_LOG_JOIN_WAIT_SECONDS,
 ) -> Starlette:
     """The HTTP app.
 
@@ -81,6 +83,8 @@ def create_app(
         api_key: when set, every request must carry it.
         max_body_bytes: largest OTLP body on the wire.
         extra_routes: routes of later features, mounted behind the same checks.
+        log_join_wait_seconds: how long a log record waits for its span before it
+            counts as unjoined.
     """
 
     async def openapi(request: Request) -> Response:
@@ -88,6 +92,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         *otlp_routes(pipeline, max_body_bytes),
+        *logs_routes(pipeline, store, max_body_bytes, log_join_wait_seconds),
         *read_routes(store),
         Route("/openapi.json", openapi, methods=["GET"]),
         *extra_routes,

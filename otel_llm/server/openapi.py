@@ -64,6 +64,15 @@ _EXPORT = {
         },
     },
 }
+_EXPORT_LOGS = {
+    **_EXPORT,
+    "summary": "OTLP/HTTP logs export",
+    "description": (
+        "An ExportLogsServiceRequest, protobuf or OTLP/JSON, optionally gzip or deflate "
+        "encoded. Answered only after the records are committed. GenAI event records join "
+        "the run of their span (in any arrival order); the others are kept as unjoined."
+    ),
+}
 
 _RUN_QUERY_BODY = {
     "type": "object",
@@ -214,6 +223,20 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/v1/traces": {"post": {**_EXPORT, "operationId": "exportTraces"}},
         "/otel/v1/traces": {"post": {**_EXPORT, "operationId": "exportTracesLangSmithPath"}},
+        "/v1/logs": {"post": {**_EXPORT_LOGS, "operationId": "exportLogs"}},
+        "/otel/v1/logs": {"post": {**_EXPORT_LOGS, "operationId": "exportLogsLangSmithPath"}},
+        "/logs/unjoined": {
+            "get": {
+                "operationId": "listUnjoinedLogRecords",
+                "summary": "OTLP log records that joined no run, and the join counts",
+                "parameters": [
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": {"200": _json({"type": "object"}, "counts and records")},
+            }
+        },
         "/info": {
             "get": {
                 "operationId": "info",

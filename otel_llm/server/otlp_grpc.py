@@ -17,6 +17,7 @@ from otel_llm.server.access_log import log_grpc
 from otel_llm.server.auth import ApiKeyCheck
 from otel_llm.server.body import Media
 from otel_llm.server.otlp_http import export_response
+from otel_llm.server.otlp_logs import logs_grpc_handler
 from otel_llm.server.pipeline import IngestPipeline
 from otel_llm.server.projects import PROJECT_HEADER
 from otel_llm.server.status import RequestError
@@ -27,7 +28,8 @@ TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 def build_grpc_server(
     pipeline: IngestPipeline, check: ApiKeyCheck, max_body_bytes: int
 ) -> aio.Server:
-    """A grpc.aio server (not started, no port yet) serving TraceService/Export.
+    """A grpc.aio server (not started, no port yet) serving TraceService/Export and
+    LogsService/Export.
 
     Args:
         pipeline: where export requests go.
@@ -66,7 +68,9 @@ def build_grpc_server(
             ("grpc.so_reuseport", 0),
         ]
     )
-    server.add_generic_rpc_handlers((handler,))
+    server.add_generic_rpc_handlers(
+        (handler, logs_grpc_handler(pipeline, check, max_body_bytes))
+    )
     return server
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_llm.convert import spans_to_runs
+from otel_llm.evaluations import feedback_of_runs
 from otel_llm.model import Run, SpanRecord
 from otel_llm.otlp import OTLPDecodeError, decode_otlp_json, decode_otlp_protobuf, span_problem
 from otel_llm.server.body import Media, decompress
@@ -40,6 +41,7 @@ class Prepared:
         rejected: spans that cannot be stored (each is described in `problems`).
         problems: why, one English sentence per rejected span.
         decoded_bytes: size of the request after decompression.
+        feedback: the runs' `gen_ai.evaluation.result` events as feedback.
     """
 
     batches: list[tuple[str, list[Any]]] = field(default_factory=list)
@@ -47,6 +49,7 @@ class Prepared:
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
     decoded_bytes: int = 0
+    feedback: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def run_count(self) -> int:
@@ -54,7 +57,9 @@ class Prepared:
 
     def changes(self) -> StoreChanges:
         """What to commit."""
-        return StoreChanges(rows=[row for _, rows in self.batches for row in rows])
+        return StoreChanges(
+            rows=[row for _, rows in self.batches for row in rows], feedback=self.feedback
+        )
 
     def rejection_message(self) -> str:
         """The partial-success `error_message`: how many spans, and the first reasons."""
@@ -98,7 +103,10 @@ def prepare(
         ) from None
     prepared = Prepared(span_count=len(spans), decoded_bytes=len(body))
     for project, group in _by_project(_screen(spans, prepared), project_header).items():
-        rows = _rows(_convert(group, prepared), project, row_builder, prepared)
+        runs = _convert(group, prepared)
+        rows = _rows(runs, project, row_builder, prepared)
+        if rows:
+            prepared.feedback += feedback_of_runs(runs)
         if rows:
             prepared.batches.append((project, rows))
     return prepared

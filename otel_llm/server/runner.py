@@ -161,6 +161,7 @@ class OtelLlmServer:
                 store=self.store,
                 api_key=settings.api_key,
                 max_body_bytes=settings.max_body_bytes,
+                log_join_wait_seconds=settings.log_join_wait_seconds,
                 extra_routes=[
                     *run_routes(
                         pipeline, self.store, self.store.row_builder,

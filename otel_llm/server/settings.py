@@ -46,6 +46,8 @@ class ServerSettings:
             the spill directory.
         forward_spill_dir: where those go (None: `<db>.forward-spill` next to the store).
         forward_batch_size: runs per forwarded request.
+        log_join_wait_seconds: an OTLP log record whose span has not arrived after this
+            counts as unjoined (it is kept, and still joins a span that comes later).
     """
 
     host: str = DEFAULT_HOST
@@ -65,6 +67,7 @@ class ServerSettings:
     forward_max_bytes: int = DEFAULT_FORWARD_MAX_BYTES
     forward_spill_dir: str | None = None
     forward_batch_size: int = DEFAULT_FORWARD_BATCH_SIZE
+    log_join_wait_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         problems = [

@@ -44,23 +44,28 @@ class StoreChanges:
             whose run is not stored yet waits for it, so arrival order does not matter.
         feedback: feedback in LangSmith's create shape (`id`, `run_id`, `key`, ...).
         attachments: files of runs.
+        log_events: OTLP log records (`otel_llm.otlp.logs.LogRecord.to_dict()`); each
+            joins its span's run, now or when the span is stored.
     """
 
     rows: list[Any] = field(default_factory=list)
     patches: list[dict[str, Any]] = field(default_factory=list)
     feedback: list[dict[str, Any]] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    log_events: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, other: StoreChanges) -> None:
         self.rows += other.rows
         self.patches += other.patches
         self.feedback += other.feedback
         self.attachments += other.attachments
+        self.log_events += other.log_events
 
     @property
     def size(self) -> int:
-        """How many things it stores (runs, patches, feedback, attachments)."""
-        return len(self.rows) + len(self.patches) + len(self.feedback) + len(self.attachments)
+        """How many things it stores (runs, patches, feedback, attachments, log records)."""
+        return (len(self.rows) + len(self.patches) + len(self.feedback)
+                + len(self.attachments) + len(self.log_events))
 
 
 class UnstorableRun(ValueError):

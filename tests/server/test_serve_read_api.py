@@ -186,6 +186,9 @@ def test_openapi_describes_every_route(loaded: OtelLlmServer) -> None:
     expected = {
         ("/v1/traces", "post"),
         ("/otel/v1/traces", "post"),
+        ("/v1/logs", "post"),
+        ("/otel/v1/logs", "post"),
+        ("/logs/unjoined", "get"),
         ("/info", "get"),
         ("/sessions", "get"),
         ("/sessions/{session_id}", "get"),

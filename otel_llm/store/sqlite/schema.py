@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-# 2: pending_patches, feedback, attachments, the forwarding outbox; 3: sessions.
+# 2: pending_patches, feedback, attachments, the forwarding outbox;
+# 3: sessions, log_events (OTLP log records, joined to their runs).
 SCHEMA_VERSION = 3
 TENANT_ID = "00000000-0000-0000-0000-000000000000"  # one local tenant
 GENERATION_TYPES = frozenset(("llm", "embedding"))
@@ -116,6 +117,23 @@ CREATE TABLE IF NOT EXISTS attachments (
     mime_type TEXT NOT NULL,
     data BLOB NOT NULL,
     PRIMARY KEY (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS log_events (
+    key TEXT PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    joinable INTEGER NOT NULL,
+    run_id TEXT,
+    time INTEGER NOT NULL,
+    event_name TEXT NOT NULL,
+    record TEXT NOT NULL,
+    received_time INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_events_span ON log_events (trace_id, span_id);
+CREATE INDEX IF NOT EXISTS log_events_run ON log_events (run_id);
+CREATE TABLE IF NOT EXISTS log_joins (
+    run_id TEXT PRIMARY KEY,
+    fields TEXT NOT NULL
 );
 """
 

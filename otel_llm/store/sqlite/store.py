@@ -16,6 +16,13 @@ from otel_llm.pricing import PriceTable
 from otel_llm.store.base import StoreChanges, StoreClosedError
 from otel_llm.store.sqlite.feedback import insert_attachments, insert_feedback
 from otel_llm.store.sqlite.ingest import Ingest, merge_rows
+from otel_llm.store.sqlite.log_events import (
+    join_spans,
+    log_event_counts,
+    spans_of_runs,
+    store_log_events,
+    unjoined_log_events,
+)
 from otel_llm.store.sqlite.outbox import OUTBOX_SCHEMA, Outbox
 from otel_llm.store.sqlite.patches import patched_rows, take_pending
 from otel_llm.store.sqlite.reads import SQLiteReads, trace_keys
@@ -248,8 +255,17 @@ class SQLiteStore(SQLiteReads):
                 if patches:
                     written |= self._ingest(conn, patched_rows(
                         conn, patches, self._stored_run, self.row_builder))
-                if changes.feedback:
-                    insert_feedback(conn, changes.feedback)
+                feedback = changes.feedback
+                spans = store_log_events(conn, changes.log_events) if changes.log_events \
+                    else set()
+                spans |= spans_of_runs(conn, written)
+                if spans:
+                    joined, evaluations = join_spans(
+                        conn, spans, self._stored_run, self.row_builder)
+                    written |= self._ingest(conn, joined)
+                    feedback = [*feedback, *evaluations]
+                if feedback:
+                    insert_feedback(conn, feedback)
                 if changes.attachments:
                     insert_attachments(conn, changes.attachments)
         except (sqlite3.Error, OverflowError, UnicodeEncodeError, MemoryError) as exc:
@@ -310,6 +326,19 @@ class SQLiteStore(SQLiteReads):
                 (project_id, project_id, start_ns),
             )
         return project_id
+
+    # --- log events ------------------------------------------------------------------
+
+    def log_event_counts(self, wait_seconds: float) -> dict[str, int]:
+        """OTLP log records joined to runs, waiting for their span (for less than
+        `wait_seconds`), and unjoined (no span context, not GenAI, or waited longer)."""
+        return log_event_counts(self._reader(), int(wait_seconds * 1e9))
+
+    def unjoined_log_events(
+        self, wait_seconds: float, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """The unjoined log records, oldest first (see `log_event_counts`)."""
+        return unjoined_log_events(self._reader(), int(wait_seconds * 1e9), limit, offset)
 
     # --- retention -----------------------------------------------------------------
 
