@@ -83,14 +83,26 @@ def main() -> None:
         ("  upb only", lambda: encode_request(spans).SerializeToString(), None),
         ("OTLP/JSON encode", lambda: encode_otlp_json(spans), None),
         ("ReadableSpan -> SpanRecord", lambda: [span_from_readable(s) for s in readable], None),
-        ("protobuf -> runs", lambda: spans_to_runs(decode_otlp_protobuf(proto)),
-         TARGETS["protobuf -> runs"]),
-        ("OTLP/JSON -> runs", lambda: spans_to_runs(decode_otlp_json(json_body)),
-         TARGETS["OTLP/JSON -> runs"]),
-        ("runs -> protobuf", lambda: encode_otlp_protobuf(runs_to_spans(runs)),
-         TARGETS["runs -> protobuf"]),
-        ("  the same, emit={'gen_ai'}",
-         lambda: encode_otlp_protobuf(runs_to_spans(runs, emit={"gen_ai"})), None),
+        (
+            "protobuf -> runs",
+            lambda: spans_to_runs(decode_otlp_protobuf(proto)),
+            TARGETS["protobuf -> runs"],
+        ),
+        (
+            "OTLP/JSON -> runs",
+            lambda: spans_to_runs(decode_otlp_json(json_body)),
+            TARGETS["OTLP/JSON -> runs"],
+        ),
+        (
+            "runs -> protobuf",
+            lambda: encode_otlp_protobuf(runs_to_spans(runs)),
+            TARGETS["runs -> protobuf"],
+        ),
+        (
+            "  the same, emit={'gen_ai'}",
+            lambda: encode_otlp_protobuf(runs_to_spans(runs, emit={"gen_ai"})),
+            None,
+        ),
     ]
     print(
         f"{n} spans x {args.attrs} attributes; protobuf {len(proto):,} bytes, "

@@ -302,18 +302,27 @@ def main() -> None:
     print(yard.describe())
     print(f"{'figure':<52}{'value':>12}{'x yard':>8}  target (x yardstick)")
     print(f"{'app thread, SDK alone, µs/span (median)':<52}{alone:>12.2f}{alone / us:>8.3f}")
-    print(f"{'app thread, + RunSpanProcessor, µs/span (median)':<52}{added:>12.2f}"
-          f"{added / us:>8.3f}")
+    print(
+        f"{'app thread, + RunSpanProcessor, µs/span (median)':<52}{added:>12.2f}{added / us:>8.3f}"
+    )
     verdict = "ok" if extra / us <= ADDED_TARGET else "ABOVE TARGET"
-    print(f"{'  added by RunSpanProcessor, µs/span':<52}{extra:>12.2f}{extra / us:>8.3f}"
-          f"  <= {ADDED_TARGET}  {verdict}")
-    print(f"{'  (span_from_readable on the app thread instead)':<52}{convert:>12.2f}"
-          f"{convert / us:>8.3f}")
+    print(
+        f"{'  added by RunSpanProcessor, µs/span':<52}{extra:>12.2f}{extra / us:>8.3f}"
+        f"  <= {ADDED_TARGET}  {verdict}"
+    )
+    print(
+        f"{'  (span_from_readable on the app thread instead)':<52}{convert:>12.2f}"
+        f"{convert / us:>8.3f}"
+    )
     verdict = "ok" if yard.rate_ratio(rate) >= RATE_TARGET else "BELOW TARGET"
-    print(f"{'background -> in-memory sink, spans/s':<52}{rate:>12,.0f}"
-          f"{yard.rate_ratio(rate):>8.3f}  >= {RATE_TARGET}  {verdict}")
-    print(f"{'  (export_all, no redaction), spans/s':<52}{rate_all:>12,.0f}"
-          f"{yard.rate_ratio(rate_all):>8.3f}")
+    print(
+        f"{'background -> in-memory sink, spans/s':<52}{rate:>12,.0f}"
+        f"{yard.rate_ratio(rate):>8.3f}  >= {RATE_TARGET}  {verdict}"
+    )
+    print(
+        f"{'  (export_all, no redaction), spans/s':<52}{rate_all:>12,.0f}"
+        f"{yard.rate_ratio(rate_all):>8.3f}"
+    )
     for step, micros in breakdown.items():
         print(f"{'  worker CPU, ' + step + ', µs/span':<52}{micros:>12.2f}{micros / us:>8.3f}")
 

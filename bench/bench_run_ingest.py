@@ -38,12 +38,22 @@ from langsmith._internal._operations import (
 
 RATIO_TARGET = 0.6
 BOUNDARY = "bench-boundary"
-STEPS = [("RunnableSequence", "chain"), ("Wiki", "retriever"), ("ChatPromptTemplate", "prompt"),
-         ("ChatOpenAI", "llm"), ("get_weather", "tool"), ("ChatOpenAI", "llm"),
-         ("StrOutputParser", "parser"), ("lookup_order", "tool"), ("ChatOpenAI", "llm"),
-         ("format", "chain")]
-TEXT = ("The customer asks where order #{n} is; the warehouse says it left on Monday and "
-        "the carrier expects delivery by Thursday. ") * 9  # ~1 KB each way
+STEPS = [
+    ("RunnableSequence", "chain"),
+    ("Wiki", "retriever"),
+    ("ChatPromptTemplate", "prompt"),
+    ("ChatOpenAI", "llm"),
+    ("get_weather", "tool"),
+    ("ChatOpenAI", "llm"),
+    ("StrOutputParser", "parser"),
+    ("lookup_order", "tool"),
+    ("ChatOpenAI", "llm"),
+    ("format", "chain"),
+]
+TEXT = (
+    "The customer asks where order #{n} is; the warehouse says it left on Monday and "
+    "the carrier expects delivery by Thursday. "
+) * 9  # ~1 KB each way
 
 
 def trace_ops(seed: int) -> list[tuple[str, dict[str, object]]]:
@@ -55,31 +65,59 @@ def trace_ops(seed: int) -> list[tuple[str, dict[str, object]]]:
     for i, (name, run_type) in enumerate(STEPS):
         run_id = root_id if i == 0 else uuid.uuid4()
         begin = start + dt.timedelta(milliseconds=i)
-        dotted = root_dotted if i == 0 else \
-            f"{root_dotted}.{begin.strftime('%Y%m%dT%H%M%S%fZ')}{run_id}"
-        ops.append(("post", {
-            "id": run_id, "trace_id": root_id, "parent_run_id": None if i == 0 else root_id,
-            "dotted_order": dotted, "name": name, "run_type": run_type,
-            "start_time": begin.isoformat(), "session_name": "bench",
-            "inputs": {"question": TEXT.format(n=seed), "step": i},
-            "extra": {"metadata": {"ls_provider": "openai", "ls_model_name": "gpt-4o-mini",
-                                   "thread_id": f"t-{seed % 50}"}},
-            "tags": ["bench"], "serialized": {"name": name},
-        }))
+        dotted = (
+            root_dotted if i == 0 else f"{root_dotted}.{begin.strftime('%Y%m%dT%H%M%S%fZ')}{run_id}"
+        )
+        ops.append(
+            (
+                "post",
+                {
+                    "id": run_id,
+                    "trace_id": root_id,
+                    "parent_run_id": None if i == 0 else root_id,
+                    "dotted_order": dotted,
+                    "name": name,
+                    "run_type": run_type,
+                    "start_time": begin.isoformat(),
+                    "session_name": "bench",
+                    "inputs": {"question": TEXT.format(n=seed), "step": i},
+                    "extra": {
+                        "metadata": {
+                            "ls_provider": "openai",
+                            "ls_model_name": "gpt-4o-mini",
+                            "thread_id": f"t-{seed % 50}",
+                        }
+                    },
+                    "tags": ["bench"],
+                    "serialized": {"name": name},
+                },
+            )
+        )
         usage = {"input_tokens": 120, "output_tokens": 40, "total_tokens": 160}
-        ops.append(("patch", {
-            "id": run_id, "trace_id": root_id, "dotted_order": dotted,
-            "end_time": (begin + dt.timedelta(milliseconds=50)).isoformat(),
-            "outputs": {"answer": TEXT.format(n=seed),
-                        **({"usage_metadata": usage} if run_type == "llm" else {})},
-        }))
+        ops.append(
+            (
+                "patch",
+                {
+                    "id": run_id,
+                    "trace_id": root_id,
+                    "dotted_order": dotted,
+                    "end_time": (begin + dt.timedelta(milliseconds=50)).isoformat(),
+                    "outputs": {
+                        "answer": TEXT.format(n=seed),
+                        **({"usage_metadata": usage} if run_type == "llm" else {}),
+                    },
+                },
+            )
+        )
     return ops
 
 
 def multipart_body(first_seed: int, traces: int, compress: bool) -> bytes:
-    ops = [serialize_run_dict(kind, payload)
-           for seed in range(first_seed, first_seed + traces)
-           for kind, payload in trace_ops(seed)]
+    ops = [
+        serialize_run_dict(kind, payload)
+        for seed in range(first_seed, first_seed + traces)
+        for kind, payload in trace_ops(seed)
+    ]
     chunks: list[bytes] = []
     for op in combine_serialized_queue_operations(ops):  # type: ignore[arg-type]
         parts, _ = serialized_run_operation_to_multipart_parts_and_context(op)  # type: ignore[arg-type]
@@ -120,8 +158,9 @@ def main() -> None:
         server = Server(Path(tmp) / "otlp", [])
         try:
             work = bodies("protobuf", args.requests, 0, 1000, 20)
-            seconds, statuses = throughput(http_sender(server.url, "application/x-protobuf"),
-                                           work, args.clients)
+            seconds, statuses = throughput(
+                http_sender(server.url, "application/x-protobuf"), work, args.clients
+            )
         finally:
             server.stop()
         otlp = statuses[200] * 1000 / seconds
@@ -130,8 +169,9 @@ def main() -> None:
         compress = not args.plain
         server = Server(Path(tmp) / "runs", [])
         try:
-            work = [multipart_body(i * args.traces, args.traces, compress)
-                    for i in range(args.requests)]
+            work = [
+                multipart_body(i * args.traces, args.traces, compress) for i in range(args.requests)
+            ]
             url = f"http://127.0.0.1:{server.http_port}/runs/multipart"
             seconds, statuses = throughput(multipart_sender(url, compress), work, args.clients)
         finally:
@@ -141,8 +181,9 @@ def main() -> None:
         verdict = "met" if ratio >= RATIO_TARGET else "NOT met"
         kind = "zstd" if compress else "plain"
         print(f"multipart run ingest ({kind})  {runs:>10,.0f} runs/s   (statuses {dict(statuses)})")
-        print(f"ratio runs/s : spans/s        {ratio:>10.2f}   "
-              f"target >= {RATIO_TARGET} ({verdict})")
+        print(
+            f"ratio runs/s : spans/s        {ratio:>10.2f}   target >= {RATIO_TARGET} ({verdict})"
+        )
 
 
 if __name__ == "__main__":

@@ -326,8 +326,10 @@ def main() -> None:
 
     yard.remeasure(args.spans, args.attrs)
     print(yard.describe())
-    print(f"{'transport':<10} {'spans/s':>9} {'x yard':>7}  {'target (x yard)':<18} "
-          "server CPU per 1,000 spans")
+    print(
+        f"{'transport':<10} {'spans/s':>9} {'x yard':>7}  {'target (x yard)':<18} "
+        "server CPU per 1,000 spans"
+    )
     rates = {transport: yard.rate_ratio(rate) for transport, rate, *_ in results}
     for transport, rate, statuses, main_ms, workers_ms in results:
         # gRPC's target is "as fast as HTTP protobuf" (within 5 %).

@@ -48,17 +48,28 @@ class Generator:
         self.rng = random.Random(seed)
         self.clock = T0
 
-    def run(self, name: str, run_type: str, parent: Run | None, trace_hex: str,
-            start: int, duration_ms: float, **extra: Any) -> Run:
+    def run(
+        self,
+        name: str,
+        run_type: str,
+        parent: Run | None,
+        trace_hex: str,
+        start: int,
+        duration_ms: float,
+        **extra: Any,
+    ) -> Run:
         rng = self.rng
         run_id = run_id_from_span_id(rng.randbytes(8))
         end = start + int(duration_ms * MS)
         run = Run(
-            id=run_id, name=name, run_type=run_type,
+            id=run_id,
+            name=name,
+            run_type=run_type,
             trace_id=parent.trace_id if parent else run_id,
             parent_run_id=parent.id if parent else None,
             dotted_order=dotted_order(parent.dotted_order if parent else None, start, run_id),
-            start_time_ns=start, end_time_ns=end,
+            start_time_ns=start,
+            end_time_ns=end,
             extra={"otel": {"trace_id": trace_hex}, **extra.pop("extra", {})},
             **extra,
         )
@@ -70,11 +81,18 @@ class Generator:
         start = self.clock
         trace_hex = rng.randbytes(16).hex()
         tags = ["prod"] if rng.random() < 0.8 else ["beta"]
-        root = self.run("agent", "chain", None, trace_hex, start, rng.uniform(500, 9000),
-                        inputs={"input": f"question {rng.randint(0, 10**6)}"},
-                        outputs={"output": "an answer " * 5}, tags=tags,
-                        extra={"metadata": {"user_id": f"u{rng.randint(0, 999)}",
-                                            "observation_type": "agent"}})
+        root = self.run(
+            "agent",
+            "chain",
+            None,
+            trace_hex,
+            start,
+            rng.uniform(500, 9000),
+            inputs={"input": f"question {rng.randint(0, 10**6)}"},
+            outputs={"output": "an answer " * 5},
+            tags=tags,
+            extra={"metadata": {"user_id": f"u{rng.randint(0, 999)}", "observation_type": "agent"}},
+        )
         runs = [root]
         chains = [root]
         while len(runs) < size:
@@ -84,33 +102,76 @@ class Generator:
             if kind < 0.45:
                 model = rng.choice(MODELS)
                 prompt, completion = rng.randint(50, 4000), rng.randint(10, 800)
-                usage = {"input_tokens": prompt, "output_tokens": completion,
-                         "total_tokens": prompt + completion,
-                         "input_token_details": {"cache_read": prompt // 4}}
+                usage = {
+                    "input_tokens": prompt,
+                    "output_tokens": completion,
+                    "total_tokens": prompt + completion,
+                    "input_token_details": {"cache_read": prompt // 4},
+                }
                 run = self.run(
-                    f"chat {model}", "llm", parent, trace_hex, t, rng.uniform(200, 6000),
-                    inputs={"messages": [{"role": "system", "content": "You help."},
-                                         {"role": "user", "content": "Tell me " * 8}]},
+                    f"chat {model}",
+                    "llm",
+                    parent,
+                    trace_hex,
+                    t,
+                    rng.uniform(200, 6000),
+                    inputs={
+                        "messages": [
+                            {"role": "system", "content": "You help."},
+                            {"role": "user", "content": "Tell me " * 8},
+                        ]
+                    },
                     outputs={"generations": [{"text": "Sure. " * 12}], "usage_metadata": usage},
-                    extra={"metadata": {"ls_provider": "openai", "ls_model_name": model,
-                                        "ls_model_type": "chat", "usage_metadata": usage},
-                           "invocation_params": {"model": model, "temperature": 0.2}},
+                    extra={
+                        "metadata": {
+                            "ls_provider": "openai",
+                            "ls_model_name": model,
+                            "ls_model_type": "chat",
+                            "usage_metadata": usage,
+                        },
+                        "invocation_params": {"model": model, "temperature": 0.2},
+                    },
                 )
             elif kind < 0.7:
                 tool = rng.choice(TOOLS)
                 error = "TimeoutError: no answer" if rng.random() < 0.03 else None
-                run = self.run(tool, "tool", parent, trace_hex, t, rng.uniform(5, 800),
-                               inputs={"input": '{"query": "weather in Paris"}'},
-                               outputs=None if error else {"output": "sunny, 21 C"},
-                               error=error)
+                run = self.run(
+                    tool,
+                    "tool",
+                    parent,
+                    trace_hex,
+                    t,
+                    rng.uniform(5, 800),
+                    inputs={"input": '{"query": "weather in Paris"}'},
+                    outputs=None if error else {"output": "sunny, 21 C"},
+                    error=error,
+                )
             elif kind < 0.85:
-                run = self.run("retrieve_docs", "retriever", parent, trace_hex, t,
-                               rng.uniform(20, 300), inputs={"query": "capital of France"},
-                               outputs={"documents": [{"page_content": "Paris " * 10,
-                                                       "metadata": {"id": i}} for i in range(4)]})
+                run = self.run(
+                    "retrieve_docs",
+                    "retriever",
+                    parent,
+                    trace_hex,
+                    t,
+                    rng.uniform(20, 300),
+                    inputs={"query": "capital of France"},
+                    outputs={
+                        "documents": [
+                            {"page_content": "Paris " * 10, "metadata": {"id": i}} for i in range(4)
+                        ]
+                    },
+                )
             else:
-                run = self.run("step", "chain", parent, trace_hex, t, rng.uniform(100, 3000),
-                               inputs={"input": "x"}, outputs={"output": "y"})
+                run = self.run(
+                    "step",
+                    "chain",
+                    parent,
+                    trace_hex,
+                    t,
+                    rng.uniform(100, 3000),
+                    inputs={"input": "x"},
+                    outputs={"output": "y"},
+                )
                 chains.append(run)
             runs.append(run)
         return runs
@@ -187,22 +248,27 @@ def main() -> None:
     with SQLiteStore(db) as store:
         t = time.perf_counter()
         big = gen.trace(10_000)
-        n, secs = ingest(store, iter([big[i:i + BATCH] for i in range(0, len(big), BATCH)]),
-                         "prod")
+        n, secs = ingest(
+            store, iter([big[i : i + BATCH] for i in range(0, len(big), BATCH)]), "prod"
+        )
         n2, secs2 = ingest(store, gen.runs(args.runs - 10_000 - args.runs // 10), "prod")
         n3, secs3 = ingest(store, gen.runs(args.runs // 10), "dev")
         total, ingest_secs = n + n2 + n3, secs + secs2 + secs3
         ingest_rate = total / ingest_secs
-        print(f"ingest, complete traces, {BATCH} runs per transaction: {total:,} runs in "
-              f"{ingest_secs:.1f} s = {ingest_rate:,.0f} runs/s "
-              f"(wall incl. generation {time.perf_counter() - t:.0f} s)")
+        print(
+            f"ingest, complete traces, {BATCH} runs per transaction: {total:,} runs in "
+            f"{ingest_secs:.1f} s = {ingest_rate:,.0f} runs/s "
+            f"(wall incl. generation {time.perf_counter() - t:.0f} s)"
+        )
 
         split_db = Path(tmp) / "split.db"
         with SQLiteStore(split_db) as split:
             m, msecs = ingest(split, split_children_first(Generator(2).runs(100_000)), "prod")
             split_rate = m / msecs
-            print(f"ingest, traces split across requests (children first): {m:,} runs at "
-                  f"{split_rate:,.0f} runs/s")
+            print(
+                f"ingest, traces split across requests (children first): {m:,} runs at "
+                f"{split_rate:,.0f} runs/s"
+            )
         split_db.unlink()
 
         tree_ms, runs = timed(lambda: store.trace_runs(big[0].id))
@@ -213,22 +279,36 @@ def main() -> None:
             ("newest runs of a project", RunQuery(session=[prod])),
             ("is_root=true", RunQuery(session=[prod], is_root=True)),
             ("run_type=llm", RunQuery(session=[prod], run_type="llm")),
-            ('eq(run_type,"llm") and gt(latency,"5s")', RunQuery(
-                session=[prod], filter='and(eq(run_type, "llm"), gt(latency, "5s"))')),
+            (
+                'eq(run_type,"llm") and gt(latency,"5s")',
+                RunQuery(session=[prod], filter='and(eq(run_type, "llm"), gt(latency, "5s"))'),
+            ),
             ("neq(error, null)", RunQuery(session=[prod], filter="neq(error, null)")),
-            ('has(tags, "beta") roots', RunQuery(session=[prod], is_root=True,
-                                                 filter='has(tags, "beta")')),
-            ("metadata user_id = one user", RunQuery(
-                session=[prod], filter=f'and(eq(metadata_key, "user_id"), '
-                                       f'eq(metadata_value, "{user}"))')),
+            (
+                'has(tags, "beta") roots',
+                RunQuery(session=[prod], is_root=True, filter='has(tags, "beta")'),
+            ),
+            (
+                "metadata user_id = one user",
+                RunQuery(
+                    session=[prod],
+                    filter=f'and(eq(metadata_key, "user_id"), eq(metadata_value, "{user}"))',
+                ),
+            ),
             ("gt(total_tokens, 4000)", RunQuery(session=[prod], filter="gt(total_tokens, 4000)")),
-            ('tools in traces tagged beta (trace_filter)', RunQuery(
-                session=[prod], run_type="tool", trace_filter='has(tags, "beta")')),
+            (
+                "tools in traces tagged beta (trace_filter)",
+                RunQuery(session=[prod], run_type="tool", trace_filter='has(tags, "beta")'),
+            ),
             ("all projects, no session", RunQuery()),
-            ('search("question") (common: newest runs first)', RunQuery(
-                session=[prod], filter='search("question")', limit=10)),
-            ('search("question 4242") (rare: full scan)', RunQuery(
-                session=[prod], filter='search("question 4242")', limit=10)),
+            (
+                'search("question") (common: newest runs first)',
+                RunQuery(session=[prod], filter='search("question")', limit=10),
+            ),
+            (
+                'search("question 4242") (rare: full scan)',
+                RunQuery(session=[prod], filter='search("question 4242")', limit=10),
+            ),
         ]
         print(f"filtered /runs/query pages of 100 over {total:,} runs (median of 5):")
         pages: list[tuple[str, float, float, int]] = []
@@ -244,18 +324,26 @@ def main() -> None:
     yard.remeasure()  # the faster of the start's and the end's
     print(yard.describe())
     yr = yard.request_ms
-    print(f"ingest: {ingest_rate:,.0f} runs/s = {yard.rate_ratio(ingest_rate):.2f} x yardstick; "
-          f"split: {split_rate:,.0f} runs/s = {yard.rate_ratio(split_rate):.2f} x")
+    print(
+        f"ingest: {ingest_rate:,.0f} runs/s = {yard.rate_ratio(ingest_rate):.2f} x yardstick; "
+        f"split: {split_rate:,.0f} runs/s = {yard.rate_ratio(split_rate):.2f} x"
+    )
     verdict = "ok" if tree_ms / yr < TREE_TARGET_YR else "ABOVE TARGET"
-    print(f"trace tree read: {tree_ms:.0f} ms = {tree_ms / yr:.1f} yr "
-          f"(target < {TREE_TARGET_YR:.0f} yr: {verdict})")
+    print(
+        f"trace tree read: {tree_ms:.0f} ms = {tree_ms / yr:.1f} yr "
+        f"(target < {TREE_TARGET_YR:.0f} yr: {verdict})"
+    )
     worst = max(ms for _, ms, _, _ in pages)
     for label, ms, ms2, n_page in pages:
-        print(f"  {label:48s} {ms:7.1f} ms {ms / yr:6.2f} yr  (next page {ms2:6.1f} ms, "
-              f"{n_page} runs)")
+        print(
+            f"  {label:48s} {ms:7.1f} ms {ms / yr:6.2f} yr  (next page {ms2:6.1f} ms, "
+            f"{n_page} runs)"
+        )
     verdict = "ok" if worst / yr < PAGE_TARGET_YR else "ABOVE TARGET"
-    print(f"slowest page: {worst:.0f} ms = {worst / yr:.1f} yr (target < {PAGE_TARGET_YR:.0f} yr: "
-          f"{verdict})")
+    print(
+        f"slowest page: {worst:.0f} ms = {worst / yr:.1f} yr (target < {PAGE_TARGET_YR:.0f} yr: "
+        f"{verdict})"
+    )
     print(f"run stats of every root of the big project: {stats_ms:.0f} ms = {stats_ms / yr:.1f} yr")
     if not args.keep and args.db is None:
         for suffix in ("", "-wal", "-shm"):

@@ -414,8 +414,10 @@ class Yardstick:
             self.rate, self.span_us, self.request_ms = again.rate, again.span_us, again.request_ms
 
     def describe(self) -> str:
-        return (f"yardstick: orjson.loads + walk of OTLP/JSON, one core = {self.rate:,.0f} "
-                f"spans/s ({self.span_us:.2f} µs/span, {self.request_ms:.1f} ms per 1,000)")
+        return (
+            f"yardstick: orjson.loads + walk of OTLP/JSON, one core = {self.rate:,.0f} "
+            f"spans/s ({self.span_us:.2f} µs/span, {self.request_ms:.1f} ms per 1,000)"
+        )
 
     def rate_ratio(self, rate: float) -> float:
         """A throughput as a multiple of the yardstick's (higher is faster)."""

@@ -180,8 +180,10 @@ class _Shape:
 
 def _make_shape(keys: Collection[str], event_names: Iterable[str]) -> _Shape:
     fallback = next((kind for key, kind in MARKERS.items() if key in keys), None)
-    if fallback is None and any(k in keys for k in MODEL_KEYS) and any(
-        k in keys for k in USAGE_KEYS
+    if (
+        fallback is None
+        and any(k in keys for k in MODEL_KEYS)
+        and any(k in keys for k in USAGE_KEYS)
     ):
         fallback = (G, None)
     namespaces = {k.partition(".")[0] for k in keys}
@@ -286,8 +288,12 @@ class Placement(NamedTuple):  # a tuple: cheaper to make than a frozen dataclass
 
 
 def _position(
-    run_id: uuid.UUID, start_ns: int, otel_trace_id: bytes, parent: Placement | None,
-    *, orphan: bool,
+    run_id: uuid.UUID,
+    start_ns: int,
+    otel_trace_id: bytes,
+    parent: Placement | None,
+    *,
+    orphan: bool,
 ) -> tuple[uuid.UUID, str]:
     """A run's trace id and dotted order, when no span key names them: under its
     parent's placement; else a root's, or an orphan's (its parent is not known: until
@@ -302,8 +308,12 @@ def _position(
 
 
 def children_placement(
-    span_id: bytes, trace_id: bytes, start_ns: int, parent: Placement | None,
-    *, has_parent: bool,
+    span_id: bytes,
+    trace_id: bytes,
+    start_ns: int,
+    parent: Placement | None,
+    *,
+    has_parent: bool,
 ) -> Placement:
     """Where the children of a span go, without converting it, when the span names no
     run ids of its own (none of `ID_KEYS`).
@@ -426,7 +436,10 @@ def _assemble(
     else:
         parent_run_id = x.parent_run_id or parent_run_id
         trace_id, dotted = _position(
-            run_id, span.start_time_unix_nano, span.trace_id, parent,
+            run_id,
+            span.start_time_unix_nano,
+            span.trace_id,
+            parent,
             orphan=parent_run_id is not None,
         )
         trace_id = x.trace_id or trace_id
@@ -479,8 +492,11 @@ def _extra(x: Extraction, obs: ObservationType) -> dict[str, Any]:
         if x.model is not None or x.response_model is not None:
             metadata.setdefault("ls_model_name", x.model or x.response_model)
         metadata.setdefault("ls_model_type", "chat" if obs is G else "embedding")
-        for param, key in (("temperature", "ls_temperature"), ("max_tokens", "ls_max_tokens"),
-                           ("stop", "ls_stop")):
+        for param, key in (
+            ("temperature", "ls_temperature"),
+            ("max_tokens", "ls_max_tokens"),
+            ("stop", "ls_stop"),
+        ):
             if params.get(param) is not None:
                 metadata.setdefault(key, params[param])
         if not x.usage and obs is G:  # e.g. MLflow spans: only the response says it
@@ -738,8 +754,10 @@ def _output_messages(outputs: dict[str, Any] | None) -> list[Any] | None:
     if "role" in outputs and "content" in outputs:
         return [outputs]
     choices = outputs.get("choices")
-    if isinstance(choices, list) and choices and all(
-        isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices
+    if (
+        isinstance(choices, list)
+        and choices
+        and all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices)
     ):
         return [mlflow.choice_message(c) for c in choices]
     if outputs.get("type") == "message" and isinstance(outputs.get("content"), list):
@@ -845,10 +863,15 @@ def _run_to_span(
         write(run, facts, attrs)
     # input/output.value carry the exact run I/O unless the structured GenAI keys alone
     # give it back (then they would only repeat it).
-    if ("openinference" in emit or "gen_ai" not in emit or _structured_io(facts) != (
-        run.inputs or None,
-        run.outputs,
-    )):
+    if (
+        "openinference" in emit
+        or "gen_ai" not in emit
+        or _structured_io(facts)
+        != (
+            run.inputs or None,
+            run.outputs,
+        )
+    ):
         native.write_verbatim_io(run, attrs)
     raw = ot.get("attributes")
     if raw:
@@ -856,9 +879,7 @@ def _run_to_span(
 
     trace_id, span_id, parent_id = otel_ids(run)
     start = ot.get("start_time_unix_nano", run.start_time_ns)
-    end = ot.get(
-        "end_time_unix_nano", run.end_time_ns if run.end_time_ns is not None else start
-    )
+    end = ot.get("end_time_unix_nano", run.end_time_ns if run.end_time_ns is not None else start)
     status = ot.get("status")
     if status is not None:
         code, message = status["code"], status["message"]
@@ -975,9 +996,7 @@ def otel_ids(run: Run) -> tuple[bytes, bytes, bytes]:
     """(trace id, span id, parent span id) of the OTel span a run came from or becomes."""
     ot = run.otel
     trace_hex = ot.get("trace_id")
-    trace_id = (
-        bytes.fromhex(trace_hex) if trace_hex is not None else (run.trace_id or run.id).bytes
-    )
+    trace_id = bytes.fromhex(trace_hex) if trace_hex is not None else (run.trace_id or run.id).bytes
     span_hex = ot.get("span_id")
     span_id = bytes.fromhex(span_hex) if span_hex is not None else span_id_from_run_id(run.id)
     parent_hex = ot.get("parent_span_id")

@@ -52,7 +52,9 @@ def _or_off(name: str, build: Callable[[], T], losing: str) -> T | None:
         logger.error(
             "%s is off: %s. Tracing goes on with the other exporters in "
             "OTEL_TRACES_EXPORTER; %s until the variable is fixed and the app restarted.",
-            name, str(exc).rstrip("."), losing,
+            name,
+            str(exc).rstrip("."),
+            losing,
         )
         return None
 

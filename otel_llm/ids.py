@@ -81,7 +81,6 @@ def dotted_segment(start_time_ns: int, run_id: uuid.UUID) -> str:
     return f"{_second(secs)}{rem // 1000:06d}Z{uuid_str(run_id)}"
 
 
-
 @functools.lru_cache(maxsize=1024)
 def _second(secs: int) -> str:
     # Spans of a batch share few distinct seconds: format each once.

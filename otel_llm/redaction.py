@@ -345,9 +345,7 @@ class Redactor:
             return value
         return self._walk_other(value)
 
-    def _mapping(
-        self, value: dict[Any, Any], skip: frozenset[str] = frozenset()
-    ) -> dict[Any, Any]:
+    def _mapping(self, value: dict[Any, Any], skip: frozenset[str] = frozenset()) -> dict[Any, Any]:
         # The hot loop of the Python walk: caches are read inline, scalars skipped early.
         out: dict[Any, Any] | None = None
         keys, memo, patterns = self._key_cache, self._memo, self.patterns
@@ -405,11 +403,21 @@ class Redactor:
 
 
 _OTEL = frozenset({"otel"})
-_OTEL_VERBATIM = frozenset({
-    "trace_id", "span_id", "parent_span_id", "start_time_unix_nano", "end_time_unix_nano",
-    "kind", "flags", "incomplete", "dropped_attributes_count", "dropped_events_count",
-    "dropped_links_count",
-})
+_OTEL_VERBATIM = frozenset(
+    {
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "start_time_unix_nano",
+        "end_time_unix_nano",
+        "kind",
+        "flags",
+        "incomplete",
+        "dropped_attributes_count",
+        "dropped_events_count",
+        "dropped_links_count",
+    }
+)
 
 # Attribute keys that carry prompt/response content in the conventions we read; dropped
 # from raw attributes when inputs or outputs are hidden.

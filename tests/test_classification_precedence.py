@@ -10,27 +10,57 @@ from otel_llm.model import SpanRecord
 
 # (higher convention's key and value, lower convention's key and value, run_type, type)
 DISAGREEMENTS = [
-    (("otel_llm.observation.type", "tool"), ("langfuse.observation.type", "generation"),
-     "tool", "tool"),
-    (("langfuse.observation.type", "retriever"), ("langsmith.span.kind", "llm"),
-     "retriever", "retriever"),
+    (
+        ("otel_llm.observation.type", "tool"),
+        ("langfuse.observation.type", "generation"),
+        "tool",
+        "tool",
+    ),
+    (
+        ("langfuse.observation.type", "retriever"),
+        ("langsmith.span.kind", "llm"),
+        "retriever",
+        "retriever",
+    ),
     (("langsmith.span.kind", "tool"), ("mlflow.spanType", '"LLM"'), "tool", "tool"),
-    (("mlflow.spanType", '"RETRIEVER"'), ("openinference.span.kind", "LLM"),
-     "retriever", "retriever"),
-    (("openinference.span.kind", "LLM"), ("gen_ai.operation.name", "execute_tool"),
-     "llm", "generation"),
+    (
+        ("mlflow.spanType", '"RETRIEVER"'),
+        ("openinference.span.kind", "LLM"),
+        "retriever",
+        "retriever",
+    ),
+    (
+        ("openinference.span.kind", "LLM"),
+        ("gen_ai.operation.name", "execute_tool"),
+        "llm",
+        "generation",
+    ),
     (("openinference.span.kind", "TOOL"), ("gen_ai.operation.name", "chat"), "tool", "tool"),
-    (("gen_ai.operation.name", "execute_tool"), ("traceloop.span.kind", "workflow"),
-     "tool", "tool"),
+    (
+        ("gen_ai.operation.name", "execute_tool"),
+        ("traceloop.span.kind", "workflow"),
+        "tool",
+        "tool",
+    ),
     (("traceloop.span.kind", "tool"), ("llm.request.type", "chat"), "tool", "tool"),
-    (("llm.request.type", "embedding"), ("ai.operationId", "ai.generateText.doGenerate"),
-     "embedding", "embedding"),
+    (
+        ("llm.request.type", "embedding"),
+        ("ai.operationId", "ai.generateText.doGenerate"),
+        "embedding",
+        "embedding",
+    ),
 ]
 
 
 def classify(attributes: dict[str, str]) -> tuple[str, str]:
-    span = SpanRecord(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="step",
-                      start_time_unix_nano=1, end_time_unix_nano=2, attributes=attributes)
+    span = SpanRecord(
+        trace_id=b"\x01" * 16,
+        span_id=b"\x02" * 8,
+        name="step",
+        start_time_unix_nano=1,
+        end_time_unix_nano=2,
+        attributes=attributes,
+    )
     (run,) = spans_to_runs([span])
     return run.run_type, observation_of(run).value
 

@@ -56,8 +56,10 @@ def test_dotted_order_matches_the_sdk_format() -> None:
     seg = dotted_segment(ns, rid)
     assert seg == "20251120T234453756667Z01a1fb59-43fc-73bf-8dc4-c46ea89f3d4f"
     child = uuid.UUID("01a1fb59-4402-7c7e-9169-f6256e8ee91b")
-    assert dotted_segment(ns + 5000, child) == \
-        "20251120T234453756672Z01a1fb59-4402-7c7e-9169-f6256e8ee91b"
+    assert (
+        dotted_segment(ns + 5000, child)
+        == "20251120T234453756672Z01a1fb59-4402-7c7e-9169-f6256e8ee91b"
+    )
     dotted = seg + ".20251120T234453756672Z01a1fb59-4402-7c7e-9169-f6256e8ee91b"
     assert ids_from_dotted_order(dotted) == (child, rid, rid)
 
@@ -68,12 +70,15 @@ def test_a_complete_trace_in_any_order() -> None:
     root = runs["s1"]
     assert root.parent_run_id is None and root.trace_id == root.id
     # span n starts n microseconds after T0 (2025-11-13T02:13:20Z); its run id ends in n.
-    seg = {n: f"20251113T02132000000{n}Z00000000-0000-0000-0000-00000000000{n}"
-           for n in range(1, 5)}
+    seg = {
+        n: f"20251113T02132000000{n}Z00000000-0000-0000-0000-00000000000{n}" for n in range(1, 5)
+    }
     assert root.dotted_order == seg[1]
-    for name, parent, dotted in (("s2", "s1", f"{seg[1]}.{seg[2]}"),
-                                 ("s3", "s2", f"{seg[1]}.{seg[2]}.{seg[3]}"),
-                                 ("s4", "s1", f"{seg[1]}.{seg[4]}")):
+    for name, parent, dotted in (
+        ("s2", "s1", f"{seg[1]}.{seg[2]}"),
+        ("s3", "s2", f"{seg[1]}.{seg[2]}.{seg[3]}"),
+        ("s4", "s1", f"{seg[1]}.{seg[4]}"),
+    ):
         run = runs[name]
         assert run.trace_id == root.id
         assert run.parent_run_id == runs[parent].id
@@ -99,8 +104,9 @@ def test_per_span_form_uses_the_parent_run() -> None:
     assert child is not None
     assert child.trace_id == root.id and child.parent_run_id == root.id
     assert root.dotted_order == "20251113T021320000001Z00000000-0000-0000-0000-000000000001"
-    assert child.dotted_order == (f"{root.dotted_order}."
-                                  "20251113T021320000002Z00000000-0000-0000-0000-000000000002")
+    assert child.dotted_order == (
+        f"{root.dotted_order}.20251113T021320000002Z00000000-0000-0000-0000-000000000002"
+    )
 
 
 def test_cycles_and_bad_ids_never_raise() -> None:
@@ -120,8 +126,10 @@ def test_classification_precedence_is_a_table() -> None:
     s = span(1, attributes={"gen_ai.operation.name": "chain", "openinference.span.kind": "LLM"})
     assert classify(s) is ObservationType.GENERATION
     # UNKNOWN is no evidence: classification goes on to the operation name.
-    s = span(1, attributes={"openinference.span.kind": "UNKNOWN",
-                            "gen_ai.operation.name": "execute_tool"})
+    s = span(
+        1,
+        attributes={"openinference.span.kind": "UNKNOWN", "gen_ai.operation.name": "execute_tool"},
+    )
     assert classify(s) is ObservationType.TOOL
     # Non-standard operation names alone say nothing ...
     assert classify(span(1, attributes={"gen_ai.operation.name": "chain"})) is None
@@ -129,15 +137,29 @@ def test_classification_precedence_is_a_table() -> None:
     assert classify(span(1, attributes={"gen_ai.agent.name": "a"})) is None
     s = span(1, attributes={"gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 3})
     assert classify(s) is ObservationType.GENERATION
-    assert [k for k, _ in CLASSIFIERS][:2] == ["otel_llm.observation.type",
-                                               "langfuse.observation.type"]
+    assert [k for k, _ in CLASSIFIERS][:2] == [
+        "otel_llm.observation.type",
+        "langfuse.observation.type",
+    ]
 
 
 def test_errors_carry_type_message_and_stack() -> None:
-    s = span(1, status_code=2, status_message="boom", events=[
-        SpanEvent("exception", T0 + 5, {"exception.type": "TimeoutError",
-                                       "exception.message": "slow",
-                                       "exception.stacktrace": "Traceback ...\n"})])
+    s = span(
+        1,
+        status_code=2,
+        status_message="boom",
+        events=[
+            SpanEvent(
+                "exception",
+                T0 + 5,
+                {
+                    "exception.type": "TimeoutError",
+                    "exception.message": "slow",
+                    "exception.stacktrace": "Traceback ...\n",
+                },
+            )
+        ],
+    )
     (run,) = spans_to_runs([s])
     assert run.error == "TimeoutError: slow\n\nTraceback ...\n"
     restored = run_to_span(run)
@@ -151,19 +173,48 @@ def test_unknown_emit_family_is_refused() -> None:
 
 
 KNOWN_KEYS = [
-    "otel_llm.run.id", "otel_llm.run.tags", "otel_llm.run.extra", "otel_llm.run.dotted_order",
-    "otel_llm.io.verbatim", "input.value", "output.value", "gen_ai.input.messages",
-    "gen_ai.output.messages", "gen_ai.prompt", "gen_ai.completion", "gen_ai.prompt.0.content",
-    "gen_ai.usage.input_tokens", "gen_ai.request.model", "gen_ai.tool.call.arguments",
-    "llm.input_messages.0.message.role", "llm.input_messages.0.message.content",
-    "llm.token_count.prompt", "retrieval.documents.0.document.content", "langsmith.span.id",
-    "langsmith.span.dotted_order", "langsmith.metadata.x", "langfuse.observation.input",
-    "langfuse.observation.usage_details", "mlflow.spanInputs", "mlflow.chat.tokenUsage",
-    "traceloop.entity.input", "ai.prompt", "ai.usage.inputTokens", "logfire.span_type",
-    "request_data", "response_data", "openinference.span.kind", "gen_ai.operation.name",
+    "otel_llm.run.id",
+    "otel_llm.run.tags",
+    "otel_llm.run.extra",
+    "otel_llm.run.dotted_order",
+    "otel_llm.io.verbatim",
+    "input.value",
+    "output.value",
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.prompt",
+    "gen_ai.completion",
+    "gen_ai.prompt.0.content",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.request.model",
+    "gen_ai.tool.call.arguments",
+    "llm.input_messages.0.message.role",
+    "llm.input_messages.0.message.content",
+    "llm.token_count.prompt",
+    "retrieval.documents.0.document.content",
+    "langsmith.span.id",
+    "langsmith.span.dotted_order",
+    "langsmith.metadata.x",
+    "langfuse.observation.input",
+    "langfuse.observation.usage_details",
+    "mlflow.spanInputs",
+    "mlflow.chat.tokenUsage",
+    "traceloop.entity.input",
+    "ai.prompt",
+    "ai.usage.inputTokens",
+    "logfire.span_type",
+    "request_data",
+    "response_data",
+    "openinference.span.kind",
+    "gen_ai.operation.name",
 ]
 wild = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary()
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.binary()
     | st.sampled_from(["{", "[1,", "null", "{}", "[]", '"x"', "not json", "LLM", "chat"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=6,

@@ -302,8 +302,15 @@ def test_the_environment_factories_still_import_from_their_old_module() -> None:
     import otel_llm.exporter
     import otel_llm.from_env
 
-    for name in ("RunExporter", "ConventionOTLPExporter", "ConventionConsoleExporter",
-                 "sink_from_env", "processor_from_env", "emit_from_env", "otlp_exporter_from_env"):
+    for name in (
+        "RunExporter",
+        "ConventionOTLPExporter",
+        "ConventionConsoleExporter",
+        "sink_from_env",
+        "processor_from_env",
+        "emit_from_env",
+        "otlp_exporter_from_env",
+    ):
         assert getattr(otel_llm.exporter, name) is getattr(otel_llm.from_env, name)
     with pytest.raises(AttributeError):
         _ = otel_llm.exporter.no_such_name

@@ -38,8 +38,16 @@ def _plain(runs: list[Run]) -> list[dict[str, Any]]:
 
 
 def test_every_convention_has_a_case() -> None:
-    conventions = {"gen_ai", "openinference", "traceloop", "langsmith", "langfuse", "mlflow",
-                   "vercel", "logfire"}
+    conventions = {
+        "gen_ai",
+        "openinference",
+        "traceloop",
+        "langsmith",
+        "langfuse",
+        "mlflow",
+        "vercel",
+        "logfire",
+    }
     assert conventions <= {case.parent.name for case in CASES}
 
 

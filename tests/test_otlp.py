@@ -679,15 +679,17 @@ def test_json_enums_are_integers_or_their_names(
 
 @pytest.mark.parametrize(
     ("kind", "code", "expected"),
-    [("SPAN_KIND_CLIENT", "STATUS_CODE_ERROR", (3, 2)), ("SPAN_KIND_SERVER", "STATUS_CODE_OK",
-                                                       (2, 1)),
-     ("SPAN_KIND_UNSPECIFIED", "STATUS_CODE_UNSET", (0, 0)), (5, 2, (5, 2))],
+    [
+        ("SPAN_KIND_CLIENT", "STATUS_CODE_ERROR", (3, 2)),
+        ("SPAN_KIND_SERVER", "STATUS_CODE_OK", (2, 1)),
+        ("SPAN_KIND_UNSPECIFIED", "STATUS_CODE_UNSET", (0, 0)),
+        (5, 2, (5, 2)),
+    ],
 )
 def test_json_enum_names_as_protobufs_json_printer_writes_them(
     kind: Any, code: Any, expected: tuple[int, int]
 ) -> None:
-    (span,) = decode_otlp_json(json_request({**BASE_SPAN, "kind": kind,
-                                             "status": {"code": code}}))
+    (span,) = decode_otlp_json(json_request({**BASE_SPAN, "kind": kind, "status": {"code": code}}))
     assert (span.kind, span.status_code) == expected
 
 

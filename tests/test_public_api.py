@@ -95,6 +95,7 @@ PUBLIC_API = {
 }
 PACKAGES = ["otel_llm", "otel_llm.server", "otel_llm.sinks", "otel_llm.store"]
 
+
 @pytest.mark.parametrize("name", PUBLIC_API)
 def test_all_lists_exactly_the_documented_names(name: str) -> None:
     module = importlib.import_module(name)

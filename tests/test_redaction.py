@@ -22,6 +22,7 @@ def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
         monkeypatch.setattr(redaction, "_redact_walk", None)
     return str(request.param)
 
+
 CARD = "4111 1111 1111 1111"  # passes the Luhn check
 NOT_A_CARD = "4111 1111 1111 1112"
 
@@ -180,4 +181,3 @@ def test_hidden_io_from_the_environment_reaches_the_processor(
     (run,) = sink.get_finished_runs()
     assert run.inputs == {}
     provider.shutdown()
-

@@ -11,8 +11,18 @@ import pytest
 from otel_llm.model import Run
 from otel_llm.redaction import REPLACEMENT, Redactor
 
-DEFAULT_KEYS = ["api_key", "apikey", "authorization", "password", "passwd", "secret",
-                "secret_key", "token", "private_key", "cookie"]
+DEFAULT_KEYS = [
+    "api_key",
+    "apikey",
+    "authorization",
+    "password",
+    "passwd",
+    "secret",
+    "secret_key",
+    "token",
+    "private_key",
+    "cookie",
+]
 
 
 def redacted(inputs: dict[str, object]) -> dict[str, object]:
@@ -22,15 +32,25 @@ def redacted(inputs: dict[str, object]) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("key", DEFAULT_KEYS)
-@pytest.mark.parametrize("spelling", ["{}", "{}".upper(), "x-{}", "openai_{}",
-                                      "http.request.header.{}"])
+@pytest.mark.parametrize(
+    "spelling", ["{}", "{}".upper(), "x-{}", "openai_{}", "http.request.header.{}"]
+)
 def test_each_default_key_is_redacted_in_every_spelling(key: str, spelling: str) -> None:
     name = spelling.format(key.replace("_", "-") if spelling.startswith("x-") else key)
     assert redacted({name: "hunter2", "other": "kept"}) == {name: REPLACEMENT, "other": "kept"}
 
 
-@pytest.mark.parametrize("key", ["max_tokens", "input_tokens", "tokenizer", "cookies_eaten",
-                                 "secretary", "passwords_policy_url"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "max_tokens",
+        "input_tokens",
+        "tokenizer",
+        "cookies_eaten",
+        "secretary",
+        "passwords_policy_url",
+    ],
+)
 def test_keys_that_only_contain_a_name_are_kept(key: str) -> None:
     assert redacted({key: 42}) == {key: 42}
 

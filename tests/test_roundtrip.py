@@ -123,9 +123,16 @@ def traces(draw: st.DrawFn) -> list[Run]:
 emits = st.sampled_from([DEFAULT_EMIT, frozenset({"gen_ai"}), frozenset()])
 
 # A run's own events may be named like the GenAI message events a reader maps.
-GENAI_EVENT_NAMES = ["gen_ai.choice", "gen_ai.user.message", "gen_ai.system.message",
-                     "gen_ai.assistant.message", "gen_ai.tool.message",
-                     "gen_ai.content.prompt", "gen_ai.content.completion", "new_token"]
+GENAI_EVENT_NAMES = [
+    "gen_ai.choice",
+    "gen_ai.user.message",
+    "gen_ai.system.message",
+    "gen_ai.assistant.message",
+    "gen_ai.tool.message",
+    "gen_ai.content.prompt",
+    "gen_ai.content.completion",
+    "new_token",
+]
 event_name = st.sampled_from(GENAI_EVENT_NAMES) | text
 
 
@@ -136,11 +143,19 @@ def test_a_runs_events_survive_whatever_their_names(emit: frozenset[str], name: 
     outputs {"messages": [{"role": "assistant", "content": None}]} and was lost."""
     run_id = uuid.UUID("01a1fb59-43fc-73bf-8dc4-c46ea89f3d4f")
     start = 1_763_682_293_756_667_000
-    run = Run(id=run_id, name="chain", run_type="chain", trace_id=run_id,
-              dotted_order=dotted_order(None, start, run_id), start_time_ns=start,
-              end_time_ns=start + 1000,
-              events=[{"name": name, "time": ns_to_iso(start)},
-                      {"name": name, "time": ns_to_iso(start), "kwargs": {"content": "hi"}}])
+    run = Run(
+        id=run_id,
+        name="chain",
+        run_type="chain",
+        trace_id=run_id,
+        dotted_order=dotted_order(None, start, run_id),
+        start_time_ns=start,
+        end_time_ns=start + 1000,
+        events=[
+            {"name": name, "time": ns_to_iso(start)},
+            {"name": name, "time": ns_to_iso(start), "kwargs": {"content": "hi"}},
+        ],
+    )
     wire = decode_otlp_protobuf(encode_otlp_protobuf(runs_to_spans([run], emit)))
     (back,) = spans_to_runs(wire)
     assert back == run

@@ -13,13 +13,27 @@ from otel_llm.store.sqlite import SQLiteStore
 
 
 @click.command("check")
-@click.option("--db", envvar=config.OTEL_LLM_DB, default=config.DEFAULT_DB, show_default=True,
-              show_envvar=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite file of the run store.")
-@click.option("--repair", is_flag=True,
-              help="Repair what is found (one transaction; safe while the server runs).")
-@click.option("--log-join-wait", type=click.FloatRange(0), default=600.0, show_default=True,
-              help="Seconds a log record may wait for its span before it counts as unjoined.")
+@click.option(
+    "--db",
+    envvar=config.OTEL_LLM_DB,
+    default=config.DEFAULT_DB,
+    show_default=True,
+    show_envvar=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file of the run store.",
+)
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Repair what is found (one transaction; safe while the server runs).",
+)
+@click.option(
+    "--log-join-wait",
+    type=click.FloatRange(0),
+    default=600.0,
+    show_default=True,
+    help="Seconds a log record may wait for its span before it counts as unjoined.",
+)
 def check(db: Path, repair: bool, log_join_wait: float) -> None:
     """Check the store: runs no listing shows, misfiled projects, trace counts, SQLite
     integrity. Exits 1 when something is (still) wrong."""
@@ -33,9 +47,11 @@ def check(db: Path, repair: bool, log_join_wait: float) -> None:
             findings = find_problems(store)
         logs = store.log_event_counts(log_join_wait)
     if any(logs.values()):
-        click.echo(f"log records: {logs['joined']} joined to runs, {logs['waiting']} waiting "
-                   f"for their span, {logs['unjoined']} unjoined (GET /logs/unjoined lists "
-                   "them)")
+        click.echo(
+            f"log records: {logs['joined']} joined to runs, {logs['waiting']} waiting "
+            f"for their span, {logs['unjoined']} unjoined (GET /logs/unjoined lists "
+            "them)"
+        )
     for finding in findings:
         fix = "" if finding.repairable else " (not repairable by otel-llm)"
         click.echo(f"{finding.check}: {finding.detail}{fix}")

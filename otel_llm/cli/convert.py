@@ -70,22 +70,50 @@ def _read_logs(path: str | None) -> list[LogRecord]:
 
 @click.command()
 @click.argument("input_path", metavar="INPUT")
-@click.option("-o", "--output", "output_path", default="-", show_default=True,
-              help="Output file; '-' writes to stdout.")
-@click.option("--from", "from_fmt", type=click.Choice(sorted(set(FORMATS.values()))),
-              help="Input format (default: from the extension: .json, .pb, .jsonl).")
-@click.option("--to", "to_fmt", type=click.Choice(sorted(set(FORMATS.values()))),
-              help="Output format (default: from the extension; runs when writing to stdout "
-                   "from spans, OTLP/JSON when writing to stdout from runs).")
-@click.option("--emit", default=",".join(sorted(DEFAULT_EMIT)), show_default=True,
-              help="Convention families to write when turning runs into spans, comma-separated "
-                   f"(any of {', '.join(sorted(EMIT_FAMILIES))}; empty for only otel_llm.*).")
-@click.option("--logs", "logs_path", type=click.Path(exists=True, dir_okay=False),
-              default=None,
-              help="OTLP logs file (.json or .pb, an ExportLogsServiceRequest) whose GenAI "
-                   "event records join their spans' runs, as the server joins them.")
-def convert(input_path: str, output_path: str, from_fmt: str | None, to_fmt: str | None,
-            emit: str, logs_path: str | None) -> None:
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    default="-",
+    show_default=True,
+    help="Output file; '-' writes to stdout.",
+)
+@click.option(
+    "--from",
+    "from_fmt",
+    type=click.Choice(sorted(set(FORMATS.values()))),
+    help="Input format (default: from the extension: .json, .pb, .jsonl).",
+)
+@click.option(
+    "--to",
+    "to_fmt",
+    type=click.Choice(sorted(set(FORMATS.values()))),
+    help="Output format (default: from the extension; runs when writing to stdout "
+    "from spans, OTLP/JSON when writing to stdout from runs).",
+)
+@click.option(
+    "--emit",
+    default=",".join(sorted(DEFAULT_EMIT)),
+    show_default=True,
+    help="Convention families to write when turning runs into spans, comma-separated "
+    f"(any of {', '.join(sorted(EMIT_FAMILIES))}; empty for only otel_llm.*).",
+)
+@click.option(
+    "--logs",
+    "logs_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="OTLP logs file (.json or .pb, an ExportLogsServiceRequest) whose GenAI "
+    "event records join their spans' runs, as the server joins them.",
+)
+def convert(
+    input_path: str,
+    output_path: str,
+    from_fmt: str | None,
+    to_fmt: str | None,
+    emit: str,
+    logs_path: str | None,
+) -> None:
     """Convert INPUT between OTLP spans (.json / .pb) and runs (.jsonl). '-' reads stdin.
 
     An OTLP/JSON INPUT may hold `resourceLogs` besides `resourceSpans`: their GenAI event
@@ -121,9 +149,12 @@ def convert(input_path: str, output_path: str, from_fmt: str | None, to_fmt: str
             if records:
                 left = attach_to_spans(spans, records)
                 if left:
-                    click.echo(f"{len(left)} of {len(records)} log records joined no span "
-                               "(no span context, not a GenAI event, or the span is not in "
-                               "the input)", err=True)
+                    click.echo(
+                        f"{len(left)} of {len(records)} log records joined no span "
+                        "(no span context, not a GenAI event, or the span is not in "
+                        "the input)",
+                        err=True,
+                    )
             runs = spans_to_runs(spans) if dst == "runs" else []
     except OTLPDecodeError as exc:
         raise click.ClickException(f"{input_path}: {exc}") from None

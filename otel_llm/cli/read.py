@@ -38,8 +38,10 @@ _SESSIONS_WIDTH = 120
 _SESSION_WIDTH = 130
 _WIDE = 100_000  # --wide: a console no table fills
 _WIDE_OPTION = click.option(
-    "--wide", is_flag=True,
-    help="Show every cell whole (full run ids, long names) however wide the table gets.")
+    "--wide",
+    is_flag=True,
+    help="Show every cell whole (full run ids, long names) however wide the table gets.",
+)
 _STATUS_STYLE = {"error": "red", "pending": "yellow", "success": "green"}
 
 
@@ -93,8 +95,9 @@ class _HttpSource:
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = orjson.dumps(body) if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers=self.headers)
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers=self.headers
+        )
         try:
             with urllib.request.urlopen(req, timeout=_TIMEOUT) as response:
                 return orjson.loads(response.read())
@@ -119,7 +122,8 @@ class _HttpSource:
 
     def sessions(self, project_id: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.request(
-            "GET", f"/sessions/{project_id}/threads?limit={MAX_LIMIT}")
+            "GET", f"/sessions/{project_id}/threads?limit={MAX_LIMIT}"
+        )
         return found
 
     def session(self, project_id: str, session_id: str) -> list[dict[str, Any]]:
@@ -183,18 +187,32 @@ def _source(db: Path, url: str | None, api_key: str | None) -> Iterator[_Source]
 
 def _read_options(fn: Any) -> Any:
     """--db, --url and --api-key, shared by the read commands."""
-    fn = click.option("--api-key", envvar=config.OTEL_LLM_API_KEY, default=None,
-                      show_envvar=True, help="API key of the server given by --url.")(fn)
-    fn = click.option("--url", default=None, metavar="URL",
-                      help="Read from a running server (e.g. http://127.0.0.1:4318) "
-                           "instead of the store file.")(fn)
+    fn = click.option(
+        "--api-key",
+        envvar=config.OTEL_LLM_API_KEY,
+        default=None,
+        show_envvar=True,
+        help="API key of the server given by --url.",
+    )(fn)
+    fn = click.option(
+        "--url",
+        default=None,
+        metavar="URL",
+        help="Read from a running server (e.g. http://127.0.0.1:4318) instead of the store file.",
+    )(fn)
     return _db_option(fn)
 
 
 def _db_option(fn: Any) -> Any:
-    return click.option("--db", envvar=config.OTEL_LLM_DB, default=config.DEFAULT_DB,
-                        type=click.Path(dir_okay=False, path_type=Path), show_default=True,
-                        show_envvar=True, help="SQLite file of the run store.")(fn)
+    return click.option(
+        "--db",
+        envvar=config.OTEL_LLM_DB,
+        default=config.DEFAULT_DB,
+        type=click.Path(dir_okay=False, path_type=Path),
+        show_default=True,
+        show_envvar=True,
+        help="SQLite file of the run store.",
+    )(fn)
 
 
 def _console(min_width: int = 0, wide: bool = False) -> Console:
@@ -243,8 +261,10 @@ def model_name(run: dict[str, Any]) -> str:
     """The model a run called: `ls_model_name`, else the invocation's `model`."""
     extra = run.get("extra") or {}
     metadata = extra.get("metadata") or {}
-    for value in (metadata.get("ls_model_name"), (extra.get("invocation_params") or {}).get(
-            "model")):
+    for value in (
+        metadata.get("ls_model_name"),
+        (extra.get("invocation_params") or {}).get("model"),
+    ):
         if isinstance(value, str) and value:
             return value
     return ""
@@ -302,8 +322,12 @@ def trace_tree(runs: list[dict[str, Any]]) -> Tree:
         top = Tree(run_line(roots[0]))
         nodes[roots[0]["id"]] = top
     else:
-        top = Tree(Text(f"trace of {len(runs)} runs; "
-                        f"{len(roots)} wait for a parent that has not arrived", style="yellow"))
+        top = Tree(
+            Text(
+                f"trace of {len(runs)} runs; {len(roots)} wait for a parent that has not arrived",
+                style="yellow",
+            )
+        )
     for run in runs:
         if run["id"] in nodes:
             continue
@@ -324,8 +348,7 @@ def _name_column(table: Table, title: str, wide: bool, min_width: int) -> None:
 
 def _fixed_column(table: Table, title: str, width: int, right: bool = False) -> None:
     """A column whose cells are never shortened: times, ids, numbers."""
-    table.add_column(title, no_wrap=True, min_width=width,
-                     justify="right" if right else "left")
+    table.add_column(title, no_wrap=True, min_width=width, justify="right" if right else "left")
 
 
 @click.command("projects")
@@ -344,11 +367,14 @@ def projects(db: Path, url: str | None, api_key: str | None, wide: bool) -> None
     for p in rows:
         rate = p.get("error_rate")
         table.add_row(
-            Text(p.get("name") or ""), f"{p.get('trace_count') or 0:,}",
-            f"{p.get('run_count') or 0:,}", f"{p.get('total_tokens') or 0:,}",
+            Text(p.get("name") or ""),
+            f"{p.get('trace_count') or 0:,}",
+            f"{p.get('run_count') or 0:,}",
+            f"{p.get('total_tokens') or 0:,}",
             cost_text(float(p["total_cost"])) if p.get("total_cost") else "",
             f"{rate:.0%}" if rate is not None else "",
-            _short_time(p.get("last_run_start_time")), p["id"],
+            _short_time(p.get("last_run_start_time")),
+            p["id"],
         )
     _console(_PROJECTS_WIDTH, wide).print(table)
 
@@ -356,15 +382,38 @@ def projects(db: Path, url: str | None, api_key: str | None, wide: bool) -> None
 @click.command("runs")
 @_read_options
 @click.option("--project", "-p", default=None, help="Only this project (by name).")
-@click.option("--filter", "filter_", default=None, metavar="EXPR",
-              help='LangSmith filter, e.g. \'and(eq(run_type, "llm"), gt(latency, "5s"))\'.')
-@click.option("--limit", "-n", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True,
-              help="How many runs, newest first.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON run per line (LangSmith's read shape) instead of a table.")
+@click.option(
+    "--filter",
+    "filter_",
+    default=None,
+    metavar="EXPR",
+    help='LangSmith filter, e.g. \'and(eq(run_type, "llm"), gt(latency, "5s"))\'.',
+)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, MAX_LIMIT),
+    default=20,
+    show_default=True,
+    help="How many runs, newest first.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON run per line (LangSmith's read shape) instead of a table.",
+)
 @_WIDE_OPTION
-def runs(db: Path, url: str | None, api_key: str | None, project: str | None,
-         filter_: str | None, limit: int, as_json: bool, wide: bool) -> None:
+def runs(
+    db: Path,
+    url: str | None,
+    api_key: str | None,
+    project: str | None,
+    filter_: str | None,
+    limit: int,
+    as_json: bool,
+    wide: bool,
+) -> None:
     """List runs, newest first: start, run id (its last 8 hex digits; --wide: whole),
     name, type, model, duration, tokens, cost, status, project (without --project) and
     trace id."""
@@ -402,8 +451,11 @@ def runs(db: Path, url: str | None, api_key: str | None, project: str | None,
         seconds = _seconds(run)
         status = run.get("status") or ""
         cells: list[Any] = [
-            _short_time(run["start_time"])[5:], run["id"] if wide else short_id(run["id"]),
-            Text(run.get("name") or ""), run.get("run_type") or "", Text(model_name(run)),
+            _short_time(run["start_time"])[5:],
+            run["id"] if wide else short_id(run["id"]),
+            Text(run.get("name") or ""),
+            run.get("run_type") or "",
+            Text(model_name(run)),
             duration_text(seconds) if seconds is not None else "",
             f"{run['total_tokens']:,}" if run.get("total_tokens") else "",
             cost_text(float(run["total_cost"])) if run.get("total_cost") else "",
@@ -436,13 +488,21 @@ def trace(db: Path, url: str | None, api_key: str | None, trace_id: str) -> None
 
 @click.command("prune")
 @_db_option
-@click.option("--older-than", default=None, metavar="DURATION",
-              help="Delete traces that started longer ago than this, e.g. 14d, 12h, 90m.")
+@click.option(
+    "--older-than",
+    default=None,
+    metavar="DURATION",
+    help="Delete traces that started longer ago than this, e.g. 14d, 12h, 90m.",
+)
 @click.option("--project", "-p", default=None, help="Only this project (with --older-than).")
-@click.option("--trace", "traces", multiple=True, metavar="TRACE_ID",
-              help="Delete this trace (run trace UUID or OTel trace id); repeatable.")
-def prune(db: Path, older_than: str | None, project: str | None,
-          traces: tuple[str, ...]) -> None:
+@click.option(
+    "--trace",
+    "traces",
+    multiple=True,
+    metavar="TRACE_ID",
+    help="Delete this trace (run trace UUID or OTel trace id); repeatable.",
+)
+def prune(db: Path, older_than: str | None, project: str | None, traces: tuple[str, ...]) -> None:
     """Delete old traces, or given traces, from the store file (whole traces only)."""
     if (older_than is None) == (not traces):
         raise click.UsageError("give either --older-than DURATION or --trace ID (one or more)")
@@ -481,8 +541,9 @@ def _projects_named(source: _Source, project: str | None) -> list[dict[str, Any]
 @_read_options
 @click.option("--project", "-p", default=None, help="Only this project (by name).")
 @_WIDE_OPTION
-def sessions(db: Path, url: str | None, api_key: str | None, project: str | None,
-             wide: bool) -> None:
+def sessions(
+    db: Path, url: str | None, api_key: str | None, project: str | None, wide: bool
+) -> None:
     """List sessions (conversations of many traces), the latest active first: traces,
     tokens, cost, traces with errors, first and last time."""
     table = Table(box=box.SIMPLE_HEAD)
@@ -500,28 +561,35 @@ def sessions(db: Path, url: str | None, api_key: str | None, project: str | None
                 if project is None:
                     row.append(Text(p.get("name") or ""))
                 table.add_row(
-                    *row, f"{s['trace_count']:,}", f"{s['total_tokens'] or 0:,}",
+                    *row,
+                    f"{s['trace_count']:,}",
+                    f"{s['total_tokens'] or 0:,}",
                     cost_text(float(s["total_cost"])) if s.get("total_cost") else "",
                     f"{s['error_count']:,}" if s.get("error_count") else "",
-                    _short_time(s["first_start_time"]), _short_time(s["last_time"]),
+                    _short_time(s["first_start_time"]),
+                    _short_time(s["last_time"]),
                 )
     _console(_SESSIONS_WIDTH, wide).print(table)
 
 
 @click.command("session")
 @_read_options
-@click.option("--project", "-p", default=None, help="The project (by name), if several "
-              "have a session of this id.")
+@click.option(
+    "--project",
+    "-p",
+    default=None,
+    help="The project (by name), if several have a session of this id.",
+)
 @click.argument("session_id")
-def session(db: Path, url: str | None, api_key: str | None, project: str | None,
-            session_id: str) -> None:
+def session(
+    db: Path, url: str | None, api_key: str | None, project: str | None, session_id: str
+) -> None:
     """Show one session's traces in the order they started: start, name, runs,
     duration, tokens, cost, errors, and the trace id for `otel-llm trace`."""
     table = Table(box=box.SIMPLE_HEAD)
     _fixed_column(table, "Start (UTC)", 19)
     _name_column(table, "Trace", False, 16)
-    for title, width in (("Runs", 5), ("Duration", 8), ("Tokens", 8), ("Cost", 8),
-                         ("Errors", 6)):
+    for title, width in (("Runs", 5), ("Duration", 8), ("Tokens", 8), ("Cost", 8), ("Errors", 6)):
         _fixed_column(table, title, width, right=True)
     _fixed_column(table, "Trace id", 36)
     found = False
@@ -529,15 +597,20 @@ def session(db: Path, url: str | None, api_key: str | None, project: str | None,
         for p in _projects_named(source, project):
             for t in source.session(p["id"], session_id):
                 found = True
-                seconds = (iso_to_ns(t["end_time"]) - iso_to_ns(t["start_time"])) / 1e9 \
-                    if t.get("end_time") else None
+                seconds = (
+                    (iso_to_ns(t["end_time"]) - iso_to_ns(t["start_time"])) / 1e9
+                    if t.get("end_time")
+                    else None
+                )
                 table.add_row(
-                    _short_time(t["start_time"]), Text(t.get("name") or ""),
+                    _short_time(t["start_time"]),
+                    Text(t.get("name") or ""),
                     f"{t['run_count']:,}",
                     duration_text(seconds) if seconds is not None else "",
                     f"{t['total_tokens'] or 0:,}",
                     cost_text(float(t["total_cost"])) if t.get("total_cost") else "",
-                    f"{t['error_count']:,}" if t.get("error_count") else "", t["trace_id"],
+                    f"{t['error_count']:,}" if t.get("error_count") else "",
+                    t["trace_id"],
                 )
     if not found:
         raise click.ClickException(f"no session {session_id!r}")

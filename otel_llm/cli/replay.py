@@ -53,7 +53,11 @@ def replay(
             target: RunSink = DestinationSink(to_url)
         else:
             target = sink_from_env(
-                kind=sink, endpoint=endpoint, api_key=api_key, project=project, db=db,
+                kind=sink,
+                endpoint=endpoint,
+                api_key=api_key,
+                project=project,
+                db=db,
                 jsonl_path=jsonl,
             )
     except ValueError as exc:

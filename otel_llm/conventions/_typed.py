@@ -121,4 +121,3 @@ def claim_error_type(x: Extraction) -> None:
     reader has just set (the run's error then says everything it says)."""
     if x.error is not None and x.attrs.get(ERROR_TYPE) == error_type(x.error):
         x.consumed.add(ERROR_TYPE)
-

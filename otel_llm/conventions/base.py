@@ -42,8 +42,19 @@ KindTable = Mapping[str, Kind]
 
 # The Extraction fields that hold one fact each: readers set them with `set_fact`.
 Fact = Literal[
-    "model", "response_model", "provider", "tags", "run_id", "trace_id", "parent_run_id",
-    "dotted_order", "session_name", "session_id", "attachments", "name", "error",
+    "model",
+    "response_model",
+    "provider",
+    "tags",
+    "run_id",
+    "trace_id",
+    "parent_run_id",
+    "dotted_order",
+    "session_name",
+    "session_id",
+    "attachments",
+    "name",
+    "error",
 ]
 
 # Values at or above this size that fail to parse are reported by size, not echoed.

@@ -57,11 +57,28 @@ KINDS: KindTable = {
 
 # Non-standard operation names that SDKs are known to write (LangSmith: run types;
 # OpenLLMetry's LangChain instrumentor; MLflow: its span types): not worth a problem.
-WILD_OPERATIONS = frozenset({
-    "llm", "chain", "tool", "retriever", "embedding", "prompt", "parser", "agent",
-    "workflow", "task", "chat_model", "reranker", "memory", "guardrail", "evaluator",
-    "unknown", "execute_task", "vector_db_retrieve",
-})
+WILD_OPERATIONS = frozenset(
+    {
+        "llm",
+        "chain",
+        "tool",
+        "retriever",
+        "embedding",
+        "prompt",
+        "parser",
+        "agent",
+        "workflow",
+        "task",
+        "chat_model",
+        "reranker",
+        "memory",
+        "guardrail",
+        "evaluator",
+        "unknown",
+        "execute_task",
+        "vector_db_retrieve",
+    }
+)
 
 # The operation name written for each observation type (none for plain spans).
 OPERATION_OF: dict[ObservationType, str] = {
@@ -319,8 +336,11 @@ def _context(x: Extraction, obs: ObservationType) -> None:
     if sc.GEN_AI_RESPONSE_FINISH_REASONS in a:
         reasons = strings(a[sc.GEN_AI_RESPONSE_FINISH_REASONS])
         if reasons is None:
-            x.problem(sc.GEN_AI_RESPONSE_FINISH_REASONS, "is not a list of strings",
-                      a[sc.GEN_AI_RESPONSE_FINISH_REASONS])
+            x.problem(
+                sc.GEN_AI_RESPONSE_FINISH_REASONS,
+                "is not a list of strings",
+                a[sc.GEN_AI_RESPONSE_FINISH_REASONS],
+            )
         else:
             x.consumed.add(sc.GEN_AI_RESPONSE_FINISH_REASONS)
             x.set_metadata("finish_reasons", reasons)
@@ -328,9 +348,10 @@ def _context(x: Extraction, obs: ObservationType) -> None:
         value = text(x, key)
         if value is None:
             continue
-        if obs is owner and (x.name == value or (
-            x.name is None and x.span.name in (value, f"{a.get(KIND_KEY)} {value}")
-        )):
+        if obs is owner and (
+            x.name == value
+            or (x.name is None and x.span.name in (value, f"{a.get(KIND_KEY)} {value}"))
+        ):
             x.name = value
         else:
             x.set_metadata(meta, value)
@@ -399,8 +420,7 @@ def _inputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dict
             return value  # LangSmith's exporter: the run's inputs as they were
         found = msgs.chat_messages(value, "user")
     if found is None and (
-        f"{FLAT_PROMPT}0.role" in a or f"{FLAT_PROMPT}0.content" in a
-        or f"{FLAT_PROMPT}0.user" in a
+        f"{FLAT_PROMPT}0.role" in a or f"{FLAT_PROMPT}0.content" in a or f"{FLAT_PROMPT}0.user" in a
     ):
         found = _flat_messages(x, FLAT_PROMPT, "user")
     if SYSTEM_INSTRUCTIONS in a and (found is not None or obs is G):
@@ -427,7 +447,8 @@ def _outputs(x: Extraction, obs: ObservationType, events: _Events | None) -> dic
             return {"output": value}
         found = msgs.chat_messages(value, "assistant")
     if found is None and (
-        f"{FLAT_COMPLETION}0.role" in a or f"{FLAT_COMPLETION}0.content" in a
+        f"{FLAT_COMPLETION}0.role" in a
+        or f"{FLAT_COMPLETION}0.content" in a
         or f"{FLAT_COMPLETION}0.finish_reason" in a
     ):
         found = _flat_messages(x, FLAT_COMPLETION, "assistant")
@@ -475,8 +496,11 @@ def _flat_messages(x: Extraction, prefix: str, default_role: str) -> list[msgs.M
             for _, c in sorted(indexed(flat, "tool_calls.").items())
         ]
         if "function_call.name" in flat:  # the pre-tools OpenAI API
-            calls.append(msgs.tool_call(None, flat["function_call.name"],
-                                        flat.get("function_call.arguments")))
+            calls.append(
+                msgs.tool_call(
+                    None, flat["function_call.name"], flat.get("function_call.arguments")
+                )
+            )
         call_id = flat.get("tool_call_id")
         out.append(
             msgs.message(
@@ -584,8 +608,11 @@ def document(doc: Any) -> dict[str, Any]:
     """An official retrieval document (`{id?, score?, content?, ...}`) as a LangChain
     document; id, score and any other fields go inside its metadata."""
     if not isinstance(doc, dict):
-        return {"page_content": doc if isinstance(doc, str) else dumps(doc), "metadata": {},
-                "type": "Document"}
+        return {
+            "page_content": doc if isinstance(doc, str) else dumps(doc),
+            "metadata": {},
+            "type": "Document",
+        }
     md = doc.get("metadata")
     metadata: dict[str, Any] = dict(md) if isinstance(md, dict) else {}
     content = None
@@ -594,8 +621,11 @@ def document(doc: Any) -> dict[str, Any]:
             content = value if content is None else content
         elif key != "metadata" or not isinstance(md, dict):
             metadata.setdefault(key, value)
-    return {"page_content": content if content is not None else "", "metadata": metadata,
-            "type": "Document"}
+    return {
+        "page_content": content if content is not None else "",
+        "metadata": metadata,
+        "type": "Document",
+    }
 
 
 _DOC_TEXT_KEYS = ("content", "text", "page_content")
@@ -755,9 +785,13 @@ CONVENTION = Convention(
     read=read,
     kinds=((KIND_KEY, KINDS),),
     model_keys=frozenset({"gen_ai.request.model", sc.GEN_AI_RESPONSE_MODEL}),
-    usage_keys=frozenset({
-        sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS,
-        "gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens",
-    }),
+    usage_keys=frozenset(
+        {
+            sc.GEN_AI_USAGE_INPUT_TOKENS,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+            "gen_ai.usage.prompt_tokens",
+            "gen_ai.usage.completion_tokens",
+        }
+    ),
     write=write,
 )

@@ -139,8 +139,10 @@ def _plain_out(value: Any) -> dict[str, Any]:
 
 
 def _is_messages(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(m, dict) and "role" in m for m in value
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, dict) and "role" in m for m in value)
     )
 
 
@@ -169,9 +171,7 @@ def _embedding_in(value: Any) -> dict[str, Any]:
 
 
 def _embedding_out(value: Any) -> dict[str, Any]:
-    is_vectors = isinstance(value, list) and bool(value) and all(
-        isinstance(v, list) for v in value
-    )
+    is_vectors = isinstance(value, list) and bool(value) and all(isinstance(v, list) for v in value)
     return {"embeddings": value} if is_vectors else as_dict(value, "output")
 
 
@@ -236,18 +236,31 @@ USAGE: dict[str, tuple[str | None, str]] = {
     "output_reasoning": ("output_token_details", "reasoning"),
     "output_audio_tokens": ("output_token_details", "audio"),
 }
-CACHE_SEPARATE = ("cache_read_input_tokens", "input_cached_tokens", "input_cache_read",
-                  "cache_creation_input_tokens", "input_cache_creation")
+CACHE_SEPARATE = (
+    "cache_read_input_tokens",
+    "input_cached_tokens",
+    "input_cache_read",
+    "cache_creation_input_tokens",
+    "input_cache_creation",
+)
 # Nested OpenAI details: they break down counts that already include them.
 USAGE_DETAILS: dict[str, tuple[str, dict[str, str]]] = {
-    "prompt_tokens_details": ("input_token_details",
-                              {"cached_tokens": "cache_read", "audio_tokens": "audio"}),
-    "input_tokens_details": ("input_token_details",
-                             {"cached_tokens": "cache_read", "audio_tokens": "audio"}),
-    "completion_tokens_details": ("output_token_details",
-                                  {"reasoning_tokens": "reasoning", "audio_tokens": "audio"}),
-    "output_tokens_details": ("output_token_details",
-                              {"reasoning_tokens": "reasoning", "audio_tokens": "audio"}),
+    "prompt_tokens_details": (
+        "input_token_details",
+        {"cached_tokens": "cache_read", "audio_tokens": "audio"},
+    ),
+    "input_tokens_details": (
+        "input_token_details",
+        {"cached_tokens": "cache_read", "audio_tokens": "audio"},
+    ),
+    "completion_tokens_details": (
+        "output_token_details",
+        {"reasoning_tokens": "reasoning", "audio_tokens": "audio"},
+    ),
+    "output_tokens_details": (
+        "output_token_details",
+        {"reasoning_tokens": "reasoning", "audio_tokens": "audio"},
+    ),
 }
 
 

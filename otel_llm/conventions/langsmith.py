@@ -70,7 +70,7 @@ def read(x: Extraction) -> None:
     for key, value in a.items():
         if key.startswith(METADATA_PREFIX):
             x.consumed.add(key)
-            x.set_metadata(key[len(METADATA_PREFIX):], metadata_value(value))
+            x.set_metadata(key[len(METADATA_PREFIX) :], metadata_value(value))
 
 
 METADATA_PREFIX = "langsmith.metadata."
@@ -83,12 +83,11 @@ def _error(x: Extraction) -> None:
     for event in x.span.events:
         if event.name == "exception":
             message = event.attributes.get("exception.message")
-            if event.attributes.get("exception.type") == "Exception" and isinstance(
-                message, str
-            ):
+            if event.attributes.get("exception.type") == "Exception" and isinstance(message, str):
                 x.set_fact("error", message)
                 claim_error_type(x)
             return
+
 
 # langsmith.* id key -> Extraction field.
 ID_KEYS: dict[str, Fact] = {

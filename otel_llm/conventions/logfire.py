@@ -25,8 +25,17 @@ from otel_llm.conventions.base import A, Convention, E, Extraction, G, KindTable
 from otel_llm.model import ObservationType
 
 NAMESPACES = frozenset(
-    {"logfire", "pydantic_ai", "request_data", "response_data", "tool_arguments",
-     "tool_response", "all_messages_events", "final_result", "model_request_parameters"}
+    {
+        "logfire",
+        "pydantic_ai",
+        "request_data",
+        "response_data",
+        "tool_arguments",
+        "tool_response",
+        "all_messages_events",
+        "final_result",
+        "model_request_parameters",
+    }
 )
 
 
@@ -159,8 +168,11 @@ def _pydantic_ai(x: Extraction, obs: ObservationType) -> None:
             _set_messages(x, found)
         elif "pydantic_ai.all_messages" in x.consumed:
             x.consumed.discard("pydantic_ai.all_messages")
-            x.problem("pydantic_ai.all_messages", "is not a list of messages",
-                      a["pydantic_ai.all_messages"])
+            x.problem(
+                "pydantic_ai.all_messages",
+                "is not a list of messages",
+                a["pydantic_ai.all_messages"],
+            )
     for key in ("all_messages_events", "events"):
         if key in a:
             _event_list(x, key)

@@ -263,9 +263,13 @@ def chat_messages(value: Any, default_role: str) -> list[Message] | None:
 
 
 # Usage in a provider's response, OpenAI's names -> usage_metadata's.
-_RESPONSE_USAGE = {"prompt_tokens": "input_tokens", "completion_tokens": "output_tokens",
-                   "input_tokens": "input_tokens", "output_tokens": "output_tokens",
-                   "total_tokens": "total_tokens"}
+_RESPONSE_USAGE = {
+    "prompt_tokens": "input_tokens",
+    "completion_tokens": "output_tokens",
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "total_tokens": "total_tokens",
+}
 
 
 # Keys beside `usage` that say a value is a provider's response (or the run's outputs
@@ -283,8 +287,11 @@ def usage_of_response(value: Any) -> dict[str, Any] | None:
         usage = candidate.get("usage")
         if not isinstance(usage, dict) or not _RESPONSE_MARKERS & candidate.keys():
             continue
-        found = {ours: usage[theirs] for theirs, ours in _RESPONSE_USAGE.items()
-                 if isinstance(usage.get(theirs), int) and not isinstance(usage[theirs], bool)}
+        found = {
+            ours: usage[theirs]
+            for theirs, ours in _RESPONSE_USAGE.items()
+            if isinstance(usage.get(theirs), int) and not isinstance(usage[theirs], bool)
+        }
         if found:
             return found
     return None

@@ -44,7 +44,8 @@ KINDS: KindTable = {
 OPERATION_KEY = "gen_ai.operation.name"
 OPERATION_KINDS: KindTable = {
     spelling: kind
-    for name, kind in _BARE.items() if name not in ("CHAIN", "TASK", "WORKFLOW")
+    for name, kind in _BARE.items()
+    if name not in ("CHAIN", "TASK", "WORKFLOW")
     for spelling in (name, name.lower(), name.title(), name.title().replace("_", ""))
 }
 
@@ -86,7 +87,7 @@ def read(x: Extraction) -> None:
         for key, value in a.items():
             if key.startswith(TAG_PREFIX):
                 x.consumed.add(key)
-                x.set_metadata(key[len(TAG_PREFIX):], value)
+                x.set_metadata(key[len(TAG_PREFIX) :], value)
 
 
 TAG_PREFIX = "mlflow.traceTag."
@@ -138,8 +139,7 @@ USAGE: dict[str, tuple[str | None, str]] = {
     "total_tokens": (None, "total_tokens"),
     "cache_read_input_tokens": ("input_token_details", "cache_read"),
     "cache_creation_input_tokens": ("input_token_details", "cache_creation"),
-    "cache_creation_input_tokens_above_1hr": ("input_token_details",
-                                              "ephemeral_1h_input_tokens"),
+    "cache_creation_input_tokens_above_1hr": ("input_token_details", "ephemeral_1h_input_tokens"),
     "reasoning_tokens": ("output_token_details", "reasoning"),
 }
 COST_KEYS = frozenset({"input_cost", "output_cost", "total_cost"})
@@ -203,8 +203,11 @@ def _generation_out(x: Extraction, value: Any) -> dict[str, Any]:
             rest = {k: v for k, v in value.items() if k != "choices"}
             return {"messages": [choice_message(c) for c in choices], **rest}
         if value.get("type") == "message" and isinstance(value.get("content"), list):
-            rest = {k: v for k, v in value.items()
-                    if k not in ("content", "role", "stop_reason", "type")}
+            rest = {
+                k: v
+                for k, v in value.items()
+                if k not in ("content", "role", "stop_reason", "type")
+            }
             return {"messages": [anthropic_message(value)], **rest}
     return as_dict(value, "output")
 
@@ -236,8 +239,9 @@ def anthropic_message(response: dict[str, Any]) -> dict[str, Any]:
     content: Any = parts or None
     if len(parts) == 1 and isinstance(parts[0], dict) and parts[0].get("type") == "text":
         content = parts[0]["text"]
-    return msgs.message("assistant", content, tool_calls=calls,
-                        finish_reason=response.get("stop_reason"))
+    return msgs.message(
+        "assistant", content, tool_calls=calls, finish_reason=response.get("stop_reason")
+    )
 
 
 def _embedding_in(x: Extraction, value: Any) -> dict[str, Any]:

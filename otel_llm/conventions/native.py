@@ -131,9 +131,7 @@ CONVENTION = Convention(
     namespaces=NAMESPACES,
     read=read,
     kinds=((KIND_KEY, KINDS),),
-    id_keys=frozenset(
-        {sc.OTEL_LLM_RUN_ID, sc.OTEL_LLM_RUN_TRACE_ID, sc.OTEL_LLM_RUN_DOTTED_ORDER}
-    ),
+    id_keys=frozenset({sc.OTEL_LLM_RUN_ID, sc.OTEL_LLM_RUN_TRACE_ID, sc.OTEL_LLM_RUN_DOTTED_ORDER}),
     dotted_order_key=sc.OTEL_LLM_RUN_DOTTED_ORDER,
     write=write,
 )

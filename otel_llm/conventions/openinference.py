@@ -30,8 +30,23 @@ from otel_llm.model import RUN_TYPE_OF, Attributes, ObservationType, Run
 from otel_llm.sessions import session_of
 
 NAMESPACES = frozenset(
-    {"openinference", "input", "output", "llm", "retrieval", "reranker", "embedding",
-     "tool", "session", "user", "metadata", "tag", "agent", "graph", "prompt"}
+    {
+        "openinference",
+        "input",
+        "output",
+        "llm",
+        "retrieval",
+        "reranker",
+        "embedding",
+        "tool",
+        "session",
+        "user",
+        "metadata",
+        "tag",
+        "agent",
+        "graph",
+        "prompt",
+    }
 )
 
 KIND_KEY = "openinference.span.kind"
@@ -62,8 +77,14 @@ PROVIDER_FROM_OI: dict[str, str] = {
 }
 
 # The kind written for each observation type (and run_type, for spans).
-KIND_OF: dict[ObservationType, str] = {G: "LLM", E: "EMBEDDING", R: "RETRIEVER", T: "TOOL",
-                                       A: "AGENT", S: "CHAIN"}
+KIND_OF: dict[ObservationType, str] = {
+    G: "LLM",
+    E: "EMBEDDING",
+    R: "RETRIEVER",
+    T: "TOOL",
+    A: "AGENT",
+    S: "CHAIN",
+}
 
 
 def read(x: Extraction) -> None:
@@ -84,8 +105,7 @@ def read(x: Extraction) -> None:
         read_usage(x, USAGE)
     _context(x, obs)
     if _ours(x):  # the lists only repeat the run's exact I/O, read from its own keys
-        _repeated(x, lists, "llm.input_messages.", "llm.output_messages.",
-                  "retrieval.documents.")
+        _repeated(x, lists, "llm.input_messages.", "llm.output_messages.", "retrieval.documents.")
     if x.inputs is None or x.outputs is None:
         IO_READERS.get(obs, _read_plain_io)(x, lists)
 
@@ -103,8 +123,11 @@ def _kind(x: Extraction, obs: ObservationType) -> None:
 
 def _model(x: Extraction, obs: ObservationType, lists: Lists) -> None:
     a = x.attrs
-    keys = ("llm.request.model_name", "embedding.model_name" if obs is E else "llm.model_name",
-            "llm.response.model_name")
+    keys = (
+        "llm.request.model_name",
+        "embedding.model_name" if obs is E else "llm.model_name",
+        "llm.response.model_name",
+    )
     request, name, response = (_model_name(x, key) for key in keys)
     x.set_fact("model", request or name)
     x.set_fact("response_model", response or (name if name != x.model else None))
@@ -147,8 +170,10 @@ def _tool_schema(x: Extraction, item: dict[str, Any]) -> Any:
     if len(item) == 1:
         return parsed
     # Newer instrumentors add tool.name / tool.description beside the schema.
-    return {"json_schema": parsed, **{k.removeprefix("tool."): v for k, v in item.items()
-                                      if k != "tool.json_schema"}}
+    return {
+        "json_schema": parsed,
+        **{k.removeprefix("tool."): v for k, v in item.items() if k != "tool.json_schema"},
+    }
 
 
 # OpenInference token count / cost key -> (usage_metadata group or None, key).
@@ -440,9 +465,15 @@ Lists = dict[str, tuple[dict[int, dict[str, Any]], list[str]]]
 
 # The flattened lists OpenInference writes: `<prefix><i>.<rest>`.
 LIST_PREFIXES = (
-    "llm.input_messages.", "llm.output_messages.", "llm.tools.", "llm.prompts.",
-    "llm.choices.", "retrieval.documents.", "reranker.input_documents.",
-    "reranker.output_documents.", "embedding.embeddings.",
+    "llm.input_messages.",
+    "llm.output_messages.",
+    "llm.tools.",
+    "llm.prompts.",
+    "llm.choices.",
+    "retrieval.documents.",
+    "reranker.input_documents.",
+    "reranker.output_documents.",
+    "embedding.embeddings.",
 )
 
 
@@ -503,9 +534,7 @@ def _pop_indexed(flat: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     return [found[i] for i in sorted(found)]
 
 
-def _messages(
-    x: Extraction, lists: Lists, prefix: str, default_role: str
-) -> list[dict[str, Any]]:
+def _messages(x: Extraction, lists: Lists, prefix: str, default_role: str) -> list[dict[str, Any]]:
     return [_message(flat, default_role) for flat in _items(x, lists, prefix)]
 
 
@@ -551,8 +580,10 @@ def _part(flat: dict[str, Any]) -> dict[str, Any]:
     ptype = flat.pop("message_content.type", None)
     part: dict[str, Any]
     if ptype == "image" and "message_content.image.image.url" in flat:
-        part = {"type": "image_url",
-                "image_url": {"url": flat.pop("message_content.image.image.url")}}
+        part = {
+            "type": "image_url",
+            "image_url": {"url": flat.pop("message_content.image.image.url")},
+        }
     elif ptype == "reasoning":
         part = {"type": "reasoning", "reasoning": flat.pop("message_content.text", None)}
     elif ptype in ("text", None) and "message_content.text" in flat:
@@ -591,8 +622,11 @@ def _document(x: Extraction, flat: dict[str, Any]) -> dict[str, Any]:
     content = flat.pop("document.content", None)
     for key, value in flat.items():  # id, score, and anything newer (url, name, ...)
         md[key.removeprefix("document.")] = value
-    return {"page_content": content if content is not None else "", "metadata": md,
-            "type": "Document"}
+    return {
+        "page_content": content if content is not None else "",
+        "metadata": md,
+        "type": "Document",
+    }
 
 
 # --- writing -----------------------------------------------------------------------
@@ -617,9 +651,11 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
         if facts.provider and obs is G:
             out["llm.provider"] = facts.provider
         usage = facts.usage or {}
-        for src, key in (("input_tokens", "llm.token_count.prompt"),
-                         ("output_tokens", "llm.token_count.completion"),
-                         ("total_tokens", "llm.token_count.total")):
+        for src, key in (
+            ("input_tokens", "llm.token_count.prompt"),
+            ("output_tokens", "llm.token_count.completion"),
+            ("total_tokens", "llm.token_count.total"),
+        ):
             count = token_count(usage.get(src))
             if count is not None:
                 out[key] = count
@@ -666,8 +702,12 @@ def write_messages(messages: list[dict[str, Any]], prefix: str, out: dict[str, A
                 if part.get("id") is not None:
                     out[p + "tool_call_id"] = str(part["id"])
                 response = part.get("response")
-                texts.append({"type": "text", "content": response if isinstance(
-                    response, str) else dumps(response)})
+                texts.append(
+                    {
+                        "type": "text",
+                        "content": response if isinstance(response, str) else dumps(response),
+                    }
+                )
             else:
                 texts.append(part)
         if len(texts) == 1 and texts[0].get("type") == "text":

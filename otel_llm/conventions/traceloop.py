@@ -103,11 +103,9 @@ def read(x: Extraction) -> None:
         x.set_metadata(name, x.take(key))
     associations = x.shape_memo.get(__name__)  # which keys they are depends on keys only
     if associations is None:
-        associations = x.shape_memo[__name__] = [
-            k for k in a if k.startswith(ASSOCIATION_PREFIX)
-        ]
+        associations = x.shape_memo[__name__] = [k for k in a if k.startswith(ASSOCIATION_PREFIX)]
     for key in associations:
-        x.set_metadata(key[len(ASSOCIATION_PREFIX):], x.take(key))
+        x.set_metadata(key[len(ASSOCIATION_PREFIX) :], x.take(key))
     for key, param in x.present(PARAMS):
         x.invocation_params.setdefault(param, _param(x.take(key)))
     if f"{FUNCTIONS_PREFIX}0.name" in a:
@@ -147,7 +145,6 @@ def _functions(x: Extraction) -> list[dict[str, Any]]:
             tool["parameters"] = loads_maybe(fn["parameters"])
         tools.append(tool)
     return tools
-
 
 
 CONVENTION = Convention(

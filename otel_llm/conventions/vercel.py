@@ -144,12 +144,12 @@ _METADATA = "ai.telemetry.metadata."
 def _settings_and_metadata(x: Extraction) -> None:
     for key, value in x.attrs.items():
         if key.startswith(_SETTINGS):
-            name = key[len(_SETTINGS):]
+            name = key[len(_SETTINGS) :]
             x.consumed.add(key)
             x.invocation_params.setdefault(SETTINGS.get(name, name), value)
         elif key.startswith(_METADATA):
             x.consumed.add(key)
-            x.set_metadata(key[len(_METADATA):], value)
+            x.set_metadata(key[len(_METADATA) :], value)
     tools = x.attrs.get("ai.prompt.tools")
     if tools is not None:
         parsed = [loads_maybe(t) for t in tools] if isinstance(tools, (list, tuple)) else None
@@ -184,11 +184,14 @@ USAGE: dict[str, tuple[str | None, str]] = {
 }
 # Breakdowns that follow from the counts above; consumed only when they agree.
 DERIVED: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "ai.usage.inputTokenDetails.noCacheTokens": lambda u: u.get("input_tokens", 0)
-    - u.get("input_token_details", {}).get("cache_read", 0)
-    - u.get("input_token_details", {}).get("cache_creation", 0),
-    "ai.usage.outputTokenDetails.textTokens": lambda u: u.get("output_tokens", 0)
-    - u.get("output_token_details", {}).get("reasoning", 0),
+    "ai.usage.inputTokenDetails.noCacheTokens": lambda u: (
+        u.get("input_tokens", 0)
+        - u.get("input_token_details", {}).get("cache_read", 0)
+        - u.get("input_token_details", {}).get("cache_creation", 0)
+    ),
+    "ai.usage.outputTokenDetails.textTokens": lambda u: (
+        u.get("output_tokens", 0) - u.get("output_token_details", {}).get("reasoning", 0)
+    ),
 }
 
 
@@ -224,8 +227,11 @@ def _text_io(x: Extraction, obs: ObservationType) -> None:
             if prompt is not None:
                 x.set_inputs(_prompt_messages(prompt) if obs is G else prompt)
     if x.outputs is None:
-        response = {name: value for key, name in RESPONSE.items()
-                    if (value := _response_value(x, key)) is not None}
+        response = {
+            name: value
+            for key, name in RESPONSE.items()
+            if (value := _response_value(x, key)) is not None
+        }
         if response:
             x.set_outputs({"messages": [_assistant(response)]} if obs is G else response)
 
@@ -319,8 +325,12 @@ def from_ai_sdk(messages: Any) -> list[Any]:
         body = parts[0]["text"] if one_text else (parts or None)
         if results:  # one tool message per result, as chat APIs carry them
             out.extend(
-                msgs.message("tool", _result_text(r), tool_call_id=r.get("toolCallId"),
-                             name=r.get("toolName"))
+                msgs.message(
+                    "tool",
+                    _result_text(r),
+                    tool_call_id=r.get("toolCallId"),
+                    name=r.get("toolName"),
+                )
                 for r in results
             )
             if body is None:
@@ -332,8 +342,10 @@ def from_ai_sdk(messages: Any) -> list[Any]:
 def _result_text(part: dict[str, Any]) -> Any:
     """A tool result's content: v5+ wraps it as {type: "json" | "text", value}."""
     result = part.get("output", part.get("result"))
-    if isinstance(result, dict) and "value" in result and result.get("type") in (
-        "json", "text", "error-text", "error-json"
+    if (
+        isinstance(result, dict)
+        and "value" in result
+        and result.get("type") in ("json", "text", "error-text", "error-json")
     ):
         result = result["value"]
     return result if isinstance(result, str) else dumps(result)

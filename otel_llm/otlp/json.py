@@ -120,8 +120,14 @@ def _u32(value: Any, where: str) -> int:
 # Enum names as protobuf's own JSON printer writes them (`json_format`, and tools built
 # on it). The OTLP/JSON spec asks for integers; both are read.
 _ENUM_NAMES: dict[str, dict[str, int]] = {
-    "kind": {"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2,
-             "SPAN_KIND_CLIENT": 3, "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5},
+    "kind": {
+        "SPAN_KIND_UNSPECIFIED": 0,
+        "SPAN_KIND_INTERNAL": 1,
+        "SPAN_KIND_SERVER": 2,
+        "SPAN_KIND_CLIENT": 3,
+        "SPAN_KIND_PRODUCER": 4,
+        "SPAN_KIND_CONSUMER": 5,
+    },
     "status.code": {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2},
 }
 
@@ -134,12 +140,15 @@ def _enum(value: Any, where: str) -> int:
         number = names.get(value)
         if number is None:
             raise OTLPDecodeError(
-                where, f"unknown enum name {value[:40]!r}; expected an integer or one of "
-                f"{', '.join(names)}")
+                where,
+                f"unknown enum name {value[:40]!r}; expected an integer or one of "
+                f"{', '.join(names)}",
+            )
         return number
     if type(value) is not int:
-        raise OTLPDecodeError(where, f"enum values must be integers or names, got "
-                                     f"{_describe(value)}")
+        raise OTLPDecodeError(
+            where, f"enum values must be integers or names, got {_describe(value)}"
+        )
     if not INT32_MIN <= value <= INT32_MAX:
         raise OTLPDecodeError(where, f"{value} is out of range for an enum (int32)")
     return value

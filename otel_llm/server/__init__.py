@@ -1,12 +1,12 @@
 """`otel-llm serve`: OTLP/gRPC and OTLP/HTTP receivers, durable ingest, LangSmith read API.
 
-    from otel_llm.server import OtelLlmServer, ServerSettings
-    from otel_llm.store import SQLiteStore
+from otel_llm.server import OtelLlmServer, ServerSettings
+from otel_llm.store import SQLiteStore
 
-    store = SQLiteStore("runs.db")
-    with OtelLlmServer(store, ServerSettings(grpc_port=0, http_port=0)) as server:
-        print(server.http_url, server.grpc_address)
-    store.close()
+store = SQLiteStore("runs.db")
+with OtelLlmServer(store, ServerSettings(grpc_port=0, http_port=0)) as server:
+    print(server.http_url, server.grpc_address)
+store.close()
 """
 
 from otel_llm.durations import parse_duration

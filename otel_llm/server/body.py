@@ -67,8 +67,7 @@ def check_encoding(content_encoding: str | None) -> str:
     if name not in _DECOMPRESSORS:
         raise RequestError(
             Failure.UNSUPPORTED_MEDIA,
-            f"unsupported Content-Encoding {content_encoding!r}: send gzip, deflate "
-            "or no encoding",
+            f"unsupported Content-Encoding {content_encoding!r}: send gzip, deflate or no encoding",
         )
     return name
 
@@ -107,9 +106,7 @@ def decompress(data: bytes, content_encoding: str, limit: int) -> bytes:
                 f"body is larger than {limit} bytes after {content_encoding} decompression",
             )
         if not inflater.eof:
-            raise RequestError(
-                Failure.MALFORMED, f"body is truncated {content_encoding} data"
-            )
+            raise RequestError(Failure.MALFORMED, f"body is truncated {content_encoding} data")
         parts.append(out)
         rest = inflater.unused_data
     return b"".join(parts)

@@ -64,8 +64,13 @@ def parse_with_multipart(body: bytes, boundary: str) -> list[Part]:
                 elif event:
                     chunks.append(event)
                 elif segment is not None:
-                    parts.append(Part(segment.name, segment.content_type or
-                                      "application/octet-stream", b"".join(chunks)))
+                    parts.append(
+                        Part(
+                            segment.name,
+                            segment.content_type or "application/octet-stream",
+                            b"".join(chunks),
+                        )
+                    )
             parser.parse(b"")  # end of input: a body without its closing boundary fails
     except ParserError as exc:
         raise MultipartError(f"malformed multipart body: {exc}") from None
@@ -99,19 +104,24 @@ def parse_with_python_multipart(body: bytes, boundary: str) -> list[Part]:
         if name is None:
             raise MultipartError(f"part #{len(parts) + 1} has no name in Content-Disposition")
         content_type = headers.get(b"content-type", b"application/octet-stream")
-        parts.append(Part(name.decode("utf-8", "replace"), content_type.decode("latin-1"),
-                          b"".join(data)))
+        parts.append(
+            Part(name.decode("utf-8", "replace"), content_type.decode("latin-1"), b"".join(data))
+        )
         headers.clear()
         data.clear()
 
-    parser = MultipartParser(boundary, {
-        "on_header_field": lambda buf, start, end: field.append(buf[start:end]),
-        "on_header_value": lambda buf, start, end: value.append(buf[start:end]),
-        "on_header_end": on_header_end,
-        "on_part_data": lambda buf, start, end: data.append(buf[start:end]),
-        "on_part_end": on_part_end,
-        "on_end": lambda: ended.append(True),
-    }, max_header_count=_MAX_HEADERS)
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_header_field": lambda buf, start, end: field.append(buf[start:end]),
+            "on_header_value": lambda buf, start, end: value.append(buf[start:end]),
+            "on_header_end": on_header_end,
+            "on_part_data": lambda buf, start, end: data.append(buf[start:end]),
+            "on_part_end": on_part_end,
+            "on_end": lambda: ended.append(True),
+        },
+        max_header_count=_MAX_HEADERS,
+    )
     try:
         parser.write(body)
         parser.finalize()

@@ -109,8 +109,11 @@ _STATS_BODY = {
         "start time counted."
     ),
     "properties": {
-        **{k: v for k, v in _RUN_QUERY_BODY["properties"].items()  # type: ignore[attr-defined]
-           if k not in ("select", "limit", "cursor", "order")},
+        **{
+            k: v
+            for k, v in _RUN_QUERY_BODY["properties"].items()  # type: ignore[attr-defined]
+            if k not in ("select", "limit", "cursor", "order")
+        },
         "end_time": {"type": "string", "format": "date-time"},
     },
 }
@@ -146,19 +149,22 @@ _V2_QUERY_BODY = {
     "required": ["project_ids"],
     "properties": {
         "project_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
-        "min_start_time": {"type": "string", "format": "date-time",
-                           "description": "default: one day ago"},
-        "max_start_time": {"type": "string", "format": "date-time",
-                           "description": "default: now"},
+        "min_start_time": {
+            "type": "string",
+            "format": "date-time",
+            "description": "default: one day ago",
+        },
+        "max_start_time": {"type": "string", "format": "date-time", "description": "default: now"},
         "filter": {"type": "string"},
         "trace_filter": {"type": "string"},
         "tree_filter": {"type": "string"},
         "has_error": {"type": "boolean"},
         "ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
         "is_root": {"type": "boolean"},
-        "run_type": {"type": "string",
-                     "enum": ["TOOL", "CHAIN", "LLM", "RETRIEVER", "EMBEDDING", "PROMPT",
-                              "PARSER"]},
+        "run_type": {
+            "type": "string",
+            "enum": ["TOOL", "CHAIN", "LLM", "RETRIEVER", "EMBEDDING", "PROMPT", "PARSER"],
+        },
         "trace_id": {"type": "string", "format": "uuid"},
         "reference_examples": {"type": "array", "items": {"type": "string", "format": "uuid"}},
         "include_subtree_usage": {"type": "boolean"},
@@ -230,8 +236,11 @@ OPENAPI: dict[str, Any] = {
                 "operationId": "listUnjoinedLogRecords",
                 "summary": "OTLP log records that joined no run, and the join counts",
                 "parameters": [
-                    {"name": "limit", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    },
                     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 ],
                 "responses": {"200": _json({"type": "object"}, "counts and records")},
@@ -370,11 +379,18 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Read a run, v2 (langsmith >= 0.15: client.runs.retrieve)",
                 "parameters": [
                     {"name": "run_id", **_UUID_PATH},
-                    {"name": "project_id", "in": "query", "required": True,
-                     "schema": {"type": "string", "format": "uuid"}},
+                    {
+                        "name": "project_id",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    },
                     {"name": "selects", "in": "query", "schema": _V2_SELECTS},
-                    {"name": "start_time", "in": "query",
-                     "schema": {"type": "string", "format": "date-time"}},
+                    {
+                        "name": "start_time",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
                 ],
                 "responses": {
                     "200": _json({"$ref": "#/components/schemas/RunV2"}, "The run"),

@@ -46,14 +46,26 @@ def build_grpc_server(
                 request, Media.PROTOBUF, "", _text(metadata.get(PROJECT_HEADER))
             )
         except RequestError as error:
-            log_grpc("Export", error.grpc_code.name, started, context.peer(), accepted=0,
-                     reason=error.message)
+            log_grpc(
+                "Export",
+                error.grpc_code.name,
+                started,
+                context.peer(),
+                accepted=0,
+                reason=error.message,
+            )
             await context.abort(
                 error.grpc_code, error.message, trailing_metadata=error.grpc_trailers()
             )
-        log_grpc("Export", "OK", started, context.peer(),
-                 accepted=prepared.span_count - prepared.rejected, rejected=prepared.rejected,
-                 reason=prepared.rejection_message())
+        log_grpc(
+            "Export",
+            "OK",
+            started,
+            context.peer(),
+            accepted=prepared.span_count - prepared.rejected,
+            rejected=prepared.rejected,
+            reason=prepared.rejection_message(),
+        )
         return export_response(prepared, Media.PROTOBUF)
 
     handler = grpc.method_handlers_generic_handler(
@@ -68,9 +80,7 @@ def build_grpc_server(
             ("grpc.so_reuseport", 0),
         ]
     )
-    server.add_generic_rpc_handlers(
-        (handler, logs_grpc_handler(pipeline, check, max_body_bytes))
-    )
+    server.add_generic_rpc_handlers((handler, logs_grpc_handler(pipeline, check, max_body_bytes)))
     return server
 
 

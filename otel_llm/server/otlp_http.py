@@ -90,8 +90,13 @@ def otlp_routes(pipeline: IngestPipeline, max_body_bytes: int) -> list[Route]:
         except ClientDisconnect:
             return Response(status_code=499)  # nobody is listening any more
         accepted = prepared.span_count - prepared.rejected
-        note(request.scope, accepted, "spans accepted", prepared.rejected,
-             prepared.rejection_message())
+        note(
+            request.scope,
+            accepted,
+            "spans accepted",
+            prepared.rejected,
+            prepared.rejection_message(),
+        )
         return Response(export_response(prepared, media), media_type=media.value)
 
     return [Route(path, export_traces, methods=["POST"]) for path in TRACES_PATHS]

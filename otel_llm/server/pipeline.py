@@ -167,8 +167,14 @@ class IngestPipeline:
                 UNSTORABLE when the store refuses the data itself.
         """
         return await self.submit(
-            len(data), prepare, data, media, content_encoding, project_header,
-            self._settings.max_body_bytes, self._row_builder,
+            len(data),
+            prepare,
+            data,
+            media,
+            content_encoding,
+            project_header,
+            self._settings.max_body_bytes,
+            self._row_builder,
         )
 
     async def submit(self, size: int, prepare_fn: Callable[..., P], *args: Any) -> P:
@@ -181,8 +187,7 @@ class IngestPipeline:
         ticket = _Ticket()
         self._admitted += 1
         self._charge(ticket, size)
-        task: asyncio.Task[P] = asyncio.ensure_future(
-            self._process(ticket, size, prepare_fn, args))
+        task: asyncio.Task[P] = asyncio.ensure_future(self._process(ticket, size, prepare_fn, args))
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._release(done, ticket))
         # Shielded: a client that hangs up does not stop the commit, and admission is

@@ -176,8 +176,10 @@ def read_routes(store: RunStore) -> list[Route]:
             raise _BadRequest(404, f"run {run_id} not found")
         # Where the SDK downloads a run's attachments from (its `s3_urls`).
         run["s3_urls"] = {
-            f"attachment.{name}": {"presigned_url": f"/runs/{run_id}/attachments/{name}",
-                                   "mime_type": mime}
+            f"attachment.{name}": {
+                "presigned_url": f"/runs/{run_id}/attachments/{name}",
+                "mime_type": mime,
+            }
             for name, mime in (await call(store.attachment_types, run_id)).items()
         }
         return JSON(run)

@@ -59,8 +59,7 @@ def run_routes(
         except RequestError as error:
             await drain(chunks, limits.max_body_bytes)
             headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
-            return JSON({"detail": error.message}, status_code=error.http_status,
-                        headers=headers)
+            return JSON({"detail": error.message}, status_code=error.http_status, headers=headers)
         except ClientDisconnect:
             return Response(status_code=499)
         if prepared.problems:
@@ -69,14 +68,17 @@ def run_routes(
 
     async def multipart(request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
-        return await ingest(request, prepare_multipart,
-                            lambda enc: (content_type, enc, limits, row_builder))
+        return await ingest(
+            request, prepare_multipart, lambda enc: (content_type, enc, limits, row_builder)
+        )
 
     def json_route(route: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             run_id = request.path_params.get("run_id")
-            return await ingest(request, prepare_json,
-                                lambda enc: (enc, route, limits, row_builder, run_id))
+            return await ingest(
+                request, prepare_json, lambda enc: (enc, route, limits, row_builder, run_id)
+            )
+
         return endpoint
 
     async def list_feedback(request: Request) -> Response:
@@ -88,16 +90,18 @@ def run_routes(
         except ValueError as exc:
             return JSON({"detail": f"bad query parameter: {exc}"}, status_code=400)
         if not (1 <= limit <= MAX_LIMIT and offset >= 0):
-            return JSON({"detail": f"limit must be 1..{MAX_LIMIT}, offset >= 0"},
-                        status_code=400)
+            return JSON({"detail": f"limit must be 1..{MAX_LIMIT}, offset >= 0"}, status_code=400)
         keys = params.getlist("key") or None
         found = await run_in_threadpool(store.list_feedback, runs, keys, limit, offset)
         return JSON(found)
 
     async def read_feedback(request: Request) -> Response:
         feedback_id = _uuid(request.path_params["feedback_id"])
-        found = None if feedback_id is None else await run_in_threadpool(
-            store.get_feedback, feedback_id)
+        found = (
+            None
+            if feedback_id is None
+            else await run_in_threadpool(store.get_feedback, feedback_id)
+        )
         if found is None:
             return JSON({"detail": "feedback not found"}, status_code=404)
         return JSON(found)
@@ -105,8 +109,9 @@ def run_routes(
     async def read_attachment(request: Request) -> Response:
         run_id = _uuid(request.path_params["run_id"])
         name = request.path_params["name"]
-        found = None if run_id is None else await run_in_threadpool(
-            store.read_attachment, run_id, name)
+        found = (
+            None if run_id is None else await run_in_threadpool(store.read_attachment, run_id, name)
+        )
         if found is None:
             return JSON({"detail": f"no attachment {name!r} on run {run_id}"}, status_code=404)
         return Response(found.data, media_type=found.mime_type)
@@ -125,8 +130,12 @@ def run_routes(
 
 def _counts(prepared: PreparedRuns) -> dict[str, int]:
     changes = prepared.store_changes
-    return {"runs": len(changes.rows), "patches": len(changes.patches),
-            "feedback": len(changes.feedback), "attachments": len(changes.attachments)}
+    return {
+        "runs": len(changes.rows),
+        "patches": len(changes.patches),
+        "feedback": len(changes.feedback),
+        "attachments": len(changes.attachments),
+    }
 
 
 def _uuid(text: str) -> str | None:

@@ -72,8 +72,10 @@ class PreparedRuns:
         shown = "; ".join(m for _, m in self.problems[:_PROBLEMS_SHOWN])
         more = len(self.problems) - _PROBLEMS_SHOWN
         stored = self.store_changes
-        kept = (f" (stored the rest: {len(stored.rows)} runs, {len(stored.patches)} patches, "
-                f"{len(stored.feedback)} feedback, {len(stored.attachments)} attachments)")
+        kept = (
+            f" (stored the rest: {len(stored.rows)} runs, {len(stored.patches)} patches, "
+            f"{len(stored.feedback)} feedback, {len(stored.attachments)} attachments)"
+        )
         return shown + (f"; and {more} more" if more > 0 else "") + kept
 
 
@@ -99,13 +101,21 @@ def prepare_multipart(
             prepared.problem(422, f"parts {key[0]}.{key[1]}.* came without {key[0]}.{key[1]}")
             continue
         ops[key].update(extra)
-    _add_runs([run for (op, _), run in ops.items() if op == "post"],
-              [run for (op, _), run in ops.items() if op == "patch"], prepared, build)
+    _add_runs(
+        [run for (op, _), run in ops.items() if op == "post"],
+        [run for (op, _), run in ops.items() if op == "patch"],
+        prepared,
+        build,
+    )
     return prepared
 
 
 def prepare_json(
-    body: bytes, encoding: str, route: str, limits: IngestLimits, build: RowBuilder,
+    body: bytes,
+    encoding: str,
+    route: str,
+    limits: IngestLimits,
+    build: RowBuilder,
     path_run_id: str | None = None,
 ) -> PreparedRuns:
     """A JSON body of `/runs/batch`, `POST /runs`, `PATCH /runs/{id}` or `POST /feedback`."""
@@ -129,8 +139,9 @@ def prepare_json(
             raise RequestError(Failure.MALFORMED, "a run must be a JSON object")
         if path_run_id is not None:
             doc = {**doc, "id": path_run_id}
-        _add_runs([doc] if route == "post" else [], [doc] if route == "patch" else [],
-                  prepared, build)
+        _add_runs(
+            [doc] if route == "post" else [], [doc] if route == "patch" else [], prepared, build
+        )
     if prepared.problems and not prepared.store_changes.size:
         status, message = prepared.problems[0]
         raise RequestError(Failure.MALFORMED if status != 413 else Failure.TOO_LARGE, message)
@@ -140,19 +151,22 @@ def prepare_json(
 def _decoded(body: bytes, encoding: str, limits: IngestLimits) -> bytes:
     encoding = encoding.strip().lower()
     if encoding not in CONTENT_ENCODINGS:
-        raise RequestError(Failure.UNSUPPORTED_MEDIA,
-                           f"Content-Encoding {encoding!r} is not supported; use gzip or zstd")
+        raise RequestError(
+            Failure.UNSUPPORTED_MEDIA,
+            f"Content-Encoding {encoding!r} is not supported; use gzip or zstd",
+        )
     if encoding != "zstd":
-        return decompress(body, "" if encoding == "identity" else encoding,
-                          limits.max_body_bytes)
+        return decompress(body, "" if encoding == "identity" else encoding, limits.max_body_bytes)
     try:
         with zstandard.ZstdDecompressor().stream_reader(body) as reader:
             data = reader.read(limits.max_body_bytes + 1)
     except zstandard.ZstdError as exc:
         raise RequestError(Failure.MALFORMED, f"body is not valid zstd: {exc}") from None
     if len(data) > limits.max_body_bytes:
-        raise RequestError(Failure.TOO_LARGE, f"body is larger than {limits.max_body_bytes} "
-                                              "bytes once decompressed")
+        raise RequestError(
+            Failure.TOO_LARGE,
+            f"body is larger than {limits.max_body_bytes} bytes once decompressed",
+        )
     return data
 
 
@@ -178,8 +192,11 @@ def _read_part(
             prepared.problem(422, f"part {part.name}: feedback must be a JSON object")
         return
     if kind not in ("post", "patch"):
-        prepared.problem(422, f"part {part.name}: unknown part name; expected post.<id>, "
-                              "patch.<id>, attachment.<id>.<name> or feedback.<id>")
+        prepared.problem(
+            422,
+            f"part {part.name}: unknown part name; expected post.<id>, "
+            "patch.<id>, attachment.<id>.<name> or feedback.<id>",
+        )
         return
     raw_id, _, sub = rest.partition(".")
     run_id = canonical_id(raw_id)
@@ -187,8 +204,10 @@ def _read_part(
         prepared.problem(422, f"part {part.name}: {raw_id!r} is not a UUID")
         return
     if sub and sub not in RUN_FIELDS:
-        prepared.problem(422, f"part {part.name}: unknown run field {sub!r}; expected one "
-                              f"of {', '.join(RUN_FIELDS)}")
+        prepared.problem(
+            422,
+            f"part {part.name}: unknown run field {sub!r}; expected one of {', '.join(RUN_FIELDS)}",
+        )
         return
     doc = _json_part(part, prepared)
     if doc is None:
@@ -213,16 +232,22 @@ def _json_part(part: Part, prepared: PreparedRuns) -> Any:
 def _add_attachment(part: Part, rest: str, prepared: PreparedRuns, limits: IngestLimits) -> None:
     run_id, _, name = rest.partition(".")
     if _uuid(run_id) is None or not name or "." in name:
-        prepared.problem(422, f"part attachment.{rest}: expected attachment.<run UUID>.<name> "
-                              "(a name without '.')")
+        prepared.problem(
+            422,
+            f"part attachment.{rest}: expected attachment.<run UUID>.<name> (a name without '.')",
+        )
         return
     if len(part.data) > limits.max_attachment_bytes:
-        prepared.problem(413, f"part attachment.{rest}: {len(part.data)} bytes, over the "
-                              f"{limits.max_attachment_bytes}-byte limit for one attachment")
+        prepared.problem(
+            413,
+            f"part attachment.{rest}: {len(part.data)} bytes, over the "
+            f"{limits.max_attachment_bytes}-byte limit for one attachment",
+        )
         return
     mime = part.content_type.split(";")[0].strip() or "application/octet-stream"
     prepared.store_changes.attachments.append(
-        Attachment(str(uuid.UUID(run_id)), name, mime, part.data))
+        Attachment(str(uuid.UUID(run_id)), name, mime, part.data)
+    )
 
 
 def _add_feedback(doc: dict[str, Any], where: str, prepared: PreparedRuns) -> None:
@@ -230,25 +255,36 @@ def _add_feedback(doc: dict[str, Any], where: str, prepared: PreparedRuns) -> No
     key = doc.get("key")
     score = doc.get("score")
     problem = (
-        "id is not a UUID" if feedback_id is None
-        else "key must be a non-empty string" if not isinstance(key, str) or not key
+        "id is not a UUID"
+        if feedback_id is None
+        else "key must be a non-empty string"
+        if not isinstance(key, str) or not key
         else "score must be a number, a boolean or null"
         if score is not None and not isinstance(score, (int, float))
-        else next((f"{f} is not a UUID" for f in ("run_id", "trace_id", "session_id")
-                   if doc.get(f) is not None and _uuid(doc.get(f)) is None), None)
+        else next(
+            (
+                f"{f} is not a UUID"
+                for f in ("run_id", "trace_id", "session_id")
+                if doc.get(f) is not None and _uuid(doc.get(f)) is None
+            ),
+            None,
+        )
     )
     if problem is not None:
         prepared.problem(422, f"feedback ({where}): {problem}")
         return
     prepared.store_changes.feedback.append(
-        {**doc, "id": str(feedback_id), "score": float(score) if score is not None else None})
+        {**doc, "id": str(feedback_id), "score": float(score) if score is not None else None}
+    )
 
 
 # --- runs --------------------------------------------------------------------------------
 
 
 def _add_runs(
-    posts: list[dict[str, Any]], patches: list[dict[str, Any]], prepared: PreparedRuns,
+    posts: list[dict[str, Any]],
+    patches: list[dict[str, Any]],
+    prepared: PreparedRuns,
     build: RowBuilder,
 ) -> None:
     runs: list[Run] = []
@@ -283,8 +319,11 @@ def _check_tree(doc: dict[str, Any]) -> None:
     for seg in segments:
         if len(seg) < 37 or seg[-37] != "Z" or canonical_id(seg[-36:]) is None:
             raise ValueError(f"bad dotted_order segment {seg!r}")
-    implied = {"id": segments[-1][-36:].lower(), "trace_id": segments[0][-36:].lower(),
-               "parent_run_id": segments[-2][-36:].lower() if len(segments) > 1 else None}
+    implied = {
+        "id": segments[-1][-36:].lower(),
+        "trace_id": segments[0][-36:].lower(),
+        "parent_run_id": segments[-2][-36:].lower() if len(segments) > 1 else None,
+    }
     for name, value in implied.items():
         stated = doc.get(name)
         if name == "parent_run_id" and stated is None and value is not None:

@@ -164,7 +164,9 @@ class OtelLlmServer:
                 log_join_wait_seconds=settings.log_join_wait_seconds,
                 extra_routes=[
                     *run_routes(
-                        pipeline, self.store, self.store.row_builder,
+                        pipeline,
+                        self.store,
+                        self.store.row_builder,
                         IngestLimits(settings.max_body_bytes, settings.max_attachment_bytes),
                     ),
                     *status_routes(self.forward_status),

@@ -32,8 +32,7 @@ def session_routes(store: RunStore) -> list[Route]:
         except ValueError as exc:
             return JSON({"detail": f"bad query parameter: {exc}"}, status_code=400)
         if not (1 <= limit <= MAX_LIMIT and offset >= 0):
-            return JSON({"detail": f"limit must be 1..{MAX_LIMIT}, offset >= 0"},
-                        status_code=400)
+            return JSON({"detail": f"limit must be 1..{MAX_LIMIT}, offset >= 0"}, status_code=400)
         return JSON(await run_in_threadpool(store.list_sessions, project_id, limit, offset))
 
     async def read_thread(request: Request) -> Response:
@@ -43,8 +42,9 @@ def session_routes(store: RunStore) -> list[Route]:
         thread_id = request.path_params["thread_id"]
         traces = await run_in_threadpool(store.session_traces, project_id, thread_id)
         if not traces:
-            return JSON({"detail": f"no session {thread_id!r} in project {project_id}"},
-                        status_code=404)
+            return JSON(
+                {"detail": f"no session {thread_id!r} in project {project_id}"}, status_code=404
+            )
         return JSON({"thread_id": thread_id, "traces": traces})
 
     return [

@@ -22,6 +22,7 @@ DEFAULT_FORWARD_WAIT_SECONDS = 300.0  # runs that never end are forwarded after 
 DEFAULT_FORWARD_MAX_BYTES = 1024**3  # outbox bound per destination (stored run bytes)
 DEFAULT_FORWARD_BATCH_SIZE = 1000
 
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Everything the servers need to know besides their collaborators.

@@ -21,6 +21,7 @@ from otel_llm.store.base import StoreChanges
 
 logger = logging.getLogger(__name__)
 
+
 class IngestStore(Protocol):
     """The part of the run store the writer needs."""
 

@@ -74,7 +74,8 @@ class StoreRunSink(RunSink):
         """
         # The project only fills in for runs that name none, as in the HTTP sink.
         runs = [
-            r if r.session_name or r.session_id
+            r
+            if r.session_name or r.session_id
             else replace(r, session_name=run_project(r, self.project))
             for r in runs
         ]

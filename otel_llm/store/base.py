@@ -64,8 +64,13 @@ class StoreChanges:
     @property
     def size(self) -> int:
         """How many things it stores (runs, patches, feedback, attachments, log records)."""
-        return (len(self.rows) + len(self.patches) + len(self.feedback)
-                + len(self.attachments) + len(self.log_events))
+        return (
+            len(self.rows)
+            + len(self.patches)
+            + len(self.feedback)
+            + len(self.attachments)
+            + len(self.log_events)
+        )
 
 
 class UnstorableRun(ValueError):
@@ -103,6 +108,7 @@ class StoreClosedError(StoreError, RuntimeError):
 
     def __init__(self, message: str = "the store is closed") -> None:
         super().__init__(message, transient=True)
+
 
 # A run in LangSmith's read shape, and a project (TracerSessionResult) likewise.
 RunDict = dict[str, Any]
@@ -169,8 +175,16 @@ class RunQuery:
         for key in ("trace", "parent_run"):
             if key in values:
                 values[key] = _uuid_text(values[key], key)
-        for key in ("run_type", "start_time", "query", "filter", "trace_filter",
-                    "tree_filter", "cursor", "order"):
+        for key in (
+            "run_type",
+            "start_time",
+            "query",
+            "filter",
+            "trace_filter",
+            "tree_filter",
+            "cursor",
+            "order",
+        ):
             if key in values and not isinstance(values[key], str):
                 raise ValueError(f"{key} must be a string, got {values[key]!r}")
         for key in ("is_root", "error"):
@@ -184,8 +198,10 @@ class RunQuery:
 
     def validate(self) -> None:
         """Raises ValueError when limit or order is out of range."""
-        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or not (
-            1 <= self.limit <= MAX_LIMIT
+        if (
+            isinstance(self.limit, bool)
+            or not isinstance(self.limit, int)
+            or not (1 <= self.limit <= MAX_LIMIT)
         ):
             raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {self.limit!r}")
         if self.order not in ("asc", "desc"):
@@ -225,8 +241,11 @@ class RunStore(Protocol):
         ...
 
     def list_feedback(
-        self, run_ids: Sequence[str] | None = None, keys: Sequence[str] | None = None,
-        limit: int = DEFAULT_LIMIT, offset: int = 0,
+        self,
+        run_ids: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None,
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Feedback (LangSmith's shape) of some runs and keys (None: all), oldest first."""
         ...

@@ -37,8 +37,10 @@ class Finding:
     repairable: bool = True
 
 
-_MISSING_PROJECT = "SELECT {table}.project_id, count(*) FROM {table} LEFT JOIN projects p " \
+_MISSING_PROJECT = (
+    "SELECT {table}.project_id, count(*) FROM {table} LEFT JOIN projects p "
     "ON p.id = {table}.project_id WHERE p.id IS NULL GROUP BY {table}.project_id"
+)
 _MISNAMED = (
     "SELECT bogus.id, bogus.name, (SELECT count(*) FROM runs WHERE project_id = bogus.id) "
     "FROM projects bogus JOIN projects real ON real.id = bogus.name WHERE bogus.id != real.id"
@@ -57,27 +59,37 @@ def check(store: SQLiteStore) -> list[Finding]:
     findings: list[Finding] = []
     integrity = [row[0] for row in conn.execute("PRAGMA integrity_check")]
     if integrity != ["ok"]:
-        findings.append(Finding("integrity", len(integrity), "; ".join(integrity[:5]),
-                                repairable=False))
+        findings.append(
+            Finding("integrity", len(integrity), "; ".join(integrity[:5]), repairable=False)
+        )
     for table, what in (("runs", "runs"), ("traces", "traces")):
         for project_id, count in conn.execute(_MISSING_PROJECT.format(table=table)):
-            findings.append(Finding(
-                f"{table}_without_project", count,
-                f"{count} {what} of project id {project_id} have no project row: no "
-                "listing shows them",
-            ))
+            findings.append(
+                Finding(
+                    f"{table}_without_project",
+                    count,
+                    f"{count} {what} of project id {project_id} have no project row: no "
+                    "listing shows them",
+                )
+            )
     for bogus_id, real_id, count in conn.execute(_MISNAMED):
-        findings.append(Finding(
-            "project_named_after_an_id", count,
-            f"project {bogus_id} is named after project {real_id}'s id and holds {count} "
-            "runs that belong to it",
-        ))
+        findings.append(
+            Finding(
+                "project_named_after_an_id",
+                count,
+                f"project {bogus_id} is named after project {real_id}'s id and holds {count} "
+                "runs that belong to it",
+            )
+        )
     wrong = conn.execute(_COUNTS).fetchall()
     if wrong:
-        findings.append(Finding(
-            "trace_counts", len(wrong),
-            f"{len(wrong)} traces count other runs or errors than they hold",
-        ))
+        findings.append(
+            Finding(
+                "trace_counts",
+                len(wrong),
+                f"{len(wrong)} traces count other runs or errors than they hold",
+            )
+        )
     return findings
 
 
@@ -101,8 +113,9 @@ def repair(store: SQLiteStore) -> list[Finding]:
 def _refile_misnamed(conn: sqlite3.Connection) -> None:
     for bogus_id, real_id, _ in conn.execute(_MISNAMED).fetchall():
         for table in ("runs", "traces"):
-            conn.execute(f"UPDATE {table} SET project_id = ? WHERE project_id = ?",
-                         (real_id, bogus_id))
+            conn.execute(
+                f"UPDATE {table} SET project_id = ? WHERE project_id = ?", (real_id, bogus_id)
+            )
         conn.execute("DELETE FROM projects WHERE id = ?", (bogus_id,))
 
 

@@ -20,15 +20,28 @@ T0 = 1_763_000_000_000_000_000
 
 def _spans() -> list[SpanRecord]:
     trace = bytes(range(16))
-    root = SpanRecord(trace_id=trace, span_id=b"\x01" * 8, name="agent",
-                      start_time_unix_nano=T0, end_time_unix_nano=T0 + 5_000_000,
-                      attributes={"gen_ai.operation.name": "invoke_agent"})
-    chat = SpanRecord(trace_id=trace, span_id=b"\x02" * 8, parent_span_id=b"\x01" * 8,
-                      name="chat gpt-4o", kind=3, start_time_unix_nano=T0 + 1000,
-                      end_time_unix_nano=T0 + 4_000_000,
-                      attributes={"gen_ai.operation.name": "chat",
-                                  "gen_ai.request.model": "gpt-4o",
-                                  "gen_ai.usage.input_tokens": 12})
+    root = SpanRecord(
+        trace_id=trace,
+        span_id=b"\x01" * 8,
+        name="agent",
+        start_time_unix_nano=T0,
+        end_time_unix_nano=T0 + 5_000_000,
+        attributes={"gen_ai.operation.name": "invoke_agent"},
+    )
+    chat = SpanRecord(
+        trace_id=trace,
+        span_id=b"\x02" * 8,
+        parent_span_id=b"\x01" * 8,
+        name="chat gpt-4o",
+        kind=3,
+        start_time_unix_nano=T0 + 1000,
+        end_time_unix_nano=T0 + 4_000_000,
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": 12,
+        },
+    )
     return [chat, root]  # child first, as SDKs export them
 
 
@@ -61,7 +74,9 @@ def test_stdin_to_stdout_in_a_real_process(tmp_path: Path) -> None:
     data = encode_otlp_json(_spans())
     proc = subprocess.run(
         [sys.executable, "-m", "otel_llm", "convert", "-", "--from", "otlp-json"],
-        input=data, capture_output=True, check=True,
+        input=data,
+        capture_output=True,
+        check=True,
     )
     lines = proc.stdout.splitlines()
     assert len(lines) == 2
@@ -69,7 +84,9 @@ def test_stdin_to_stdout_in_a_real_process(tmp_path: Path) -> None:
     # runs on stdin -> OTLP/JSON on stdout
     proc = subprocess.run(
         [sys.executable, "-m", "otel_llm", "convert", "-", "--from", "runs"],
-        input=proc.stdout, capture_output=True, check=True,
+        input=proc.stdout,
+        capture_output=True,
+        check=True,
     )
     assert len(decode_otlp_json(proc.stdout)) == 2
 

@@ -15,26 +15,48 @@ from otel_llm.convert import observation_of, spans_to_runs
 from otel_llm.model import Run, SpanEvent, SpanRecord
 from otel_llm.store import SQLiteStore
 
-CHAT_COMPLETION = {"id": "c", "object": "chat.completion", "model": "gpt-4o-mini-2024-07-18",
-                   "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
-                                "finish_reason": "stop"}],
-                   "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}
-ANTHROPIC_MESSAGE = {"id": "m", "type": "message", "role": "assistant", "model": "claude",
-                     "content": [{"type": "text", "text": "hi"}],
-                     "usage": {"input_tokens": 11, "output_tokens": 4}}
+CHAT_COMPLETION = {
+    "id": "c",
+    "object": "chat.completion",
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+}
+ANTHROPIC_MESSAGE = {
+    "id": "m",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude",
+    "content": [{"type": "text", "text": "hi"}],
+    "usage": {"input_tokens": 11, "output_tokens": 4},
+}
 
 
 def one(attributes: dict[str, object], events: list[SpanEvent] | None = None) -> Run:
-    (run,) = spans_to_runs([SpanRecord(
-        trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="step", start_time_unix_nano=1000,
-        end_time_unix_nano=10**9, attributes=attributes, events=events or [])])
+    (run,) = spans_to_runs(
+        [
+            SpanRecord(
+                trace_id=b"\x01" * 16,
+                span_id=b"\x02" * 8,
+                name="step",
+                start_time_unix_nano=1000,
+                end_time_unix_nano=10**9,
+                attributes=attributes,
+                events=events or [],
+            )
+        ]
+    )
     return run
 
 
 @pytest.mark.parametrize(
     ("response", "usage"),
-    [(CHAT_COMPLETION, {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7}),
-     (ANTHROPIC_MESSAGE, {"input_tokens": 11, "output_tokens": 4, "total_tokens": 15})],
+    [
+        (CHAT_COMPLETION, {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7}),
+        (ANTHROPIC_MESSAGE, {"input_tokens": 11, "output_tokens": 4, "total_tokens": 15}),
+    ],
 )
 def test_usage_from_the_response_when_no_usage_attribute(
     response: dict[str, object], usage: dict[str, int]
@@ -42,9 +64,15 @@ def test_usage_from_the_response_when_no_usage_attribute(
     run = one({"mlflow.spanType": '"CHAT_MODEL"', "mlflow.spanOutputs": json.dumps(response)})
     assert run.run_type == "llm" and run.usage == usage
     # A usage attribute, where there is one, wins over the response.
-    run = one({"mlflow.spanType": '"LLM"', "mlflow.spanOutputs": json.dumps(response),
-               "mlflow.chat.tokenUsage": json.dumps(
-                   {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2})})
+    run = one(
+        {
+            "mlflow.spanType": '"LLM"',
+            "mlflow.spanOutputs": json.dumps(response),
+            "mlflow.chat.tokenUsage": json.dumps(
+                {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}
+            ),
+        }
+    )
     assert run.usage == {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}
 
 
@@ -55,13 +83,22 @@ def test_a_non_generation_gets_no_usage_from_its_outputs() -> None:
 
 @pytest.mark.parametrize(
     ("operation", "run_type", "observation"),
-    [("RETRIEVER", "retriever", "retriever"), ("retriever", "retriever", "retriever"),
-     ("RERANKER", "retriever", "retriever"), ("EMBEDDING", "embedding", "embedding"),
-     ("CHAT_MODEL", "llm", "generation"), ("ChatModel", "llm", "generation"),
-     ("LLM", "llm", "generation"), ("TOOL", "tool", "tool"), ("AGENT", "chain", "agent"),
-     ("PARSER", "parser", "span"), ("retrieval", "retriever", "retriever"),
-     ("invoke_workflow", "chain", "span"), ("create_agent", "chain", "agent"),
-     ("plan", "chain", "span")],
+    [
+        ("RETRIEVER", "retriever", "retriever"),
+        ("retriever", "retriever", "retriever"),
+        ("RERANKER", "retriever", "retriever"),
+        ("EMBEDDING", "embedding", "embedding"),
+        ("CHAT_MODEL", "llm", "generation"),
+        ("ChatModel", "llm", "generation"),
+        ("LLM", "llm", "generation"),
+        ("TOOL", "tool", "tool"),
+        ("AGENT", "chain", "agent"),
+        ("PARSER", "parser", "span"),
+        ("retrieval", "retriever", "retriever"),
+        ("invoke_workflow", "chain", "span"),
+        ("create_agent", "chain", "agent"),
+        ("plan", "chain", "span"),
+    ],
 )
 def test_operation_names_of_mlflow_and_the_newer_semconv(
     operation: str, run_type: str, observation: str
@@ -75,7 +112,8 @@ def test_the_processor_keeps_an_mlflow_retriever_span_by_default() -> None:
     provider = TracerProvider()
     provider.add_span_processor(RunSpanProcessor(sink=sink, redaction=False))
     with provider.get_tracer("t").start_as_current_span(
-            "search", attributes={"gen_ai.operation.name": "RETRIEVER"}):
+        "search", attributes={"gen_ai.operation.name": "RETRIEVER"}
+    ):
         pass
     with provider.get_tracer("t").start_as_current_span("GET /health"):
         pass
@@ -84,8 +122,10 @@ def test_the_processor_keeps_an_mlflow_retriever_span_by_default() -> None:
 
 
 def test_openinference_first_token_event_sets_the_first_token_time(tmp_path: Path) -> None:
-    run = one({"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o"},
-              [SpanEvent(name="First Token Stream Event", time_unix_nano=250_000_000)])
+    run = one(
+        {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o"},
+        [SpanEvent(name="First Token Stream Event", time_unix_nano=250_000_000)],
+    )
     with SQLiteStore(tmp_path / "s.db") as store:
         store.ingest([run], "p")
         stored = store.get_run(run.id)
@@ -94,8 +134,13 @@ def test_openinference_first_token_event_sets_the_first_token_time(tmp_path: Pat
 
 
 def test_langfuse_usage_details() -> None:
-    run = one({"langfuse.observation.type": "generation",
-               "langfuse.observation.model.name": "gpt-4o",
-               "langfuse.observation.usage_details": json.dumps(
-                   {"input": 10, "output": 3, "total": 13})})
+    run = one(
+        {
+            "langfuse.observation.type": "generation",
+            "langfuse.observation.model.name": "gpt-4o",
+            "langfuse.observation.usage_details": json.dumps(
+                {"input": 10, "output": 3, "total": 13}
+            ),
+        }
+    )
     assert run.usage == {"input_tokens": 10, "output_tokens": 3, "total_tokens": 13}

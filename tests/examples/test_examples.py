@@ -80,7 +80,8 @@ def check_langsmith(tmp_path: Path, server: ServeProcess) -> None:
     done = run_example("processor_langsmith.py", tmp_path, server)
     assert "emitted=1" in done.stdout and "spilled=0" in done.stdout, done.stdout
     assert not (tmp_path / "otel-llm-spill").exists() or not any(
-        (tmp_path / "otel-llm-spill").iterdir())
+        (tmp_path / "otel-llm-spill").iterdir()
+    )
     runs, _ = SQLiteStore(server.db).query_runs(RunQuery(limit=10))
     (run,) = runs
     assert run["name"] == "chat claude" and "TimeoutError" in run["error"]

@@ -59,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stdout.writelines(
                 difflib.unified_diff(
-                    old.splitlines(keepends=True), new.splitlines(keepends=True),
-                    f"{name} (checked in)", f"{name} (current code)",
+                    old.splitlines(keepends=True),
+                    new.splitlines(keepends=True),
+                    f"{name} (checked in)",
+                    f"{name} (current code)",
                 )
             )
     if not args.write and changed:

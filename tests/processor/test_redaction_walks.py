@@ -21,21 +21,44 @@ CARD = "4111 1111 1111 1111"  # passes the Luhn check
 NOT_A_CARD = "4111 1111 1111 1112"
 
 
-SECRETISH_KEYS = ["api_key", "x-api-key", "Authorization", "token", "max_tokens", "password",
-                  "name", "otel", "trace_id", "", "input_tokens"]
-TEXTS = ["plain", "mail a@b.io now", CARD, NOT_A_CARD, "Bearer abc.def", "x" * 250,
-         "é ビルド", "2024-05-01", "[REDACTED]"]
+SECRETISH_KEYS = [
+    "api_key",
+    "x-api-key",
+    "Authorization",
+    "token",
+    "max_tokens",
+    "password",
+    "name",
+    "otel",
+    "trace_id",
+    "",
+    "input_tokens",
+]
+TEXTS = [
+    "plain",
+    "mail a@b.io now",
+    CARD,
+    NOT_A_CARD,
+    "Bearer abc.def",
+    "x" * 250,
+    "é ビルド",
+    "2024-05-01",
+    "[REDACTED]",
+]
 leaves = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.sampled_from(TEXTS) | st.text(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.sampled_from(TEXTS)
+    | st.text(max_size=8)
 )
 json_like = st.recursive(
     leaves,
     lambda inner: (
         st.lists(inner, max_size=4)
         | st.lists(inner, max_size=3).map(tuple)
-        | st.dictionaries(st.sampled_from(SECRETISH_KEYS) | st.text(max_size=4), inner,
-                          max_size=4)
+        | st.dictionaries(st.sampled_from(SECRETISH_KEYS) | st.text(max_size=4), inner, max_size=4)
     ),
     max_leaves=25,
 )
@@ -74,8 +97,11 @@ def test_the_c_walk_is_built(c_redact_walk: ModuleType) -> None:
 
 @needs_c_walk
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
-@given(json_like, st.sampled_from([None, frozenset({"otel"}), frozenset({"trace_id", "name"})]),
-       st.sampled_from(["default", "keys only", "patterns only", "none"]))
+@given(
+    json_like,
+    st.sampled_from([None, frozenset({"otel"}), frozenset({"trace_id", "name"})]),
+    st.sampled_from(["default", "keys only", "patterns only", "none"]),
+)
 def test_the_c_walk_gives_what_the_python_walk_gives(
     value: Any, skip: frozenset[str] | None, rules: str
 ) -> None:
@@ -116,8 +142,15 @@ class Items(list[Any]):
         (1, None, "a@b.io"),
         Text("Bearer zzz"),
     ],
-    ids=["str subclass", "mappingproxy", "OrderedDict", "list subclass", "other types",
-         "tuple", "top-level str subclass"],
+    ids=[
+        "str subclass",
+        "mappingproxy",
+        "OrderedDict",
+        "list subclass",
+        "other types",
+        "tuple",
+        "top-level str subclass",
+    ],
 )
 def test_values_of_unusual_types_take_the_same_way_in_both_walks(value: Any) -> None:
     by_c, by_python = both_walks(Redactor(), value)
@@ -154,14 +187,31 @@ PLAIN_FORMS = {
 @given(
     st.sampled_from(sorted(PLAIN_FORMS)),
     st.lists(
-        st.sampled_from(["4111", "1111", "1", "0", " ", "-", "_", "a", "é", "bearer ", "BEARER\t",
-                         "Bearer", "b", "x=", ".", "\n", "41111111111111111"]),
+        st.sampled_from(
+            [
+                "4111",
+                "1111",
+                "1",
+                "0",
+                " ",
+                "-",
+                "_",
+                "a",
+                "é",
+                "bearer ",
+                "BEARER\t",
+                "Bearer",
+                "b",
+                "x=",
+                ".",
+                "\n",
+                "41111111111111111",
+            ]
+        ),
         max_size=20,
     ),
 )
-def test_value_patterns_match_what_their_plain_forms_match(
-    name: str, pieces: list[str]
-) -> None:
+def test_value_patterns_match_what_their_plain_forms_match(name: str, pieces: list[str]) -> None:
     text = "".join(pieces)
     fast, plain = BUILTIN_PATTERNS[name].regex, PLAIN_FORMS[name]
     assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]

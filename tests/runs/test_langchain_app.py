@@ -48,17 +48,24 @@ APP = textwrap.dedent('''
 ''')
 
 
-
-
 def test_langchain_app_traces_arrive_whole(server: OtelLlmServer, tmp_path: Path) -> None:
     script = tmp_path / "app.py"
     script.write_text(APP)
     with fake_openai() as openai_url:
         result = subprocess.run(
-            [sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-            env={**os.environ, "OPENAI_BASE_URL": openai_url + "/v1", "OPENAI_API_KEY": "sk",
-                 "LANGSMITH_ENDPOINT": server.http_url, "LANGSMITH_API_KEY": "k",
-                 "LANGSMITH_TRACING": "true", "LANGSMITH_PROJECT": "lc-app"},
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={
+                **os.environ,
+                "OPENAI_BASE_URL": openai_url + "/v1",
+                "OPENAI_API_KEY": "sk",
+                "LANGSMITH_ENDPOINT": server.http_url,
+                "LANGSMITH_API_KEY": "k",
+                "LANGSMITH_TRACING": "true",
+                "LANGSMITH_PROJECT": "lc-app",
+            },
         )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr

@@ -27,8 +27,21 @@ BOUNDARY = "sdk-boundary"
 @pytest.fixture(scope="module")
 def python_multipart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     target = tmp_path_factory.mktemp("python-multipart")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
-                    str(target), "python-multipart>=0.0.18"], check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            "python-multipart>=0.0.18",
+        ],
+        check=True,
+        timeout=300,
+    )
     sys.path.append(str(target))  # after site-packages: `multipart` stays the real one
     importlib.invalidate_caches()
     yield
@@ -39,12 +52,19 @@ def sdk_body(runs: int, attachment: bytes) -> bytes:
     out: list[bytes] = []
     for i in range(runs):
         run_id = uuid.uuid4()
-        op = serialize_run_dict("post", {
-            "id": run_id, "trace_id": run_id, "name": f"run-ü-{i}", "run_type": "chain",
-            "start_time": "2026-12-01T00:00:00+00:00", "inputs": {"text": "x" * (i * 997)},
-            "outputs": {"r": i}, "attachments": {"file": ("application/octet-stream",
-                                                            attachment)},
-        })
+        op = serialize_run_dict(
+            "post",
+            {
+                "id": run_id,
+                "trace_id": run_id,
+                "name": f"run-ü-{i}",
+                "run_type": "chain",
+                "start_time": "2026-12-01T00:00:00+00:00",
+                "inputs": {"text": "x" * (i * 997)},
+                "outputs": {"r": i},
+                "attachments": {"file": ("application/octet-stream", attachment)},
+            },
+        )
         parts, _ = serialized_run_operation_to_multipart_parts_and_context(op)
         for header, data in encode_multipart_parts_and_context(parts, BOUNDARY):
             out += [header, data if isinstance(data, bytes) else data.read(), b"\r\n"]
@@ -57,8 +77,9 @@ def test_the_fast_parser_is_the_one_in_use() -> None:
 
 @pytest.mark.parametrize("runs", [1, 7])
 @pytest.mark.parametrize("attachment", [b"", bytes(range(256)) * 40, b"\r\n--sdk-boundar"])
-def test_both_parsers_read_sdk_bodies_alike(python_multipart: None, runs: int,
-                                            attachment: bytes) -> None:
+def test_both_parsers_read_sdk_bodies_alike(
+    python_multipart: None, runs: int, attachment: bytes
+) -> None:
     body = sdk_body(runs, attachment)
     fast = multipart.parse_with_multipart(body, BOUNDARY)
     assert fast == multipart.parse_with_python_multipart(body, BOUNDARY)
@@ -76,9 +97,11 @@ def test_both_parsers_refuse_a_cut_body(python_multipart: None, cut: int) -> Non
 
 @pytest.mark.parametrize(
     ("content_type", "message"),
-    [("application/json", "must be multipart/form-data"),
-     ("multipart/form-data", "has no boundary"),
-     ("multipart/form-data; boundary=", "has no boundary")],
+    [
+        ("application/json", "must be multipart/form-data"),
+        ("multipart/form-data", "has no boundary"),
+        ("multipart/form-data; boundary=", "has no boundary"),
+    ],
 )
 def test_the_boundary_must_be_given(content_type: str, message: str) -> None:
     with pytest.raises(MultipartError, match=message):

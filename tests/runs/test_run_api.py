@@ -20,10 +20,6 @@ from otel_llm.store import RunQuery, SQLiteStore
 T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
-
-
-
-
 @pytest.fixture
 def server_settings() -> ServerSettings:
     return ServerSettings(grpc_port=0, http_port=0, max_attachment_bytes=1000)
@@ -34,25 +30,35 @@ def client(server: OtelLlmServer) -> langsmith.Client:
     return langsmith.Client(api_url=server.http_url, api_key="k", auto_batch_tracing=False)
 
 
-def sdk_run(name: str, parent: dict[str, Any] | None = None, ms: int = 0,
-            **fields: Any) -> dict[str, Any]:
+def sdk_run(
+    name: str, parent: dict[str, Any] | None = None, ms: int = 0, **fields: Any
+) -> dict[str, Any]:
     """A run as the SDK posts it: full ids and dotted order."""
     run_id = uuid.uuid4()
     start = T0 + dt.timedelta(milliseconds=ms)
     parent_dotted = parent["dotted_order"] if parent else None
     return {
-        "id": str(run_id), "name": name, "run_type": fields.pop("run_type", "chain"),
-        "start_time": start.isoformat(), "session_name": fields.pop("project", "api"),
+        "id": str(run_id),
+        "name": name,
+        "run_type": fields.pop("run_type", "chain"),
+        "start_time": start.isoformat(),
+        "session_name": fields.pop("project", "api"),
         "trace_id": parent["trace_id"] if parent else str(run_id),
         "parent_run_id": parent["id"] if parent else None,
         "dotted_order": dotted_order(parent_dotted, iso_to_ns(start.isoformat()), run_id),
-        "inputs": {"q": name}, **fields,
+        "inputs": {"q": name},
+        **fields,
     }
 
 
 def end(run: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"id": run["id"], "trace_id": run["trace_id"], "dotted_order": run["dotted_order"],
-            "end_time": (T0 + dt.timedelta(seconds=1)).isoformat(), **fields}
+    return {
+        "id": run["id"],
+        "trace_id": run["trace_id"],
+        "dotted_order": run["dotted_order"],
+        "end_time": (T0 + dt.timedelta(seconds=1)).isoformat(),
+        **fields,
+    }
 
 
 def stored(store: SQLiteStore, run: dict[str, Any]) -> dict[str, Any]:
@@ -61,17 +67,21 @@ def stored(store: SQLiteStore, run: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def test_create_and_update_run_with_batching_off(client: langsmith.Client,
-                                                   store: SQLiteStore) -> None:
+def test_create_and_update_run_with_batching_off(
+    client: langsmith.Client, store: SQLiteStore
+) -> None:
     root = sdk_run("root")
     child = sdk_run("llm", root, ms=5, run_type="llm")
-    client.create_run(**{k: v for k, v in root.items() if k != "session_name"},
-                      project_name="api")
-    client.create_run(**{k: v for k, v in child.items() if k != "session_name"},
-                      project_name="api")
-    client.update_run(child["id"], end_time=T0 + dt.timedelta(seconds=1),
-                      outputs={"text": "hi", "usage_metadata": {
-                          "input_tokens": 5, "output_tokens": 2, "total_tokens": 7}})
+    client.create_run(**{k: v for k, v in root.items() if k != "session_name"}, project_name="api")
+    client.create_run(**{k: v for k, v in child.items() if k != "session_name"}, project_name="api")
+    client.update_run(
+        child["id"],
+        end_time=T0 + dt.timedelta(seconds=1),
+        outputs={
+            "text": "hi",
+            "usage_metadata": {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7},
+        },
+    )
     client.update_run(root["id"], end_time=T0 + dt.timedelta(seconds=2), error="boom")
     llm = stored(store, child)
     assert llm["outputs"]["text"] == "hi" and llm["total_tokens"] == 7
@@ -93,18 +103,27 @@ def test_batch_endpoint_posts_and_patches(client: langsmith.Client, store: SQLit
 
 
 @pytest.mark.parametrize("order", ["patch-first", "post-first", "one-request"])
-def test_post_and_patch_in_any_order_merge(server: OtelLlmServer, store: SQLiteStore,
-                                           order: str) -> None:
+def test_post_and_patch_in_any_order_merge(
+    server: OtelLlmServer, store: SQLiteStore, order: str
+) -> None:
     run = sdk_run("ordered", run_type="llm", extra={"metadata": {"k": "v"}})
-    patch = end(run, outputs={"text": "late", "usage_metadata": {
-        "input_tokens": 3, "output_tokens": 1, "total_tokens": 4}})
+    patch = end(
+        run,
+        outputs={
+            "text": "late",
+            "usage_metadata": {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4},
+        },
+    )
     url = server.http_url + "/runs/batch"
     if order == "one-request":
         # A patch part before its post part in one body: the post is applied first.
         assert httpx.post(url, json={"patch": [patch], "post": [run]}).status_code == 202
     else:
-        first, second = ({"patch": [patch]}, {"post": [run]}) if order == "patch-first" \
+        first, second = (
+            ({"patch": [patch]}, {"post": [run]})
+            if order == "patch-first"
             else ({"post": [run]}, {"patch": [patch]})
+        )
         assert httpx.post(url, json=first).status_code == 202
         assert httpx.post(url, json=second).status_code == 202
     merged = stored(store, run)
@@ -121,8 +140,9 @@ def test_a_patch_whose_post_never_came_waits_and_is_not_listed(
     server: OtelLlmServer, store: SQLiteStore
 ) -> None:
     run = sdk_run("never-posted")
-    assert httpx.post(server.http_url + "/runs/batch",
-                      json={"patch": [end(run)]}).status_code == 202
+    assert (
+        httpx.post(server.http_url + "/runs/batch", json={"patch": [end(run)]}).status_code == 202
+    )
     assert store.get_run(run["id"]) is None
     assert store.query_runs(RunQuery())[0] == []
 
@@ -132,8 +152,13 @@ def test_feedback_through_the_client(client: langsmith.Client, store: SQLiteStor
     client.batch_ingest_runs(create=[run])
     with pytest.warns(Warning):  # the SDK warns when feedback has no session_id
         client.create_feedback(run["id"], key="correctness", score=0.5, comment="close")
-    client.create_feedback(run["id"], key="helpfulness", score=1, value="yes",
-                           session_id=stored(store, run)["session_id"])
+    client.create_feedback(
+        run["id"],
+        key="helpfulness",
+        score=1,
+        value="yes",
+        session_id=stored(store, run)["session_id"],
+    )
     found = {f.key: f for f in client.list_feedback(run_ids=[run["id"]])}
     assert set(found) == {"correctness", "helpfulness"}
     assert found["correctness"].score == 0.5 and found["correctness"].comment == "close"
@@ -145,11 +170,16 @@ def test_feedback_through_the_client(client: langsmith.Client, store: SQLiteStor
 
 def multipart(parts: list[tuple[str, bytes, str]]) -> tuple[bytes, str]:
     boundary = "test-boundary-x"
-    body = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
-        f"Content-Type: {ctype}\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data + b"\r\n"
-        for name, data, ctype in parts
-    ) + f"--{boundary}--\r\n".encode()
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+            f"Content-Type: {ctype}\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+            for name, data, ctype in parts
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -158,17 +188,22 @@ def test_attachments_are_stored_and_read_back_by_the_sdk(
 ) -> None:
     run = sdk_run("with-files")
     inputs = run.pop("inputs")
-    body, ctype = multipart([
-        (f"post.{run['id']}", orjson.dumps(run), "application/json"),
-        (f"post.{run['id']}.inputs", orjson.dumps(inputs), "application/json"),
-        (f"attachment.{run['id']}.image", b"\x89PNG\r\n\x00\xff", "image/png"),
-        (f"attachment.{run['id']}.big", b"x" * 1001, "text/plain"),
-    ])
-    response = httpx.post(server.http_url + "/runs/multipart", content=body,
-                          headers={"content-type": ctype})
+    body, ctype = multipart(
+        [
+            (f"post.{run['id']}", orjson.dumps(run), "application/json"),
+            (f"post.{run['id']}.inputs", orjson.dumps(inputs), "application/json"),
+            (f"attachment.{run['id']}.image", b"\x89PNG\r\n\x00\xff", "image/png"),
+            (f"attachment.{run['id']}.big", b"x" * 1001, "text/plain"),
+        ]
+    )
+    response = httpx.post(
+        server.http_url + "/runs/multipart", content=body, headers={"content-type": ctype}
+    )
     assert response.status_code == 413
-    assert f"attachment.{run['id']}.big: 1001 bytes, over the 1000-byte limit" in \
-        response.json()["detail"]
+    assert (
+        f"attachment.{run['id']}.big: 1001 bytes, over the 1000-byte limit"
+        in response.json()["detail"]
+    )
     read = client.read_run(run["id"])
     assert read.inputs == inputs
     assert read.attachments["image"]["reader"].read() == b"\x89PNG\r\n\x00\xff"
@@ -191,12 +226,15 @@ def test_a_bad_part_is_named_and_the_good_runs_are_stored(
     server: OtelLlmServer, store: SQLiteStore, name: str, data: bytes, message: str
 ) -> None:
     good = sdk_run("good")
-    body, ctype = multipart([
-        (name.format(id=uuid.uuid4()), data, "application/json"),
-        (f"post.{good['id']}", orjson.dumps(good), "application/json"),
-    ])
-    response = httpx.post(server.http_url + "/runs/multipart", content=body,
-                          headers={"content-type": ctype})
+    body, ctype = multipart(
+        [
+            (name.format(id=uuid.uuid4()), data, "application/json"),
+            (f"post.{good['id']}", orjson.dumps(good), "application/json"),
+        ]
+    )
+    response = httpx.post(
+        server.http_url + "/runs/multipart", content=body, headers={"content-type": ctype}
+    )
     assert 400 <= response.status_code < 500
     assert message in response.json()["detail"]
     assert "stored the rest: 1 runs" in response.json()["detail"]
@@ -219,18 +257,25 @@ def test_a_dotted_order_that_contradicts_the_parent_is_refused(
 @pytest.mark.parametrize(
     ("body", "headers", "status", "message"),
     [
-        (b"--x\r\nbroken", {"content-type": "multipart/form-data; boundary=x"}, 400,
-         "multipart"),
+        (b"--x\r\nbroken", {"content-type": "multipart/form-data; boundary=x"}, 400, "multipart"),
         (b"{}", {"content-type": "application/json"}, 400, "multipart/form-data"),
-        (b"\x28\xb5\x2f\xfd garbage", {"content-type": "multipart/form-data; boundary=x",
-                                       "content-encoding": "zstd"}, 400, "not valid zstd"),
-        (b"x", {"content-type": "multipart/form-data; boundary=x",
-                "content-encoding": "br"}, 415, "not supported"),
+        (
+            b"\x28\xb5\x2f\xfd garbage",
+            {"content-type": "multipart/form-data; boundary=x", "content-encoding": "zstd"},
+            400,
+            "not valid zstd",
+        ),
+        (
+            b"x",
+            {"content-type": "multipart/form-data; boundary=x", "content-encoding": "br"},
+            415,
+            "not supported",
+        ),
     ],
 )
-def test_bodies_that_are_not_multipart(server: OtelLlmServer, body: bytes,
-                                       headers: dict[str, str], status: int,
-                                       message: str) -> None:
+def test_bodies_that_are_not_multipart(
+    server: OtelLlmServer, body: bytes, headers: dict[str, str], status: int, message: str
+) -> None:
     response = httpx.post(server.http_url + "/runs/multipart", content=body, headers=headers)
     assert response.status_code == status
     assert message in response.json()["detail"]

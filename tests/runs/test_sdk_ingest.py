@@ -14,7 +14,7 @@ import pytest
 
 from otel_llm.server import OtelLlmServer
 
-APP = textwrap.dedent('''
+APP = textwrap.dedent("""
     import langsmith
     from langsmith import traceable
     from langsmith.run_trees import get_cached_client
@@ -47,18 +47,25 @@ APP = textwrap.dedent('''
 
     print(pipeline("What is the capital of France?"))
     get_cached_client().flush()
-''')
-
-
+""")
 
 
 def run_app(server: OtelLlmServer, tmp_path: Path, project: str, **env: str) -> None:
     script = tmp_path / "app.py"
     script.write_text(APP)
     result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-        env={**os.environ, "LANGSMITH_ENDPOINT": server.http_url, "LANGSMITH_API_KEY": "k",
-             "LANGSMITH_TRACING": "true", "LANGSMITH_PROJECT": project, **env},
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "LANGSMITH_ENDPOINT": server.http_url,
+            "LANGSMITH_API_KEY": "k",
+            "LANGSMITH_TRACING": "true",
+            "LANGSMITH_PROJECT": project,
+            **env,
+        },
     )
     assert result.returncode == 0, result.stderr
     assert "Failed to" not in result.stderr and "Traceback" not in result.stderr, result.stderr

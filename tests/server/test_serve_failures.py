@@ -96,8 +96,10 @@ def test_a_full_database_is_503_with_retry_after_and_then_ok(
     assert post(server, trace_spans(1), "p").status_code == 200
     pages = store._writer.execute("PRAGMA page_count").fetchone()[0]
     store._writer.execute(f"PRAGMA max_page_count = {pages}")
-    big = [replace(s, attributes={**s.attributes, "input.value": "x" * 50_000})
-           for s in trace_spans(2, children=20)]
+    big = [
+        replace(s, attributes={**s.attributes, "input.value": "x" * 50_000})
+        for s in trace_spans(2, children=20)
+    ]
     response = post(server, big, "p")
     assert response.status_code == 503
     assert "Retry-After" in response.headers

@@ -54,8 +54,11 @@ EXAMPLES = settings(
     derandomize=True,
     database=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],  # no explain phase
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 
 
@@ -67,8 +70,7 @@ class Ledger:
     row_builder: SQLiteRowBuilder
     acknowledged: dict[str, set[str]] = field(default_factory=dict)
 
-    def expect(self, body: bytes, media: Media, encoding: str, project: str,
-               rejected: int) -> None:
+    def expect(self, body: bytes, media: Media, encoding: str, project: str, rejected: int) -> None:
         """Record what a 200 stored: the server's own preparation of the same bytes."""
         prepared = prepare(body, media, encoding, project, MAX_BODY, self.row_builder)
         assert prepared.rejected == rejected, prepared.problems
@@ -103,23 +105,34 @@ def mutated_spans(draw: st.DrawFn) -> tuple[str, list[SpanRecord]]:
     for _ in range(draw(st.integers(0, 3))):
         i = draw(st.integers(0, len(spans) - 1))
         span = spans[i]
-        change = draw(st.sampled_from(["start", "end", "trace_id", "span_id", "parent",
-                                       "deep", "wide", "int"]))
+        change = draw(
+            st.sampled_from(
+                ["start", "end", "trace_id", "span_id", "parent", "deep", "wide", "int"]
+            )
+        )
         if change in ("start", "end"):
-            span = replace(span, **{f"{change}_time_unix_nano": draw(
-                st.sampled_from(BOUNDARY_TIMES))})
+            span = replace(
+                span, **{f"{change}_time_unix_nano": draw(st.sampled_from(BOUNDARY_TIMES))}
+            )
         elif change in ("trace_id", "span_id", "parent"):
             name = "parent_span_id" if change == "parent" else change
             span = replace(span, **{name: draw(st.binary(min_size=0, max_size=20))})
         elif change == "deep":
-            span = replace(span, attributes={**span.attributes,
-                                             "deep": nested(draw(st.integers(1, 60)))})
+            span = replace(
+                span, attributes={**span.attributes, "deep": nested(draw(st.integers(1, 60)))}
+            )
         elif change == "wide":
-            span = replace(span, attributes={**span.attributes,
-                                             **{f"w{n}": n for n in range(2000)}})
+            span = replace(
+                span, attributes={**span.attributes, **{f"w{n}": n for n in range(2000)}}
+            )
         else:
-            span = replace(span, attributes={**span.attributes, "big": draw(
-                st.sampled_from([2**63 - 1, -(2**63), 0]))})
+            span = replace(
+                span,
+                attributes={
+                    **span.attributes,
+                    "big": draw(st.sampled_from([2**63 - 1, -(2**63), 0])),
+                },
+            )
         spans[i] = span
     return case, spans
 
@@ -135,8 +148,7 @@ def encode(spans: list[SpanRecord], media: Media) -> bytes:
 
 @st.composite
 def damaged(draw: st.DrawFn, data: bytes) -> bytes:
-    how = draw(st.sampled_from(["none", "none", "flip", "truncate", "duplicate", "utf8",
-                                "number"]))
+    how = draw(st.sampled_from(["none", "none", "flip", "truncate", "duplicate", "utf8", "number"]))
     if not data or how == "none":
         return data
     buf = bytearray(data)
@@ -151,7 +163,7 @@ def damaged(draw: st.DrawFn, data: bytes) -> bytes:
         end = min(len(buf), at + draw(st.integers(1, 200)))
         buf[end:end] = buf[at:end]
     elif how == "utf8":
-        buf[at:at + 1] = draw(st.sampled_from([b"\xff", b"\xc0\x80", b"\xed\xa0\x80"]))
+        buf[at : at + 1] = draw(st.sampled_from([b"\xff", b"\xc0\x80", b"\xed\xa0\x80"]))
     else:  # in JSON: an integer or float too large for its field
         text = bytes(buf).replace(b'"intValue":"', b'"intValue":"18446744073709551616', 1)
         return text.replace(b'"startTimeUnixNano":"', b'"startTimeUnixNano":"9', 1)
@@ -179,14 +191,45 @@ BOMB = gzip.compress(b"\0" * (4 * MAX_BODY), compresslevel=9)
 
 LEAF_VALUES = st.one_of(
     st.integers(-(2**70), 2**70).map(str),
-    st.sampled_from(["1e300", "-1e999", "1e-400", ".5", '"9999-12-31T23:59:59Z"', '"5s"',
-                     '"' + "9" * 400 + 's"', "null", "true", '"\\u0000x"', '"x\\u0000"',
-                     "[1, 2, 3]", "[" * 40 + "]" * 40, '"\\ud800"']),
+    st.sampled_from(
+        [
+            "1e300",
+            "-1e999",
+            "1e-400",
+            ".5",
+            '"9999-12-31T23:59:59Z"',
+            '"5s"',
+            '"' + "9" * 400 + 's"',
+            "null",
+            "true",
+            '"\\u0000x"',
+            '"x\\u0000"',
+            "[1, 2, 3]",
+            "[" * 40 + "]" * 40,
+            '"\\ud800"',
+        ]
+    ),
     st.text(max_size=30).map(json.dumps),
 )
-FIELDS = st.sampled_from(["name", "run_type", "latency", "start_time", "total_tokens",
-                          "total_cost", "error", "tags", "metadata_key", "metadata_value",
-                          "id", "trace_id", "is_root", "status", "bogus"])
+FIELDS = st.sampled_from(
+    [
+        "name",
+        "run_type",
+        "latency",
+        "start_time",
+        "total_tokens",
+        "total_cost",
+        "error",
+        "tags",
+        "metadata_key",
+        "metadata_value",
+        "id",
+        "trace_id",
+        "is_root",
+        "status",
+        "bogus",
+    ]
+)
 OPS = st.sampled_from(["eq", "neq", "gt", "gte", "lt", "lte", "has", "in", "search", "xx"])
 
 
@@ -197,12 +240,13 @@ def filters() -> st.SearchStrategy[str]:
         st.one_of(leaf, search),
         lambda inner: st.builds(
             lambda op, items: f"{op}({', '.join(items)})",
-            st.sampled_from(["and", "or"]), st.lists(inner, min_size=1, max_size=4)),
+            st.sampled_from(["and", "or"]),
+            st.lists(inner, min_size=1, max_size=4),
+        ),
         max_leaves=12,
     )
     deep = st.integers(1, 1200).map(lambda n: "and(" * n + 'eq(name, "x")' + ")" * n)
-    wide = st.integers(1, 4000).map(
-        lambda n: "or(" + ", ".join(['eq(name, "x")'] * n) + ")")
+    wide = st.integers(1, 4000).map(lambda n: "or(" + ", ".join(['eq(name, "x")'] * n) + ")")
     garbage = st.text(alphabet="(),[]\"' abcdeqgtlnr0123456789.-e\\\0", max_size=80)
     return st.one_of(tree, deep, wide, garbage)
 
@@ -220,12 +264,11 @@ def beyond_the_store(field: str, value: int, media: Media) -> tuple[str, Media, 
 
 @EXAMPLES
 @given(request=requests(), transport=st.sampled_from(["http", "http", "grpc"]))
-@example(request=beyond_the_store("start_time_unix_nano", 2**63, Media.PROTOBUF),
-         transport="http")
-@example(request=beyond_the_store("end_time_unix_nano", 2**64 - 1, Media.JSON),
-         transport="http")
-@example(request=beyond_the_store("start_time_unix_nano", 2**64 - 1, Media.PROTOBUF),
-         transport="grpc")
+@example(request=beyond_the_store("start_time_unix_nano", 2**63, Media.PROTOBUF), transport="http")
+@example(request=beyond_the_store("end_time_unix_nano", 2**64 - 1, Media.JSON), transport="http")
+@example(
+    request=beyond_the_store("start_time_unix_nano", 2**64 - 1, Media.PROTOBUF), transport="grpc"
+)
 def test_hostile_export_requests(
     ledger: Ledger, request: tuple[str, Media, str, bytes], transport: str
 ) -> None:
@@ -242,14 +285,14 @@ def test_hostile_export_requests(
     assert ledger.server.proc.poll() is None, "the server died"
 
 
-def http_call(ledger: Ledger, body: bytes, media: Media, encoding: str,
-              project: str) -> int | None:
+def http_call(ledger: Ledger, body: bytes, media: Media, encoding: str, project: str) -> int | None:
     """The rejected span count of an OK, or None for a refusal (checked here)."""
     headers = {"content-type": media.value, "Langsmith-Project": project}
     if encoding:
         headers["content-encoding"] = encoding
-    response = httpx.post(ledger.server.http_url + "/v1/traces", content=body,
-                          headers=headers, timeout=60)
+    response = httpx.post(
+        ledger.server.http_url + "/v1/traces", content=body, headers=headers, timeout=60
+    )
     if response.status_code == 200:
         if media is Media.JSON:
             partial = response.json().get("partialSuccess", {})
@@ -274,12 +317,16 @@ def grpc_call(ledger: Ledger, body: bytes, project: str, encoding: str) -> int |
         if len(body) > MAX_BODY:
             body = body[: MAX_BODY + 1]
     try:
-        answer = grpc_export(ledger.server.grpc_address, body,
-                             [("langsmith-project", project)], compression)
+        answer = grpc_export(
+            ledger.server.grpc_address, body, [("langsmith-project", project)], compression
+        )
     except grpc.RpcError as error:
         code = error.code()  # type: ignore[attr-defined]
-        assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                        grpc.StatusCode.UNAVAILABLE), (code, error.details())  # type: ignore[attr-defined]
+        assert code in (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            grpc.StatusCode.UNAVAILABLE,
+        ), (code, error.details())  # type: ignore[attr-defined]
         if code == grpc.StatusCode.UNAVAILABLE:
             assert "busy" in str(error.details())  # type: ignore[attr-defined]
         return None
@@ -295,14 +342,36 @@ def test_hostile_filters(ledger: Ledger, text: str, key: str) -> None:
 
 
 @EXAMPLES
-@given(body=st.dictionaries(
-    st.sampled_from(["limit", "cursor", "session", "select", "order", "start_time", "id",
-                     "trace", "is_root", "error", "run_type", "reference_example"]),
-    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(),
-              st.text(max_size=40), st.lists(st.text(max_size=40), max_size=3),
-              st.sampled_from(["9999-12-31T23:59:59Z", "MTIzOjQ1Ng", "AAAA", "-1:-1"])),
-    max_size=4,
-))
+@given(
+    body=st.dictionaries(
+        st.sampled_from(
+            [
+                "limit",
+                "cursor",
+                "session",
+                "select",
+                "order",
+                "start_time",
+                "id",
+                "trace",
+                "is_root",
+                "error",
+                "run_type",
+                "reference_example",
+            ]
+        ),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-(2**70), 2**70),
+            st.floats(),
+            st.text(max_size=40),
+            st.lists(st.text(max_size=40), max_size=3),
+            st.sampled_from(["9999-12-31T23:59:59Z", "MTIzOjQ1Ng", "AAAA", "-1:-1"]),
+        ),
+        max_size=4,
+    )
+)
 def test_hostile_query_bodies(ledger: Ledger, body: dict[str, Any]) -> None:
     content = json.dumps(body, allow_nan=True)  # NaN and Infinity, as some clients write
     response = httpx.post(ledger.server.http_url + "/runs/query", content=content, timeout=60)
@@ -314,8 +383,11 @@ def test_after_all_that_valid_data_ingests_and_everything_acknowledged_is_listed
 ) -> None:
     """Runs after the properties above (pytest keeps file order)."""
     spans = trace_spans(4242)
-    response = httpx.post(ledger.server.http_url + "/v1/traces", content=protobuf_body(spans),
-                          headers={**PROTOBUF, "Langsmith-Project": "after"})
+    response = httpx.post(
+        ledger.server.http_url + "/v1/traces",
+        content=protobuf_body(spans),
+        headers={**PROTOBUF, "Langsmith-Project": "after"},
+    )
     assert response.status_code == 200
     ledger.expect(protobuf_body(spans), Media.PROTOBUF, "", "after", 0)
     assert ledger.server.proc.poll() is None
@@ -326,8 +398,9 @@ def test_after_all_that_valid_data_ingests_and_everything_acknowledged_is_listed
             listed: set[str] = set()
             wanted = sorted(ids)
             for i in range(0, len(wanted), 500):
-                page, _ = store.query_runs(RunQuery(session=[projects[project]],
-                                                    id=wanted[i:i + 500], limit=1000))
+                page, _ = store.query_runs(
+                    RunQuery(session=[projects[project]], id=wanted[i : i + 500], limit=1000)
+                )
                 listed |= {str(r["id"]) for r in page}
             assert listed == ids, project
     with sqlite3.connect(ledger.server.db) as conn:

@@ -269,12 +269,22 @@ def test_the_api_key_is_given_once(tmp_path: Path) -> None:
     key_file = tmp_path / "key"
     key_file.write_text("k")
     result = CliRunner().invoke(
-        main, ["serve", "--api-key", "k", "--api-key-file", str(key_file), "--db",
-               str(tmp_path / "x.db")])
+        main,
+        [
+            "serve",
+            "--api-key",
+            "k",
+            "--api-key-file",
+            str(key_file),
+            "--db",
+            str(tmp_path / "x.db"),
+        ],
+    )
     assert result.exit_code == 2
     assert "--api-key or --api-key-file" in result.output
     key_file.write_text("  \n")
     result = CliRunner().invoke(
-        main, ["serve", "--api-key-file", str(key_file), "--db", str(tmp_path / "x.db")])
+        main, ["serve", "--api-key-file", str(key_file), "--db", str(tmp_path / "x.db")]
+    )
     assert result.exit_code == 2
     assert "is empty" in result.output

@@ -56,7 +56,10 @@ def test_info_passes_the_clients_model(loaded: OtelLlmServer) -> None:
     body = httpx.get(loaded.http_url + "/info").json()
     info = LangSmithInfo(**body)
     assert info.instance_flags == {  # run ingest decodes zstd
-        "zstd_compression_enabled": True, "ch_query_enabled": True, "sdb_query_enabled": True}
+        "zstd_compression_enabled": True,
+        "ch_query_enabled": True,
+        "sdb_query_enabled": True,
+    }
     assert info.batch_ingest_config is not None
     assert info.batch_ingest_config["size_limit"] > 0
     assert info.version

@@ -25,23 +25,37 @@ from otel_llm.store import SQLiteStore
 NOW = time.time_ns() - 3_600 * 10**9  # an hour ago: list_threads looks at the last day
 
 
-def trace(seed: int, session_attrs: dict[str, object], start_s: int, tokens: int = 10,
-          error: bool = False) -> list[SpanRecord]:
+def trace(
+    seed: int, session_attrs: dict[str, object], start_s: int, tokens: int = 10, error: bool = False
+) -> list[SpanRecord]:
     """A root (carrying the session as its convention writes it) and one generation."""
     trace_id = uuid.UUID(int=seed).bytes
     root, child = (seed * 10 + 1).to_bytes(8, "big"), (seed * 10 + 2).to_bytes(8, "big")
     start = NOW + start_s * 10**9
     return [
-        SpanRecord(trace_id=trace_id, span_id=child, parent_span_id=root, name="chat",
-                   start_time_unix_nano=start + 1000, end_time_unix_nano=start + 2 * 10**9,
-                   status_code=2 if error else 0,
-                   attributes={"gen_ai.operation.name": "chat",
-                               "gen_ai.request.model": "gpt-4o-mini",
-                               "gen_ai.usage.input_tokens": tokens,
-                               "gen_ai.usage.output_tokens": 0}),
-        SpanRecord(trace_id=trace_id, span_id=root, name=f"turn {seed}",
-                   start_time_unix_nano=start, end_time_unix_nano=start + 3 * 10**9,
-                   attributes=session_attrs),
+        SpanRecord(
+            trace_id=trace_id,
+            span_id=child,
+            parent_span_id=root,
+            name="chat",
+            start_time_unix_nano=start + 1000,
+            end_time_unix_nano=start + 2 * 10**9,
+            status_code=2 if error else 0,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": tokens,
+                "gen_ai.usage.output_tokens": 0,
+            },
+        ),
+        SpanRecord(
+            trace_id=trace_id,
+            span_id=root,
+            name=f"turn {seed}",
+            start_time_unix_nano=start,
+            end_time_unix_nano=start + 3 * 10**9,
+            attributes=session_attrs,
+        ),
     ]
 
 
@@ -72,10 +86,10 @@ def test_the_precedence_table_picks_one_key() -> None:
 def server(tmp_path: Path) -> Iterator[OtelLlmServer]:
     store = SQLiteStore(tmp_path / "runs.db")
     spans = [
-        *trace(1, CONVENTIONS[0], 0, tokens=10),                  # conv-1, OpenInference
-        *trace(2, CONVENTIONS[1], 60, tokens=20, error=True),     # conv-1, GenAI
+        *trace(1, CONVENTIONS[0], 0, tokens=10),  # conv-1, OpenInference
+        *trace(2, CONVENTIONS[1], 60, tokens=20, error=True),  # conv-1, GenAI
         *trace(3, {"session.id": "conv-2", "openinference.span.kind": "CHAIN"}, 30),
-        *trace(4, {"openinference.span.kind": "CHAIN"}, 90),      # no session
+        *trace(4, {"openinference.span.kind": "CHAIN"}, 90),  # no session
     ]
     store.ingest(spans_to_runs(spans), "chat-app")
     with OtelLlmServer(store, ServerSettings(grpc_port=0, http_port=0)) as running:
@@ -89,8 +103,12 @@ def test_the_store_lists_sessions_and_their_traces(server: OtelLlmServer) -> Non
     listed = store.list_sessions(project["id"])
     assert [s["session_id"] for s in listed] == ["conv-1", "conv-2"]  # latest active first
     conv1 = listed[0]
-    assert (conv1["trace_count"], conv1["run_count"], conv1["total_tokens"],
-            conv1["error_count"]) == (2, 4, 30, 1)
+    assert (
+        conv1["trace_count"],
+        conv1["run_count"],
+        conv1["total_tokens"],
+        conv1["error_count"],
+    ) == (2, 4, 30, 1)
     traces = store.session_traces(project["id"], "conv-1")
     assert [t["name"] for t in traces] == ["turn 1", "turn 2"]
     assert store.session_traces(project["id"], "nope") == []
@@ -108,8 +126,9 @@ def test_http_cli_and_the_langsmith_client(server: OtelLlmServer, tmp_path: Path
     assert set(threads) == {"conv-1", "conv-2"}
     assert {r.name for r in threads["conv-1"]["runs"]} == {"turn 1", "turn 2"}
     for where in (["--db", str(server.store.path)], ["--url", server.http_url]):
-        listing = CliRunner().invoke(main, ["sessions", *where, "-p", "chat-app"],
-                                     terminal_width=200)
+        listing = CliRunner().invoke(
+            main, ["sessions", *where, "-p", "chat-app"], terminal_width=200
+        )
         assert listing.exit_code == 0, listing.output
         assert "conv-1" in listing.output and "conv-2" in listing.output
         shown = CliRunner().invoke(main, ["session", *where, "conv-1"], terminal_width=200)

@@ -329,9 +329,12 @@ def test_a_processor_spills_what_a_down_endpoint_refuses_and_replay_sends_it(
         provider = TracerProvider(shutdown_on_exit=False)
         provider.add_span_processor(processor)
         tracer = provider.get_tracer("t")
-        with tracer.start_as_current_span(
-            "agent", attributes={"gen_ai.operation.name": "invoke_agent"}
-        ), tracer.start_as_current_span("chat", attributes={"gen_ai.operation.name": "chat"}):
+        with (
+            tracer.start_as_current_span(
+                "agent", attributes={"gen_ai.operation.name": "invoke_agent"}
+            ),
+            tracer.start_as_current_span("chat", attributes={"gen_ai.operation.name": "chat"}),
+        ):
             pass
         provider.shutdown()
     stats = processor.stats

@@ -33,8 +33,10 @@ BAD_FILTERS = [
     ("and(" * 1000 + 'eq(name, "x")' + ")" * 1000, f"more than {LIMITS.depth} levels"),
     ("in(name, " + "[" * 500 + "]" * 500 + ")", f"more than {LIMITS.depth} levels"),
     ("and(" + ", ".join(['eq(name, "x")'] * 3000) + ")", "the limit is 20,000"),
-    ("or(" + ", ".join([f'eq(name, "{i}")' for i in range(201)]) + ")",
-     f"more than {LIMITS.comparisons} comparisons"),
+    (
+        "or(" + ", ".join([f'eq(name, "{i}")' for i in range(201)]) + ")",
+        f"more than {LIMITS.comparisons} comparisons",
+    ),
     ("in(name, [" + ", ".join(["1"] * 1001) + "])", "more than 1,000 list items"),
     ('search("' + "a" * 100_000 + '")', "the limit is 20,000"),
     ('search("' + "a" * 5000 + '")', "the limit is 4,096"),
@@ -66,10 +68,15 @@ def test_a_filter_at_every_limit_is_accepted(tmp_path: Path) -> None:
 
 def test_a_nul_free_search_still_matches(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "s.db") as store:
-        store.ingest(spans_to_runs([
-            make_span(new_trace_id(), new_span_id(), name="alpha"),
-            make_span(new_trace_id(), new_span_id(), name="beta"),
-        ]), "p")
+        store.ingest(
+            spans_to_runs(
+                [
+                    make_span(new_trace_id(), new_span_id(), name="alpha"),
+                    make_span(new_trace_id(), new_span_id(), name="beta"),
+                ]
+            ),
+            "p",
+        )
         runs, _ = store.query_runs(RunQuery(filter='search("alp")'))
         assert [r["name"] for r in runs] == ["alpha"]
 

@@ -18,8 +18,9 @@ from tests.store.helpers import make_span, new_span_id, new_trace_id
 
 def trace(name: str = "step") -> list[Run]:
     t, root = new_trace_id(), new_span_id()
-    return spans_to_runs([make_span(t, root, name=name),
-                          make_span(t, new_span_id(), root, name=name, error="boom")])
+    return spans_to_runs(
+        [make_span(t, root, name=name), make_span(t, new_span_id(), root, name=name, error="boom")]
+    )
 
 
 def listed(store: SQLiteStore, project: str) -> int:
@@ -55,8 +56,12 @@ def test_check_finds_and_repair_fixes_each_damage(tmp_path: Path) -> None:
     damaged(path)
     with SQLiteStore(path) as store:
         found = {f.check: f.count for f in check(store)}
-        assert found == {"runs_without_project": 2, "traces_without_project": 1,
-                         "project_named_after_an_id": 2, "trace_counts": 1}
+        assert found == {
+            "runs_without_project": 2,
+            "traces_without_project": 1,
+            "project_named_after_an_id": 2,
+            "trace_counts": 1,
+        }
         assert listed(store, "alpha") == 2
         repaired = repair(store)
         assert {f.check for f in repaired} == set(found)

@@ -25,17 +25,46 @@ USAGE = {"input_tokens": 1000, "output_tokens": 204, "total_tokens": 1204}
 
 def _fill(store: SQLiteStore) -> None:
     root, llm, tool, docs = (new_span_id() for _ in range(4))
-    store.ingest(spans_to_runs([
-        make_span(TRACE, root, name="agent", agent=True, duration_ms=2410, tags=["prod"]),
-        make_span(TRACE, docs, root, name="retrieve_docs", run_type="retriever", start_ms=5,
-                  duration_ms=180, outputs={"documents": [1, 2, 3, 4]}),
-        make_span(TRACE, llm, root, name="chat [gpt-4o-mini]", run_type="llm", start_ms=200,
-                  duration_ms=1900, usage=USAGE, model="gpt-4o-mini"),
-        make_span(TRACE, tool, root, name="search_web", run_type="tool", start_ms=2100,
-                  duration_ms=310, error="TimeoutError: no answer in 0.3 s\nTraceback (...)"),
-    ]), "demo")
-    store.ingest(spans_to_runs([make_span(new_trace_id(), new_span_id(), name="other")]),
-                 "side")
+    store.ingest(
+        spans_to_runs(
+            [
+                make_span(TRACE, root, name="agent", agent=True, duration_ms=2410, tags=["prod"]),
+                make_span(
+                    TRACE,
+                    docs,
+                    root,
+                    name="retrieve_docs",
+                    run_type="retriever",
+                    start_ms=5,
+                    duration_ms=180,
+                    outputs={"documents": [1, 2, 3, 4]},
+                ),
+                make_span(
+                    TRACE,
+                    llm,
+                    root,
+                    name="chat [gpt-4o-mini]",
+                    run_type="llm",
+                    start_ms=200,
+                    duration_ms=1900,
+                    usage=USAGE,
+                    model="gpt-4o-mini",
+                ),
+                make_span(
+                    TRACE,
+                    tool,
+                    root,
+                    name="search_web",
+                    run_type="tool",
+                    start_ms=2100,
+                    duration_ms=310,
+                    error="TimeoutError: no answer in 0.3 s\nTraceback (...)",
+                ),
+            ]
+        ),
+        "demo",
+    )
+    store.ingest(spans_to_runs([make_span(new_trace_id(), new_span_id(), name="other")]), "side")
 
 
 @pytest.fixture
@@ -71,10 +100,15 @@ def test_trace_waiting_for_its_root(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     tid, missing, a = new_trace_id(), new_span_id(), new_span_id()
     with SQLiteStore(path) as store:
-        store.ingest(spans_to_runs([
-            make_span(tid, a, missing, name="step-a", duration_ms=20),
-            make_span(tid, new_span_id(), a, name="step-b", start_ms=1, duration_ms=5),
-        ]), "p")
+        store.ingest(
+            spans_to_runs(
+                [
+                    make_span(tid, a, missing, name="step-a", duration_ms=20),
+                    make_span(tid, new_span_id(), a, name="step-b", start_ms=1, duration_ms=5),
+                ]
+            ),
+            "p",
+        )
     out = invoke("trace", tid.hex(), "--db", str(path))
     assert out.splitlines() == [
         "trace of 2 runs; 1 wait for a parent that has not arrived",
@@ -85,7 +119,8 @@ def test_trace_waiting_for_its_root(tmp_path: Path) -> None:
 
 def test_trace_errors(db: Path) -> None:
     assert "no trace 00000000000000000000000000000001" in invoke(
-        "trace", "00000000000000000000000000000001", "--db", str(db), code=1)
+        "trace", "00000000000000000000000000000001", "--db", str(db), code=1
+    )
     assert "not a trace id: 'nope'" in invoke("trace", "nope", "--db", str(db), code=1)
     missing = db.parent / "missing.db"
     assert "no run store at" in invoke("trace", TRACE.hex(), "--db", str(missing), code=1)
@@ -128,8 +163,7 @@ LONG = "customer-support-agent-production-eu-west-1-canary-deployment"
 
 def test_long_names_are_never_split_and_wide_shows_everything(db: Path) -> None:
     with SQLiteStore(db) as store:
-        store.ingest(spans_to_runs([make_span(new_trace_id(), new_span_id(), name="step")]),
-                     LONG)
+        store.ingest(spans_to_runs([make_span(new_trace_id(), new_span_id(), name="step")]), LONG)
         ids = [r["id"] for r in store.query_runs(RunQuery())[0]]
     out = invoke("runs", "--db", str(db))
     lines = [line for line in out.splitlines() if line.strip()]
@@ -155,23 +189,36 @@ def test_prune(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "give either --older-than" in invoke("prune", "--db", str(db), code=2)
     assert "bad duration '3x'" in invoke("prune", "--db", str(db), "--older-than", "3x", code=2)
     assert "--project goes with --older-than" in invoke(
-        "prune", "--db", str(db), "--trace", TRACE.hex(), "-p", "x", code=2)
+        "prune", "--db", str(db), "--trace", TRACE.hex(), "-p", "x", code=2
+    )
     # The spans start at T0 (2026-09-21); the command's clock reads 30 days later.
     monkeypatch.setattr("otel_llm.cli.read._now_ns", lambda: T0 + 30 * DAY)
     assert invoke("prune", "--db", str(db), "--older-than", "31d") == "deleted 0 runs\n"
     assert invoke("prune", "--db", str(db), "--trace", TRACE.hex()) == "deleted 4 runs\n"
     assert "demo" not in invoke("runs", "--db", str(db))
-    assert invoke("prune", "--db", str(db), "--older-than", "29d",
-                  "-p", "elsewhere") == "deleted 0 runs\n"
-    assert invoke("prune", "--db", str(db), "--older-than", "29d",
-                  "-p", "side") == "deleted 1 runs\n"
+    assert (
+        invoke("prune", "--db", str(db), "--older-than", "29d", "-p", "elsewhere")
+        == "deleted 0 runs\n"
+    )
+    assert (
+        invoke("prune", "--db", str(db), "--older-than", "29d", "-p", "side") == "deleted 1 runs\n"
+    )
 
 
 def test_formats() -> None:
     assert [duration_text(s) for s in (0.31, 1.9, 2.41, 2.0, 95.25)] == [
-        "310 ms", "1.9 s", "2.41 s", "2 s", "95.2 s"]
+        "310 ms",
+        "1.9 s",
+        "2.41 s",
+        "2 s",
+        "95.2 s",
+    ]
     assert [cost_text(c) for c in (0.0031, 0.00001, 1.234, 1234.5)] == [
-        "$0.0031", "<$0.0001", "$1.23", "$1,234.50"]
+        "$0.0031",
+        "<$0.0001",
+        "$1.23",
+        "$1,234.50",
+    ]
 
 
 @pytest.fixture
@@ -189,7 +236,8 @@ def test_reading_a_running_server(server: tuple[OtelLlmServer, str], tmp_path: P
     nowhere = str(tmp_path / "none.db")  # --url wins: no file is needed
     args = ("--db", nowhere, "--url", url, "--api-key", "sekret")
     trace_id = orjson.loads(invoke("runs", *args, "--json", "-p", "demo").splitlines()[0])[
-        "trace_id"]
+        "trace_id"
+    ]
     assert invoke("trace", trace_id, *args) == EXPECTED_TREE
     assert invoke("trace", TRACE.hex(), *args) == EXPECTED_TREE
     assert "demo" in invoke("projects", *args)

@@ -160,7 +160,9 @@ def test_counts_beyond_the_count_columns_are_kept_out_of_them(store: SQLiteStore
     runs = trace_runs("alpha", count=1)
     runs[0].run_type = "llm"
     runs[0].extra.setdefault("metadata", {})["usage_metadata"] = {
-        "input_tokens": 2**70, "output_tokens": float("inf"), "total_tokens": 2**63
+        "input_tokens": 2**70,
+        "output_tokens": float("inf"),
+        "total_tokens": 2**63,
     }
     store.ingest(runs)
     stored = store.get_run(runs[0].id)
@@ -188,8 +190,18 @@ def test_failures_are_classified_by_whether_a_retry_can_help(
 
 @pytest.mark.parametrize(
     ("code", "transient"),
-    [(5, True), (6, True), (10, True), (13, True), (266, True), (19, False), (1811, False),
-     (18, False), (20, False), (1, False)],
+    [
+        (5, True),
+        (6, True),
+        (10, True),
+        (13, True),
+        (266, True),
+        (19, False),
+        (1811, False),
+        (18, False),
+        (20, False),
+        (1, False),
+    ],
 )
 def test_sqlite_result_codes_are_classified(code: int, transient: bool) -> None:
     error = sqlite3.OperationalError("from SQLite")
@@ -205,12 +217,28 @@ def test_a_span_sent_again_with_other_content_replaces_it_and_counts_once(
     trace, root, child = new_trace_id(), new_span_id(), new_span_id()
 
     def send(tokens: int, error: str | None) -> None:
-        store.ingest(spans_to_runs([
-            make_span(trace, root, name="agent"),
-            make_span(trace, child, root, name="chat", run_type="llm", error=error,
-                      usage={"input_tokens": tokens, "output_tokens": 1,
-                             "total_tokens": tokens + 1}, metadata={"attempt": tokens}),
-        ]), "alpha")
+        store.ingest(
+            spans_to_runs(
+                [
+                    make_span(trace, root, name="agent"),
+                    make_span(
+                        trace,
+                        child,
+                        root,
+                        name="chat",
+                        run_type="llm",
+                        error=error,
+                        usage={
+                            "input_tokens": tokens,
+                            "output_tokens": 1,
+                            "total_tokens": tokens + 1,
+                        },
+                        metadata={"attempt": tokens},
+                    ),
+                ]
+            ),
+            "alpha",
+        )
 
     send(100, "boom")
     send(10, None)

@@ -37,9 +37,14 @@ def test_sdk_runs_children_first_roll_up_and_merge_patches(tmp_path: Path) -> No
     root = sdk_run("pipeline", inputs={"q": "hi"}, session_name="sdk")
     chain = sdk_run("chain", root, start_ms=1)
     usage = {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
-    llm = sdk_run("llm", chain, start_ms=2, run_type="llm",
-                  outputs={"usage_metadata": usage, "text": "hello"},
-                  extra={"metadata": {"ls_model_name": "gpt-4o"}})
+    llm = sdk_run(
+        "llm",
+        chain,
+        start_ms=2,
+        run_type="llm",
+        outputs={"usage_metadata": usage, "text": "hello"},
+        extra={"metadata": {"ls_model_name": "gpt-4o"}},
+    )
     with SQLiteStore(tmp_path / "s.db") as store:
         assert store.ingest([llm]) == 1
         assert store.ingest([chain]) == 1
@@ -50,10 +55,16 @@ def test_sdk_runs_children_first_roll_up_and_merge_patches(tmp_path: Path) -> No
         assert [r["total_tokens"] for r in runs] == [10, 10, 10]
         assert runs[0]["status"] == "pending"
         assert runs[0]["session_name"] == "sdk"
-        patch = Run(id=root.id, name="pipeline", start_time_ns=root.start_time_ns,
-                    end_time_ns=root.start_time_ns + 50 * MS, outputs={"a": 1},
-                    error="ValueError: late", trace_id=root.trace_id,
-                    dotted_order=root.dotted_order)
+        patch = Run(
+            id=root.id,
+            name="pipeline",
+            start_time_ns=root.start_time_ns,
+            end_time_ns=root.start_time_ns + 50 * MS,
+            outputs={"a": 1},
+            error="ValueError: late",
+            trace_id=root.trace_id,
+            dotted_order=root.dotted_order,
+        )
         assert store.ingest([patch], "sdk") == 1
         merged = store.get_run(root.id)
         assert merged is not None
@@ -69,8 +80,9 @@ def test_sdk_runs_children_first_roll_up_and_merge_patches(tmp_path: Path) -> No
 
 def test_a_child_without_trace_id_is_refused_with_a_reason(tmp_path: Path) -> None:
     orphan = Run(id=uuid.uuid4(), name="x", parent_run_id=uuid.uuid4(), start_time_ns=T0)
-    with SQLiteStore(tmp_path / "s.db") as store, pytest.raises(
-        ValueError, match="has a parent but no trace_id or dotted_order"
+    with (
+        SQLiteStore(tmp_path / "s.db") as store,
+        pytest.raises(ValueError, match="has a parent but no trace_id or dotted_order"),
     ):
         store.ingest([orphan])
 
@@ -127,8 +139,7 @@ def test_retention_per_project(tmp_path: Path) -> None:
         store.set_retention("long", 30 * 86_400)
         assert store.list_projects(name="short")[0]["extra"] == {"retention_seconds": 604800.0}
         assert store.apply_retention(T0 + 10 * DAY) == 3
-        assert {p["name"]: p["run_count"] for p in store.list_projects()} == {
-            "short": 0, "long": 3}
+        assert {p["name"]: p["run_count"] for p in store.list_projects()} == {"short": 0, "long": 3}
         store.set_retention("long", None)
         assert store.apply_retention(T0 + 100 * DAY) == 0
         with pytest.raises(ValueError, match="positive number of seconds"):
@@ -185,8 +196,12 @@ def test_acknowledged_runs_survive_kill_9(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
     code = _WRITER.format(db=str(db))
     # From the repository root, where `tests.store.helpers` imports.
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert proc.stdout is not None
     acked = [proc.stdout.readline().strip() for _ in range(15)]
     proc.send_signal(signal.SIGKILL)
@@ -220,17 +235,14 @@ def test_closed_store_says_so(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("interval", [None, 0.05])
-def test_committed_pages_reach_the_database_file(
-    tmp_path: Path, interval: float | None
-) -> None:
+def test_committed_pages_reach_the_database_file(tmp_path: Path, interval: float | None) -> None:
     """The background checkpointer copies committed WAL pages into the database file,
     after each commit (default) or on the interval the server asks for."""
     import shutil
     import time
 
     with SQLiteStore(tmp_path / "c.db", checkpoint_interval=interval) as store:
-        store.ingest(spans_to_runs([make_span(new_trace_id(), new_span_id(), name="kept")]),
-                     "p")
+        store.ingest(spans_to_runs([make_span(new_trace_id(), new_span_id(), name="kept")]), "p")
         deadline = time.monotonic() + 10
         while True:
             # The database file alone (no WAL beside it) shows what was checkpointed.

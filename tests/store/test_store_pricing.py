@@ -19,16 +19,18 @@ def table() -> PriceTable:
 
 
 # Each entry a price of its own, so a lookup names the entry it matched.
-ENTRIES = PriceTable({
-    "claude-3-5-sonnet": Price(1.0, 1.0),
-    "claude-sonnet-4": Price(2.0, 2.0),
-    "gemini-2.5-flash": Price(4.0, 4.0),
-    "gemini-2.5-flash-lite": Price(5.0, 5.0),
-    "gpt-4.1-mini": Price(6.0, 6.0),
-    "gpt-4o": Price(7.0, 7.0),
-    "gpt-4o-mini": Price(8.0, 8.0),
-    "o3-mini": Price(9.0, 9.0),
-})
+ENTRIES = PriceTable(
+    {
+        "claude-3-5-sonnet": Price(1.0, 1.0),
+        "claude-sonnet-4": Price(2.0, 2.0),
+        "gemini-2.5-flash": Price(4.0, 4.0),
+        "gemini-2.5-flash-lite": Price(5.0, 5.0),
+        "gpt-4.1-mini": Price(6.0, 6.0),
+        "gpt-4o": Price(7.0, 7.0),
+        "gpt-4o-mini": Price(8.0, 8.0),
+        "o3-mini": Price(9.0, 9.0),
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -97,10 +99,16 @@ def test_a_runs_own_cost_wins_over_the_table(table: PriceTable) -> None:
 
 def test_override_file_extends_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "prices.json"
-    path.write_bytes(orjson.dumps({"models": {
-        "gpt-4o": {"input": 1.0, "output": 2.0},
-        "my-finetune": {"input": 3.0, "output": 6.0, "cached_input": 1.5},
-    }}))
+    path.write_bytes(
+        orjson.dumps(
+            {
+                "models": {
+                    "gpt-4o": {"input": 1.0, "output": 2.0},
+                    "my-finetune": {"input": 3.0, "output": 6.0, "cached_input": 1.5},
+                }
+            }
+        )
+    )
     table = PriceTable.load(path)
     assert table.lookup("gpt-4o-2024-08-06") == Price(1.0, 2.0)
     assert table.lookup("my-finetune-v2") == Price(3.0, 6.0, 1.5)
@@ -137,12 +145,36 @@ def test_store_costs_from_table_and_from_an_override_file(tmp_path: Path) -> Non
     usage = {"input_tokens": 2000, "output_tokens": 1000, "total_tokens": 3000}
     spans = [
         make_span(tid, root, name="agent", agent=True, duration_ms=50),
-        make_span(tid, new_span_id(), root, name="a", run_type="llm", usage=usage,
-                  model="gpt-4o-mini-2024-07-18", start_ms=1),
-        make_span(tid, new_span_id(), root, name="b", run_type="llm", usage=usage,
-                  model="acme-large", start_ms=2),
-        make_span(tid, new_span_id(), root, name="c", run_type="llm", start_ms=3,
-                  usage={**usage, "total_cost": 0.5}, model="acme-large"),
+        make_span(
+            tid,
+            new_span_id(),
+            root,
+            name="a",
+            run_type="llm",
+            usage=usage,
+            model="gpt-4o-mini-2024-07-18",
+            start_ms=1,
+        ),
+        make_span(
+            tid,
+            new_span_id(),
+            root,
+            name="b",
+            run_type="llm",
+            usage=usage,
+            model="acme-large",
+            start_ms=2,
+        ),
+        make_span(
+            tid,
+            new_span_id(),
+            root,
+            name="c",
+            run_type="llm",
+            start_ms=3,
+            usage={**usage, "total_cost": 0.5},
+            model="acme-large",
+        ),
     ]
     with SQLiteStore(tmp_path / "a.db") as store:
         store.ingest(spans_to_runs(spans), "p")

@@ -30,29 +30,100 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
     s = SQLiteStore(path)
     a, b, c = new_trace_id(), new_trace_id(), new_trace_id()
     agent, batch = new_span_id(), new_span_id()
-    s.ingest(spans_to_runs([
-        make_span(a, agent, name="agent", agent=True, duration_ms=2410, tags=["prod"],
-                  metadata={"user": "ada", "n": 5}),
-        make_span(a, new_span_id(), agent, name="chat", run_type="llm", start_ms=10,
-                  duration_ms=1900, usage=USAGE, model="gpt-4o-mini", first_token_ms=400),
-        make_span(a, new_span_id(), agent, name="search_web", run_type="tool", start_ms=20,
-                  duration_ms=310, error="TimeoutError: no answer in 0.3 s"),
-        make_span(a, new_span_id(), agent, name="retrieve_docs", run_type="retriever",
-                  start_ms=30, duration_ms=180, outputs={"documents": [1, 2, 3, 4]}),
-    ]), "alpha")
-    s.ingest(spans_to_runs([
-        make_span(b, batch, name="batch", start_ms=1000, duration_ms=6000, tags=["beta"],
-                  metadata={"user": "bob"}),
-        make_span(b, new_span_id(), batch, name="embed", run_type="embedding", start_ms=1001,
-                  duration_ms=200, usage={"input_tokens": 30, "total_tokens": 30},
-                  model="text-embedding-3-small"),
-    ]), "alpha")
-    s.ingest(spans_to_runs([
-        make_span(c, new_span_id(), name="solo", run_type="llm", start_ms=2000,
-                  duration_ms=500, usage=USAGE, model="gpt-4o",
-                  inputs={"question": "What is the capital of France?"},
-                  outputs={"answer": "Paris"}),
-    ]), "beta")
+    s.ingest(
+        spans_to_runs(
+            [
+                make_span(
+                    a,
+                    agent,
+                    name="agent",
+                    agent=True,
+                    duration_ms=2410,
+                    tags=["prod"],
+                    metadata={"user": "ada", "n": 5},
+                ),
+                make_span(
+                    a,
+                    new_span_id(),
+                    agent,
+                    name="chat",
+                    run_type="llm",
+                    start_ms=10,
+                    duration_ms=1900,
+                    usage=USAGE,
+                    model="gpt-4o-mini",
+                    first_token_ms=400,
+                ),
+                make_span(
+                    a,
+                    new_span_id(),
+                    agent,
+                    name="search_web",
+                    run_type="tool",
+                    start_ms=20,
+                    duration_ms=310,
+                    error="TimeoutError: no answer in 0.3 s",
+                ),
+                make_span(
+                    a,
+                    new_span_id(),
+                    agent,
+                    name="retrieve_docs",
+                    run_type="retriever",
+                    start_ms=30,
+                    duration_ms=180,
+                    outputs={"documents": [1, 2, 3, 4]},
+                ),
+            ]
+        ),
+        "alpha",
+    )
+    s.ingest(
+        spans_to_runs(
+            [
+                make_span(
+                    b,
+                    batch,
+                    name="batch",
+                    start_ms=1000,
+                    duration_ms=6000,
+                    tags=["beta"],
+                    metadata={"user": "bob"},
+                ),
+                make_span(
+                    b,
+                    new_span_id(),
+                    batch,
+                    name="embed",
+                    run_type="embedding",
+                    start_ms=1001,
+                    duration_ms=200,
+                    usage={"input_tokens": 30, "total_tokens": 30},
+                    model="text-embedding-3-small",
+                ),
+            ]
+        ),
+        "alpha",
+    )
+    s.ingest(
+        spans_to_runs(
+            [
+                make_span(
+                    c,
+                    new_span_id(),
+                    name="solo",
+                    run_type="llm",
+                    start_ms=2000,
+                    duration_ms=500,
+                    usage=USAGE,
+                    model="gpt-4o",
+                    inputs={"question": "What is the capital of France?"},
+                    outputs={"answer": "Paris"},
+                ),
+            ]
+        ),
+        "beta",
+    )
     yield s
     s.close()
 
@@ -123,8 +194,10 @@ ALL = {"agent", "chat", "search_web", "retrieve_docs", "batch", "embed", "solo"}
         ('or(eq(name, "chat"), eq(name, "solo"))', {"chat", "solo"}),
         ('and(eq(run_type, "llm"), gt(latency, "1s"))', {"chat"}),
         ('and(or(has(tags, "prod"), has(tags, "beta")), gt(latency, 2))', {"agent", "batch"}),
-        ('and(eq(run_type, "chain"), and(eq(metadata_key, "user"), eq(metadata_value, "ada")))',
-         {"agent"}),
+        (
+            'and(eq(run_type, "chain"), and(eq(metadata_key, "user"), eq(metadata_value, "ada")))',
+            {"agent"},
+        ),
     ],
 )
 def test_filter(store: SQLiteStore, expr: str, expected: set[str]) -> None:
@@ -134,9 +207,16 @@ def test_filter(store: SQLiteStore, expr: str, expected: set[str]) -> None:
 def test_filters_on_ids(store: SQLiteStore) -> None:
     agent = run_id(store, "agent")
     assert names(store, filter=f'eq(trace_id, "{agent}")') == {
-        "agent", "chat", "search_web", "retrieve_docs"}
+        "agent",
+        "chat",
+        "search_web",
+        "retrieve_docs",
+    }
     assert names(store, filter=f'eq(parent_run_id, "{agent}")') == {
-        "chat", "search_web", "retrieve_docs"}
+        "chat",
+        "search_web",
+        "retrieve_docs",
+    }
     assert names(store, filter=f'eq(id, "{agent}")') == {"agent"}
     assert names(store, filter=f'neq(id, "{agent}")') == ALL - {"agent"}
 
@@ -169,10 +249,21 @@ def test_query_body_fields(store: SQLiteStore) -> None:
 
 
 def test_select_limits_the_fields(store: SQLiteStore) -> None:
-    runs, _ = store.query_runs(RunQuery(select=["inputs", "total_tokens", "child_run_ids"],
-                                        filter='eq(name, "agent")'))
-    assert set(runs[0]) == {"id", "name", "run_type", "start_time", "trace_id", "dotted_order",
-                            "parent_run_id", "inputs", "total_tokens", "child_run_ids"}
+    runs, _ = store.query_runs(
+        RunQuery(select=["inputs", "total_tokens", "child_run_ids"], filter='eq(name, "agent")')
+    )
+    assert set(runs[0]) == {
+        "id",
+        "name",
+        "run_type",
+        "start_time",
+        "trace_id",
+        "dotted_order",
+        "parent_run_id",
+        "inputs",
+        "total_tokens",
+        "child_run_ids",
+    }
     assert len(runs[0]["child_run_ids"]) == 3
 
 
@@ -209,8 +300,9 @@ def test_read_shape_passes_the_langsmith_models(store: SQLiteStore) -> None:
 def test_projects_pages_and_lookup(store: SQLiteStore) -> None:
     assert {p["name"] for p in store.list_projects()} == {"alpha", "beta"}
     assert len(store.list_projects(limit=1)) == 1
-    assert store.list_projects(limit=1, offset=1)[0]["name"] != store.list_projects(limit=1)[0][
-        "name"]
+    assert (
+        store.list_projects(limit=1, offset=1)[0]["name"] != store.list_projects(limit=1)[0]["name"]
+    )
     assert store.list_projects(name="nope") == []
     beta = store.list_projects(name="beta")[0]
     assert store.get_project(beta["id"]) == beta
@@ -239,7 +331,9 @@ def test_projects_pages_and_lookup(store: SQLiteStore) -> None:
         # Once a quadratic backtrack over the spaces; strings are now at most 4,096
         # characters, and the duration pattern is linear anyway.
         pytest.param(
-            'gt(latency, "1' + " " * 4_000 + 'x")', "latency needs a duration", 13,
+            'gt(latency, "1' + " " * 4_000 + 'x")',
+            "latency needs a duration",
+            13,
             id="long-spaces",
         ),
         ('gt(total_tokens, "many")', "total_tokens needs a number", 18),
@@ -268,7 +362,7 @@ def test_filter_errors_say_what_and_where(
 
 
 def test_filter_values_are_bound_never_pasted(store: SQLiteStore) -> None:
-    hostile = "x\"); DROP TABLE runs; --"
+    hostile = 'x"); DROP TABLE runs; --'
     assert names(store, filter=f"eq(name, '{hostile}')") == set()
     assert names(store, filter='search("\' OR 1=1 --")') == set()
     assert len(names(store)) == 7
@@ -309,9 +403,12 @@ def test_bad_start_time_and_cursor(store: SQLiteStore) -> None:
 def test_cursor_pages_cover_every_run_once(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "p.db") as s:
         for project in ("one", "two"):
-            spans = [make_span(new_trace_id(), new_span_id(), name=f"{project}-{i}",
-                               start_ms=i // 3)  # equal start times across a page edge
-                     for i in range(130)]
+            spans = [
+                make_span(
+                    new_trace_id(), new_span_id(), name=f"{project}-{i}", start_ms=i // 3
+                )  # equal start times across a page edge
+                for i in range(130)
+            ]
             s.ingest(spans_to_runs(spans), project)
         for order in ("desc", "asc"):
             seen: list[dict[str, Any]] = []
@@ -337,28 +434,46 @@ def test_cursor_pages_cover_every_run_once(tmp_path: Path) -> None:
 
 
 def test_metadata_and_tag_values_that_json_escapes(tmp_path: Path) -> None:
-    tricky = {"quote": 'say "hi"\\now', "accent": "café ☕", "flag": True, "count": 12,
-              "nested": {"inner": "x"}}
+    tricky = {
+        "quote": 'say "hi"\\now',
+        "accent": "café ☕",
+        "flag": True,
+        "count": 12,
+        "nested": {"inner": "x"},
+    }
     with SQLiteStore(tmp_path / "m.db") as s:
-        s.ingest(spans_to_runs([
-            make_span(new_trace_id(), new_span_id(), name="tricky", metadata=tricky,
-                      tags=['with "quotes"', "ünï"]),
-            make_span(new_trace_id(), new_span_id(), name="plain", metadata={"count": "13"}),
-        ]), "p")
+        s.ingest(
+            spans_to_runs(
+                [
+                    make_span(
+                        new_trace_id(),
+                        new_span_id(),
+                        name="tricky",
+                        metadata=tricky,
+                        tags=['with "quotes"', "ünï"],
+                    ),
+                    make_span(
+                        new_trace_id(), new_span_id(), name="plain", metadata={"count": "13"}
+                    ),
+                ]
+            ),
+            "p",
+        )
 
         def found(expr: str) -> set[str]:
             runs, _ = s.query_runs(RunQuery(filter=expr))
             return {r["name"] for r in runs}
 
-        assert found('and(eq(metadata_key, "quote"), eq(metadata_value, \'say "hi"\\\\now\'))') \
-            == {"tricky"}
+        assert found('and(eq(metadata_key, "quote"), eq(metadata_value, \'say "hi"\\\\now\'))') == {
+            "tricky"
+        }
         assert found('and(eq(metadata_key, "accent"), eq(metadata_value, "café ☕"))') == {"tricky"}
         assert found('and(eq(metadata_key, "flag"), eq(metadata_value, true))') == {"tricky"}
         assert found('and(eq(metadata_key, "count"), eq(metadata_value, "12"))') == {"tricky"}
         assert found('and(eq(metadata_key, "count"), eq(metadata_value, 13))') == {"plain"}
         assert found('and(eq(metadata_key, "inner"), eq(metadata_value, "x"))') == set()
         assert found('eq(metadata_value, "café ☕")') == {"tricky"}
-        assert found('has(tags, \'with "quotes"\')') == {"tricky"}
+        assert found("has(tags, 'with \"quotes\"')") == {"tricky"}
         assert found('has(tags, "ünï")') == {"tricky"}
         assert found('has(tags, "with")') == set()
 
@@ -376,21 +491,34 @@ def test_content_filters_page_alike_on_every_plan(
     monkeypatch.setattr(sqlite_store, "_CONTENT_PROBE", probe)
     with SQLiteStore(tmp_path / "c.db") as s:
         for project, count in (("big", 120), ("small", 12)):
-            s.ingest(spans_to_runs([
-                make_span(new_trace_id(), new_span_id(), name=f"{project}-{i}",
-                          start_ms=i // 2, inputs={"q": "needle" if i % 7 == 3 else "hay"},
-                          metadata={"user": f"u{i % 5}"})
-                for i in range(count)]), project)
+            s.ingest(
+                spans_to_runs(
+                    [
+                        make_span(
+                            new_trace_id(),
+                            new_span_id(),
+                            name=f"{project}-{i}",
+                            start_ms=i // 2,
+                            inputs={"q": "needle" if i % 7 == 3 else "hay"},
+                            metadata={"user": f"u{i % 5}"},
+                        )
+                        for i in range(count)
+                    ]
+                ),
+                project,
+            )
         for project, count in (("big", 120), ("small", 12)):
             pid = s.list_projects(name=project)[0]["id"]
-            for expr, keep in (('search("needle")', lambda i: i % 7 == 3),
-                               ('and(eq(metadata_key, "user"), eq(metadata_value, "u2"))',
-                                lambda i: i % 5 == 2)):
+            for expr, keep in (
+                ('search("needle")', lambda i: i % 7 == 3),
+                ('and(eq(metadata_key, "user"), eq(metadata_value, "u2"))', lambda i: i % 5 == 2),
+            ):
                 seen: list[dict[str, Any]] = []
                 cursor = None
                 while True:
-                    runs, cursor = s.query_runs(RunQuery(
-                        session=[pid], filter=expr, limit=4, cursor=cursor, order=order))
+                    runs, cursor = s.query_runs(
+                        RunQuery(session=[pid], filter=expr, limit=4, cursor=cursor, order=order)
+                    )
                     seen += runs
                     if cursor is None:
                         break

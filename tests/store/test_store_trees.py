@@ -133,8 +133,11 @@ def test_one_batch_trace_is_complete_and_rolled_up(tmp_path: Path) -> None:
             if run["parent_run_id"] is not None:
                 assert run["dotted_order"].startswith(by_id[run["parent_run_id"]]["dotted_order"])
             if run["run_type"] not in ("llm", "embedding"):
-                below = [g for g in generations if g["dotted_order"].startswith(
-                    run["dotted_order"] + ".")]
+                below = [
+                    g
+                    for g in generations
+                    if g["dotted_order"].startswith(run["dotted_order"] + ".")
+                ]
                 assert run["total_tokens"] == (sum(g["total_tokens"] for g in below) or None)
         trace = store.get_trace(str(root_id))
         assert trace is not None
@@ -150,12 +153,30 @@ def test_children_first_across_requests(tmp_path: Path) -> None:
     root, agent, llm, tool = (new_span_id() for _ in range(4))
     usage = {"input_tokens": 1000, "output_tokens": 204, "total_tokens": 1204}
     spans = {
-        "llm": make_span(tid, llm, agent, name="chat gpt-4o-mini", run_type="llm",
-                         start_ms=20, duration_ms=1900, usage=usage, model="gpt-4o-mini"),
-        "tool": make_span(tid, tool, agent, name="search_web", run_type="tool", start_ms=30,
-                          duration_ms=310, error="TimeoutError: slow"),
-        "agent": make_span(tid, agent, root, name="agent", start_ms=10, duration_ms=2400,
-                           agent=True),
+        "llm": make_span(
+            tid,
+            llm,
+            agent,
+            name="chat gpt-4o-mini",
+            run_type="llm",
+            start_ms=20,
+            duration_ms=1900,
+            usage=usage,
+            model="gpt-4o-mini",
+        ),
+        "tool": make_span(
+            tid,
+            tool,
+            agent,
+            name="search_web",
+            run_type="tool",
+            start_ms=30,
+            duration_ms=310,
+            error="TimeoutError: slow",
+        ),
+        "agent": make_span(
+            tid, agent, root, name="agent", start_ms=10, duration_ms=2400, agent=True
+        ),
         "root": make_span(tid, root, name="workflow", start_ms=0, duration_ms=2500),
     }
     with SQLiteStore(tmp_path / "s.db") as store:
@@ -169,8 +190,7 @@ def test_children_first_across_requests(tmp_path: Path) -> None:
         store.ingest(spans_to_runs([spans["agent"]]), "p")
         agent_run = next(r for r in store.trace_runs(tid.hex()) if r["name"] == "agent")
         assert agent_run["total_tokens"] == 1204
-        assert sorted(agent_run["child_run_ids"]) == sorted(
-            r["id"] for r in waiting)
+        assert sorted(agent_run["child_run_ids"]) == sorted(r["id"] for r in waiting)
         store.ingest(spans_to_runs([spans["root"]]), "p")
         runs = store.trace_runs(tid.hex())
         root_run = runs[0]

@@ -131,7 +131,9 @@ def _tokenize(text: str) -> list[_Token]:
             if len(value) > LIMITS.string:
                 raise FilterSyntaxError(
                     f"a string of {len(value):,} characters; the limit is {LIMITS.string:,}",
-                    text, i + 1)
+                    text,
+                    i + 1,
+                )
             tokens.append(_Token("string", value, i + 1))
             i = end
         elif _NAME_START.match(ch):
@@ -157,8 +159,11 @@ def _number(raw: str, text: str, column: int) -> int | float:
     if not any(c in raw for c in ".eE"):
         if len(raw) <= 20 and INT64_MIN <= (number := int(raw)) <= INT64_MAX:
             return number
-        raise FilterSyntaxError(f"integer {clip(raw)} is outside the 64-bit range "
-                                f"({INT64_MIN} to {INT64_MAX})", text, column)
+        raise FilterSyntaxError(
+            f"integer {clip(raw)} is outside the 64-bit range ({INT64_MIN} to {INT64_MAX})",
+            text,
+            column,
+        )
     value = float(raw)
     if not math.isfinite(value):
         raise FilterSyntaxError(f"number {clip(raw)} is too large", text, column)
@@ -251,8 +256,7 @@ class _Parser:
         else:
             self.comparisons += 1
             if self.comparisons > LIMITS.comparisons:
-                raise self.error(
-                    f"more than {LIMITS.comparisons} comparisons (the limit)", head)
+                raise self.error(f"more than {LIMITS.comparisons} comparisons (the limit)", head)
         args: list[tuple[Any, _Token]] = []
         if self.peek().kind != ")":
             while True:
@@ -298,7 +302,8 @@ class _Parser:
                 self.list_items += 1
                 if self.list_items > LIMITS.list_items:
                     raise self.error(
-                        f"more than {LIMITS.list_items:,} list items (the limit)", self.peek())
+                        f"more than {LIMITS.list_items:,} list items (the limit)", self.peek()
+                    )
                 items.append(self.literal())
                 sep = self.next()
                 if sep.kind == "]":
@@ -360,13 +365,13 @@ def parse_filter(text: str) -> Node:
     """
     if len(text) > LIMITS.length:
         raise FilterSyntaxError(
-            f"the filter has {len(text):,} characters; the limit is {LIMITS.length:,}", text)
+            f"the filter has {len(text):,} characters; the limit is {LIMITS.length:,}", text
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise FilterSyntaxError("a lone surrogate is not text", text, exc.start + 1) from None
     return _Parser(text).parse()
-
 
 
 # Each field's kind decides which comparisons and values it takes (`values.py`) and how
@@ -409,5 +414,3 @@ def reads_content(text: str) -> bool:
         return isinstance(node, Search) or node.field in _CONTENT_FIELDS
 
     return walk(parse_filter(text))
-
-

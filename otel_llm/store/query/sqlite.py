@@ -26,8 +26,10 @@ _SQL_OP = {"eq": "=", "neq": "IS NOT", "gt": ">", "gte": ">=", "lt": "<", "lte":
 
 
 _GEN = "('llm', 'embedding')"
-_STATUS = ("(CASE WHEN {a}.error IS NOT NULL THEN 'error' "
-           "WHEN {a}.end_time IS NULL THEN 'pending' ELSE 'success' END)")
+_STATUS = (
+    "(CASE WHEN {a}.error IS NOT NULL THEN 'error' "
+    "WHEN {a}.end_time IS NULL THEN 'pending' ELSE 'success' END)"
+)
 
 # How each field reads in SQL: an expression over the runs alias `{a}`.
 FIELD_SQL: dict[str, str] = {
@@ -57,15 +59,15 @@ assert FIELD_SQL.keys() == FIELD_KINDS.keys()
 
 _SEARCHED = ("name", "inputs", "outputs", "error")
 # A JSON metadata value as text: strings bare, numbers as written, booleans as words.
-_META_TEXT = "(CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' " \
-             "ELSE CAST(value AS TEXT) END)"
+_META_TEXT = (
+    "(CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(value AS TEXT) END)"
+)
 
 
 class _Compiler(ValueConversions):
     def __init__(self, text: str, alias: str) -> None:
         self.text = text
         self.alias = alias
-
 
     def node(self, node: Node) -> SQL:
         if isinstance(node, Logical):
@@ -92,10 +94,16 @@ class _Compiler(ValueConversions):
     def metadata_pairs(self, items: list[Node]) -> list[SQL]:
         """`and(eq(metadata_key, k), eq(metadata_value, v))` means "metadata[k] == v":
         pair the i-th key test with the i-th value test and take both out of `items`."""
-        keys = [i for i in items if isinstance(i, Compare) and i.field == "metadata_key"
-                and i.op == "eq"]
-        values = [i for i in items if isinstance(i, Compare) and i.field == "metadata_value"
-                  and i.op == "eq"]
+        keys = [
+            i
+            for i in items
+            if isinstance(i, Compare) and i.field == "metadata_key" and i.op == "eq"
+        ]
+        values = [
+            i
+            for i in items
+            if isinstance(i, Compare) and i.field == "metadata_value" and i.op == "eq"
+        ]
         out: list[SQL] = []
         for key, value in zip(keys, values, strict=False):  # extra unpaired tests stay
             items.remove(key)
@@ -103,11 +111,13 @@ class _Compiler(ValueConversions):
             k = self.meta_text(key)
             v = self.meta_text(value)
             md = f"{self.alias}.metadata"
-            out.append((
-                f"(instr({md}, ?) > 0 AND instr({md}, ?) > 0 AND EXISTS (SELECT 1 FROM "
-                f"json_each({md}) WHERE key = ? AND {_META_TEXT} = ?))",
-                [_key_needle(k), _value_needle(v), k, v],
-            ))
+            out.append(
+                (
+                    f"(instr({md}, ?) > 0 AND instr({md}, ?) > 0 AND EXISTS (SELECT 1 FROM "
+                    f"json_each({md}) WHERE key = ? AND {_META_TEXT} = ?))",
+                    [_key_needle(k), _value_needle(v), k, v],
+                )
+            )
         return out
 
     def meta_text(self, node: Compare) -> str:
@@ -209,8 +219,7 @@ class _Compiler(ValueConversions):
                 return "0", []
             marks = ", ".join("?" * len(values))
             return f"EXISTS (SELECT 1 FROM json_each({expr}) WHERE value IN ({marks}))", values
-        raise self.error(f"{node.op}() does not apply to tags; use has, eq, neq or in",
-                         node.column)
+        raise self.error(f"{node.op}() does not apply to tags; use has, eq, neq or in", node.column)
 
     def meta(self, node: Compare, expr: str) -> SQL:
         column = "key" if node.field == "metadata_key" else _META_TEXT
@@ -222,15 +231,18 @@ class _Compiler(ValueConversions):
         if node.op == "neq":
             return f"NOT {exists}", [self.meta_text(node)]
         if node.op == "in":
-            values = [self.meta_text(Compare("eq", node.field, v, node.column))
-                      for v in self.as_list(node)]
+            values = [
+                self.meta_text(Compare("eq", node.field, v, node.column))
+                for v in self.as_list(node)
+            ]
             if not values:
                 return "0", []
             marks = ", ".join("?" * len(values))
-            return (f"EXISTS (SELECT 1 FROM json_each({expr}) WHERE {column} IN ({marks}))",
-                    values)
-        raise self.error(f"{node.op}() does not apply to {node.field}; use eq, neq or in",
-                         node.column)
+            return (f"EXISTS (SELECT 1 FROM json_each({expr}) WHERE {column} IN ({marks}))", values)
+        raise self.error(
+            f"{node.op}() does not apply to {node.field}; use eq, neq or in", node.column
+        )
+
 
 _KIND_HANDLERS: dict[str, Callable[[_Compiler, Compare, str], SQL]] = {
     "text": _Compiler.text_,
@@ -280,4 +292,3 @@ def _value_needle(value: str) -> str:
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-

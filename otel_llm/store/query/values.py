@@ -29,11 +29,11 @@ class ValueConversions:
     def error(self, message: str, column: int) -> FilterSyntaxError:
         return FilterSyntaxError(message, self.text, column)
 
-
     def as_list(self, node: Compare) -> list[Any]:
         if not isinstance(node.value, list):
-            raise self.error(f"in() needs a list such as [\"a\", \"b\"], got {node.value!r}",
-                             node.column)
+            raise self.error(
+                f'in() needs a list such as ["a", "b"], got {node.value!r}', node.column
+            )
         return node.value
 
     def to_text(self, value: Any, node: Compare) -> str:
@@ -60,7 +60,7 @@ class ValueConversions:
             else:
                 return self.in_range(ns, node, value)
         raise self.error(
-            f"{node.field} needs an ISO 8601 time such as \"2026-01-31T12:00:00Z\" "
+            f'{node.field} needs an ISO 8601 time such as "2026-01-31T12:00:00Z" '
             f"(or epoch seconds), got {value!r}",
             node.column,
         )
@@ -73,7 +73,7 @@ class ValueConversions:
             if nanoseconds is not None:
                 return self.in_range(nanoseconds, node, value)
         raise self.error(
-            f"{node.field} needs a duration such as 5, \"5s\", \"500ms\", \"2m\", got {value!r}",
+            f'{node.field} needs a duration such as 5, "5s", "500ms", "2m", got {value!r}',
             node.column,
         )
 
@@ -88,16 +88,15 @@ class ValueConversions:
             else:
                 if math.isfinite(number):
                     return number
-        raise self.error(f"{node.field} needs a number, got {clip(repr(value))}",
-                         node.column)
+        raise self.error(f"{node.field} needs a number, got {clip(repr(value))}", node.column)
 
     def in_range(self, ns: float, node: Compare, value: Any) -> int:
         """Nanoseconds as the store's 64-bit integer, or an error naming the field."""
         if math.isfinite(ns) and INT64_MIN <= ns <= INT64_MAX:
             return int(ns)
-        bound = "times from 1677-09-21 to 2262-04-11" if FIELD_KINDS[node.field] == "time" \
+        bound = (
+            "times from 1677-09-21 to 2262-04-11"
+            if FIELD_KINDS[node.field] == "time"
             else "durations up to 292 years"
-        raise self.error(f"{node.field} {clip(repr(value))} is out of range ({bound})",
-                         node.column)
-
-
+        )
+        raise self.error(f"{node.field} {clip(repr(value))} is out of range ({bound})", node.column)

@@ -19,8 +19,20 @@ from otel_llm.model import iso_to_ns, ns_to_iso
 from otel_llm.store.base import Attachment
 from otel_llm.store.sqlite.schema import chunks, placeholders
 
-_COLUMNS = ("id", "run_id", "trace_id", "key", "score", "value", "comment", "correction",
-            "feedback_source", "extra", "created_time", "modified_time")
+_COLUMNS = (
+    "id",
+    "run_id",
+    "trace_id",
+    "key",
+    "score",
+    "value",
+    "comment",
+    "correction",
+    "feedback_source",
+    "extra",
+    "created_time",
+    "modified_time",
+)
 _JSON = ("value", "correction", "feedback_source", "extra")
 
 
@@ -29,10 +41,18 @@ def feedback_row(item: dict[str, Any]) -> tuple[Any, ...]:
     now = time.time_ns()
     created = _time(item.get("created_at"), now)
     return (
-        str(item["id"]), _text(item.get("run_id")), _text(item.get("trace_id")), item["key"],
-        item.get("score"), _json(item.get("value")), item.get("comment"),
-        _json(item.get("correction")), _json(item.get("feedback_source")),
-        _json(item.get("extra")), created, _time(item.get("modified_at"), created),
+        str(item["id"]),
+        _text(item.get("run_id")),
+        _text(item.get("trace_id")),
+        item["key"],
+        item.get("score"),
+        _json(item.get("value")),
+        item.get("comment"),
+        _json(item.get("correction")),
+        _json(item.get("feedback_source")),
+        _json(item.get("extra")),
+        created,
+        _time(item.get("modified_at"), created),
     )
 
 
@@ -40,8 +60,8 @@ def insert_feedback(conn: sqlite3.Connection, items: Sequence[dict[str, Any]]) -
     """Upsert by id: a feedback sent again (a retry, or an update) replaces the first."""
     conn.executemany(
         f"INSERT INTO feedback ({', '.join(_COLUMNS)}) VALUES ({placeholders(_COLUMNS)}) "
-        "ON CONFLICT (id) DO UPDATE SET " + ", ".join(
-            f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("id", "created_time")),
+        "ON CONFLICT (id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("id", "created_time")),
         [feedback_row(item) for item in items],
     )
 
@@ -67,8 +87,9 @@ def list_feedback(
 
 
 def get_feedback(conn: sqlite3.Connection, feedback_id: str) -> dict[str, Any] | None:
-    row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM feedback WHERE id = ?",
-                       (feedback_id,)).fetchone()
+    row = conn.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM feedback WHERE id = ?", (feedback_id,)
+    ).fetchone()
     return None if row is None else _feedback_dict(row)
 
 
@@ -78,7 +99,8 @@ def feedback_stats(conn: sqlite3.Connection, run_ids: Iterable[str]) -> dict[str
     for chunk in chunks(list(run_ids)):
         for run_id, key, n, avg in conn.execute(
             f"SELECT run_id, key, count(*), avg(score) FROM feedback "
-            f"WHERE run_id IN ({placeholders(chunk)}) GROUP BY run_id, key", chunk,
+            f"WHERE run_id IN ({placeholders(chunk)}) GROUP BY run_id, key",
+            chunk,
         ):
             stats.setdefault(run_id, {})[key] = {"n": n, "avg": avg, "values": {}}
     return stats
@@ -95,13 +117,17 @@ def insert_attachments(conn: sqlite3.Connection, items: Sequence[Attachment]) ->
 
 def attachment_types(conn: sqlite3.Connection, run_id: str) -> dict[str, str]:
     """name -> MIME type of a run's attachments."""
-    return dict(conn.execute(
-        "SELECT name, mime_type FROM attachments WHERE run_id = ? ORDER BY name", (run_id,)))
+    return dict(
+        conn.execute(
+            "SELECT name, mime_type FROM attachments WHERE run_id = ? ORDER BY name", (run_id,)
+        )
+    )
 
 
 def read_attachment(conn: sqlite3.Connection, run_id: str, name: str) -> Attachment | None:
-    row = conn.execute("SELECT mime_type, data FROM attachments WHERE run_id = ? AND name = ?",
-                       (run_id, name)).fetchone()
+    row = conn.execute(
+        "SELECT mime_type, data FROM attachments WHERE run_id = ? AND name = ?", (run_id, name)
+    ).fetchone()
     return None if row is None else Attachment(run_id, name, row[0], bytes(row[1]))
 
 

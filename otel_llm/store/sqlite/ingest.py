@@ -60,7 +60,6 @@ class _Stored:
     project_id: str  # a run stays in the project it was first stored in
 
 
-
 class Ingest:
     """The work of one ingest transaction: place runs in their trees, upsert them, keep
     rollups and trace aggregates current."""
@@ -99,14 +98,21 @@ class Ingest:
     def _fetch_existing(self) -> dict[str, _Stored]:
         out: dict[str, _Stored] = {}
         for chunk in chunks(list(self.rows)):
-            for (rid, project, trace, dotted, inc, rtype, has_error, *usage) in self.conn.execute(
+            for rid, project, trace, dotted, inc, rtype, has_error, *usage in self.conn.execute(
                 "SELECT id, project_id, trace_id, dotted_order, incomplete, run_type, "
                 "error IS NOT NULL, prompt_tokens, completion_tokens, total_tokens, prompt_cost, "
-                f"completion_cost, total_cost FROM runs WHERE id IN ({placeholders(chunk)})", chunk
+                f"completion_cost, total_cost FROM runs WHERE id IN ({placeholders(chunk)})",
+                chunk,
             ):
-                out[rid] = _Stored(trace, dotted, inc, rtype, bool(has_error),
-                                   tuple(u or 0 for u in usage),  # type: ignore[arg-type]
-                                   project)
+                out[rid] = _Stored(
+                    trace,
+                    dotted,
+                    inc,
+                    rtype,
+                    bool(has_error),
+                    tuple(u or 0 for u in usage),  # type: ignore[arg-type]
+                    project,
+                )
         return out
 
     def _trace_keys(self, traces: set[str]) -> set[str]:
@@ -114,12 +120,17 @@ class Ingest:
         next free keys, so the runs' trace index grows at its end. Returns the OTel
         trace ids stored before."""
         for chunk in chunks(list(traces)):
-            self.keys.update(self.conn.execute(
-                "SELECT otel_trace_id, key FROM traces "
-                f"WHERE otel_trace_id IN ({placeholders(chunk)})", chunk))
+            self.keys.update(
+                self.conn.execute(
+                    "SELECT otel_trace_id, key FROM traces "
+                    f"WHERE otel_trace_id IN ({placeholders(chunk)})",
+                    chunk,
+                )
+            )
         known = set(self.keys)
         next_key: int = self.conn.execute(
-            "SELECT COALESCE(MAX(key), 0) + 1 FROM traces").fetchone()[0]
+            "SELECT COALESCE(MAX(key), 0) + 1 FROM traces"
+        ).fetchone()[0]
         for otel in traces - known:
             self.keys[otel] = next_key
             next_key += 1
@@ -134,13 +145,19 @@ class Ingest:
         the run of the same trace whose UUID starts with those bytes is the parent.
         Both arrival orders: a span after its run, and a stored span before it."""
         rows = self.rows
-        wanted = {row[PARENT]: row[TRACE_KEY] for row in rows.values()
-                  if row[INCOMPLETE] and row[PARENT] is not None
-                  and row[PARENT].startswith(SPAN_BORN) and row[PARENT] not in rows}
+        wanted = {
+            row[PARENT]: row[TRACE_KEY]
+            for row in rows.values()
+            if row[INCOMPLETE]
+            and row[PARENT] is not None
+            and row[PARENT].startswith(SPAN_BORN)
+            and row[PARENT] not in rows
+        }
         if wanted:
             for ids in chunks(list(wanted)):
                 for (rid,) in self.conn.execute(
-                        f"SELECT id FROM runs WHERE id IN ({placeholders(ids)})", ids):
+                    f"SELECT id FROM runs WHERE id IN ({placeholders(ids)})", ids
+                ):
                     del wanted[rid]  # a real span-born parent: the usual placement
             by_alias = {span_alias(rid): rid for rid in rows if not rid.startswith(SPAN_BORN)}
             found: dict[str, str] = {}
@@ -155,18 +172,22 @@ class Ingest:
         for chunk in chunks(list(aliases)):
             for top, alias in self.conn.execute(
                 "SELECT run_id, parent_run_id FROM orphans "
-                f"WHERE parent_run_id IN ({placeholders(chunk)})", chunk,
+                f"WHERE parent_run_id IN ({placeholders(chunk)})",
+                chunk,
             ).fetchall():
-                self.conn.execute("UPDATE orphans SET parent_run_id = ? WHERE run_id = ?",
-                                  (aliases[alias], top))
-                self.conn.execute("UPDATE runs SET parent_run_id = ? WHERE id = ?",
-                                  (aliases[alias], top))
+                self.conn.execute(
+                    "UPDATE orphans SET parent_run_id = ? WHERE run_id = ?", (aliases[alias], top)
+                )
+                self.conn.execute(
+                    "UPDATE runs SET parent_run_id = ? WHERE id = ?", (aliases[alias], top)
+                )
 
     def _run_with_prefix(self, trace_key: int, alias: str) -> str | None:
         prefix = alias_prefix(alias)
         row = self.conn.execute(
             "SELECT id FROM runs WHERE trace_key = ? AND id >= ? AND id < ? LIMIT 1",
-            (trace_key, prefix, prefix + "~")).fetchone()
+            (trace_key, prefix, prefix + "~"),
+        ).fetchone()
         return None if row is None else str(row[0])
 
     def _place(self, known_traces: set[str]) -> list[Fragment]:
@@ -182,7 +203,8 @@ class Ingest:
             for top, parent, key, trace, dotted in self.conn.execute(
                 "SELECT o.run_id, o.parent_run_id, o.trace_key, r.trace_id, r.dotted_order "
                 "FROM orphans o JOIN runs r ON r.id = o.run_id "
-                f"WHERE o.trace_key IN ({placeholders(chunk)})", chunk,
+                f"WHERE o.trace_key IN ({placeholders(chunk)})",
+                chunk,
             ):
                 if parent in rows:
                     attached.append(Fragment(top, parent, key, trace, dotted))
@@ -192,7 +214,8 @@ class Ingest:
         for ids in chunks(wanted):
             for rid, trace, dotted, inc in self.conn.execute(
                 "SELECT id, trace_id, dotted_order, incomplete FROM runs "
-                f"WHERE id IN ({placeholders(ids)})", ids
+                f"WHERE id IN ({placeholders(ids)})",
+                ids,
             ):
                 self.stored[rid] = (dotted, trace, inc)
         for row in rows.values():
@@ -202,8 +225,9 @@ class Ingest:
                 )
         return attached
 
-    def _final(self, dotted: str, trace: str, incomplete: int,
-               visiting: set[str]) -> tuple[str, str, int]:
+    def _final(
+        self, dotted: str, trace: str, incomplete: int, visiting: set[str]
+    ) -> tuple[str, str, int]:
         """The placement of a (partial) dotted order once every ancestor now known is
         prepended; unchanged when its topmost run's parent is still missing."""
         if not incomplete:
@@ -218,8 +242,9 @@ class Ingest:
                 visiting.add(top)
                 source = self.rows.get(parent)
                 if source is not None:
-                    prefix = self._final(source[DOTTED], source[TRACE], source[INCOMPLETE],
-                                         visiting)
+                    prefix = self._final(
+                        source[DOTTED], source[TRACE], source[INCOMPLETE], visiting
+                    )
                 elif parent in self.stored:
                     prefix = self._final(*self.stored[parent], visiting)
             self.resolved[top] = prefix
@@ -248,8 +273,11 @@ class Ingest:
         """A new non-generation run of a trace stored before starts with the usage of
         the generations already stored below it."""
         for rid, row in self.rows.items():
-            if (row[OTEL] in known_traces and rid not in self.existing
-                    and row[TYPE] not in GENERATION_TYPES):
+            if (
+                row[OTEL] in known_traces
+                and rid not in self.existing
+                and row[TYPE] not in GENERATION_TYPES
+            ):
                 dotted = row[DOTTED]
                 usage = self.conn.execute(
                     SUBTREE_USAGE, (row[TRACE_KEY], row[TRACE], dotted + ".", dotted + "/")
@@ -259,28 +287,36 @@ class Ingest:
 
     def _orphans(self, attached: list[Fragment]) -> None:
         if attached:
-            self.conn.executemany("DELETE FROM orphans WHERE run_id = ?",
-                                  [(f.top,) for f in attached])
+            self.conn.executemany(
+                "DELETE FROM orphans WHERE run_id = ?", [(f.top,) for f in attached]
+            )
         waiting = [
-            (rid, row[PARENT], row[TRACE_KEY]) for rid, row in self.rows.items()
-            if row[INCOMPLETE] and rid in self.parent_of_top
-            and row[PARENT] not in self.stored and row[PARENT] not in self.rows
+            (rid, row[PARENT], row[TRACE_KEY])
+            for rid, row in self.rows.items()
+            if row[INCOMPLETE]
+            and rid in self.parent_of_top
+            and row[PARENT] not in self.stored
+            and row[PARENT] not in self.rows
         ]
         if waiting:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO orphans (run_id, parent_run_id, trace_key) "
-                "VALUES (?, ?, ?)", waiting)
+                "VALUES (?, ?, ?)",
+                waiting,
+            )
 
     def _runs_follow_their_root(self, known_traces: set[str]) -> None:
         """A trace and all its runs are in the project its root was first stored in:
         runs that came before their root, under another project, move to the root's."""
-        moves = [(row[PROJECT], row[TRACE_KEY], row[PROJECT])
-                 for rid, row in self.rows.items()
-                 if row[PARENT] is None and rid not in self.existing
-                 and row[OTEL] in known_traces]
+        moves = [
+            (row[PROJECT], row[TRACE_KEY], row[PROJECT])
+            for rid, row in self.rows.items()
+            if row[PARENT] is None and rid not in self.existing and row[OTEL] in known_traces
+        ]
         if moves:
             self.conn.executemany(
-                "UPDATE runs SET project_id = ? WHERE trace_key = ? AND project_id != ?", moves)
+                "UPDATE runs SET project_id = ? WHERE trace_key = ? AND project_id != ?", moves
+            )
 
     # Rollups and trace aggregates.
 
@@ -298,7 +334,8 @@ class Ingest:
                 own = row[USAGE]
                 if old is not None and old.run_type in GENERATION_TYPES:
                     usage = tuple(  # type: ignore[assignment]
-                        o if n is None else n for n, o in zip(own, old.usage, strict=True))
+                        o if n is None else n for n, o in zip(own, old.usage, strict=True)
+                    )
                 else:
                     usage = tuple(n or 0 for n in own)  # type: ignore[assignment]
             delta: list[float] = list(usage)
@@ -307,9 +344,23 @@ class Ingest:
             agg = per_trace.get(row[OTEL])
             if agg is None:
                 agg = per_trace[row[OTEL]] = [
-                    row[TRACE], row[PROJECT] if old is None else old.project_id, None, None,
-                    0, row[START], 0, 0, 0,
-                    0, 0, 0, 0.0, 0.0, 0.0, None, row[SESSION],
+                    row[TRACE],
+                    row[PROJECT] if old is None else old.project_id,
+                    None,
+                    None,
+                    0,
+                    row[START],
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    None,
+                    row[SESSION],
                 ]
             if not row[INCOMPLETE]:
                 agg[0], agg[4] = row[TRACE], 1
@@ -343,7 +394,8 @@ class Ingest:
         if rollup:
             self.conn.executemany(ADD_ROLLUP, [(*u, rid) for rid, u in rollup.items()])
         self.conn.executemany(
-            TRACE_UPSERT, [(self.keys[otel], otel, *agg) for otel, agg in per_trace.items()])
+            TRACE_UPSERT, [(self.keys[otel], otel, *agg) for otel, agg in per_trace.items()]
+        )
 
 
 def _add(rollup: dict[str, list[float]], run_id: str, usage: Sequence[float]) -> None:

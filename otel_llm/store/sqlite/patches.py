@@ -22,8 +22,18 @@ from otel_llm.store.sqlite.rows import Row, SQLiteRowBuilder
 from otel_llm.store.sqlite.schema import chunks, placeholders
 
 # A patch never moves a run: its tree and project come from its post.
-_FIXED = frozenset(("id", "trace_id", "dotted_order", "parent_run_id", "session_id",
-                    "session_name", "project_name", "project_id"))
+_FIXED = frozenset(
+    (
+        "id",
+        "trace_id",
+        "dotted_order",
+        "parent_run_id",
+        "session_id",
+        "session_name",
+        "project_name",
+        "project_id",
+    )
+)
 
 ReadRun = Callable[[sqlite3.Connection, str], "dict[str, Any] | None"]
 
@@ -79,8 +89,12 @@ def take_pending(conn: sqlite3.Connection, run_ids: Iterable[str]) -> list[dict[
     found: list[dict[str, Any]] = []
     for chunk in chunks(list(run_ids)):
         marks = placeholders(chunk)
-        found += [orjson.loads(p) for (p,) in conn.execute(
-            f"SELECT patch FROM pending_patches WHERE run_id IN ({marks})", chunk)]
+        found += [
+            orjson.loads(p)
+            for (p,) in conn.execute(
+                f"SELECT patch FROM pending_patches WHERE run_id IN ({marks})", chunk
+            )
+        ]
         if found:
             conn.execute(f"DELETE FROM pending_patches WHERE run_id IN ({marks})", chunk)
     return found
@@ -94,8 +108,9 @@ def pending_count(conn: sqlite3.Connection) -> int:
 def _wait(conn: sqlite3.Connection, waiting: list[tuple[str, dict[str, Any]]]) -> None:
     now = time.time_ns()
     for run_id, patch in waiting:
-        row = conn.execute("SELECT patch FROM pending_patches WHERE run_id = ?",
-                           (run_id,)).fetchone()
+        row = conn.execute(
+            "SELECT patch FROM pending_patches WHERE run_id = ?", (run_id,)
+        ).fetchone()
         if row is not None:
             patch = combine(orjson.loads(row[0]), patch)
         conn.execute(

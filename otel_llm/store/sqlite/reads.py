@@ -114,9 +114,7 @@ class SQLiteReads:
         except ValueError:
             return None
         conn = self._reader()
-        row = conn.execute(
-            f"SELECT {READ_SQL} FROM runs WHERE id = ?", (rid,)
-        ).fetchone()
+        row = conn.execute(f"SELECT {READ_SQL} FROM runs WHERE id = ?", (rid,)).fetchone()
         if row is None:
             return None
         run = self._run_dict(conn, row, DEFAULT_SELECT)
@@ -135,12 +133,14 @@ class SQLiteReads:
         rows: list[tuple[Any, ...]] = []
         for key, run_trace_id in _trace_selector(conn, trace_id):
             if run_trace_id is None:
-                rows += conn.execute(f"SELECT {READ_SQL} FROM runs WHERE trace_key = ?",
-                                     (key,)).fetchall()
+                rows += conn.execute(
+                    f"SELECT {READ_SQL} FROM runs WHERE trace_key = ?", (key,)
+                ).fetchall()
             else:
                 rows += conn.execute(
                     f"SELECT {READ_SQL} FROM runs WHERE trace_key = ? AND trace_id = ?",
-                    (key, run_trace_id)).fetchall()
+                    (key, run_trace_id),
+                ).fetchall()
         rows.sort(key=DOTTED_KEY)
         with collector_paused():
             runs = [self._run_dict(conn, row, DEFAULT_SELECT) for row in rows]
@@ -160,21 +160,31 @@ class SQLiteReads:
             "SELECT otel_trace_id, trace_id, project_id, root_run_id, name, start_time, "
             "end_time, run_count, error_count, prompt_tokens, completion_tokens, total_tokens, "
             "prompt_cost, completion_cost, total_cost, first_token_time FROM traces "
-            f"WHERE {column} = ?", (value,)
+            f"WHERE {column} = ?",
+            (value,),
         ).fetchone()
         if row is None:
             return None
-        (otel, tid, pid, root, name, start, end, count, errors, pt, ct, tt, pc, cc, tc,
-         first) = row
+        (otel, tid, pid, root, name, start, end, count, errors, pt, ct, tt, pc, cc, tc, first) = row
         end_ns = end or None
         return {
-            "trace_id": tid, "otel_trace_id": otel, "session_id": pid,
-            "root_run_id": root, "name": name, "incomplete": root is None,
-            "start_time": ns_to_iso(start), "end_time": ns_to_iso(end_ns) if end_ns else None,
+            "trace_id": tid,
+            "otel_trace_id": otel,
+            "session_id": pid,
+            "root_run_id": root,
+            "name": name,
+            "incomplete": root is None,
+            "start_time": ns_to_iso(start),
+            "end_time": ns_to_iso(end_ns) if end_ns else None,
             "latency": (end_ns - start) / 1e9 if end_ns else None,
-            "run_count": count, "error_count": errors, "prompt_tokens": pt,
-            "completion_tokens": ct, "total_tokens": tt, "prompt_cost": pc,
-            "completion_cost": cc, "total_cost": tc,
+            "run_count": count,
+            "error_count": errors,
+            "prompt_tokens": pt,
+            "completion_tokens": ct,
+            "total_tokens": tt,
+            "prompt_cost": pc,
+            "completion_cost": cc,
+            "total_cost": tc,
             "first_token_time": ns_to_iso(first) if first else None,
         }
 
@@ -210,11 +220,13 @@ class SQLiteReads:
             rows = conn.execute(f"{select} {where}{tail}", params).fetchall()
         elif q.trace or q.id or q.parent_run or len(sessions) > _MERGE_PROJECTS:
             marks = ", ".join("?" * len(sessions))
-            rows = conn.execute(f"{select} r.project_id IN ({marks}) AND {where}{tail}",
-                                [*sessions, *params]).fetchall()
+            rows = conn.execute(
+                f"{select} r.project_id IN ({marks}) AND {where}{tail}", [*sessions, *params]
+            ).fetchall()
         elif _scans_content(q):
-            rows = _content_rows(conn, sessions, select, where, params, q.limit, order,
-                                 (keyset, keyset_params))
+            rows = _content_rows(
+                conn, sessions, select, where, params, q.limit, order, (keyset, keyset_params)
+            )
         if rows is None:
             assert sessions is not None
             # One keyset scan per project on its (project_id, start_time) index, merged:
@@ -256,40 +268,66 @@ class SQLiteReads:
         """A project's sessions, the latest active first: first and last time, trace
         count, tokens, cost and traces with errors (`otel_llm.sessions` decides a run's
         session; a trace is in its root's)."""
-        rows = self._reader().execute(
-            "SELECT session_key, count(*), min(start_time), max(max(end_time, start_time)), "
-            "sum(run_count), sum(total_tokens), sum(total_cost), sum(error_count > 0) "
-            "FROM traces WHERE project_id = ? AND session_key IS NOT NULL "
-            "GROUP BY session_key ORDER BY max(start_time) DESC, session_key LIMIT ? OFFSET ?",
-            (project_id, max(limit, 0), max(offset, 0)),
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT session_key, count(*), min(start_time), max(max(end_time, start_time)), "
+                "sum(run_count), sum(total_tokens), sum(total_cost), sum(error_count > 0) "
+                "FROM traces WHERE project_id = ? AND session_key IS NOT NULL "
+                "GROUP BY session_key ORDER BY max(start_time) DESC, session_key LIMIT ? OFFSET ?",
+                (project_id, max(limit, 0), max(offset, 0)),
+            )
+            .fetchall()
+        )
         return [
-            {"session_id": key, "trace_count": traces, "first_start_time": ns_to_iso(first),
-             "last_time": ns_to_iso(last), "run_count": runs, "total_tokens": tokens,
-             "total_cost": cost, "error_count": errors}
+            {
+                "session_id": key,
+                "trace_count": traces,
+                "first_start_time": ns_to_iso(first),
+                "last_time": ns_to_iso(last),
+                "run_count": runs,
+                "total_tokens": tokens,
+                "total_cost": cost,
+                "error_count": errors,
+            }
             for key, traces, first, last, runs, tokens, cost, errors in rows
         ]
 
     def session_traces(self, project_id: str, session_id: str) -> list[dict[str, Any]]:
         """A session's traces in the order they started."""
-        rows = self._reader().execute(
-            "SELECT trace_id, root_run_id, name, start_time, end_time, run_count, error_count, "
-            "total_tokens, total_cost FROM traces WHERE project_id = ? AND session_key = ? "
-            "ORDER BY start_time", (project_id, session_id),
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT trace_id, root_run_id, name, start_time, end_time, run_count, error_count, "
+                "total_tokens, total_cost FROM traces WHERE project_id = ? AND session_key = ? "
+                "ORDER BY start_time",
+                (project_id, session_id),
+            )
+            .fetchall()
+        )
         return [
-            {"trace_id": trace, "root_run_id": root, "name": name,
-             "start_time": ns_to_iso(start), "end_time": ns_to_iso(end) if end else None,
-             "run_count": runs, "error_count": errors, "total_tokens": tokens,
-             "total_cost": cost}
+            {
+                "trace_id": trace,
+                "root_run_id": root,
+                "name": name,
+                "start_time": ns_to_iso(start),
+                "end_time": ns_to_iso(end) if end else None,
+                "run_count": runs,
+                "error_count": errors,
+                "total_tokens": tokens,
+                "total_cost": cost,
+            }
             for trace, root, name, start, end, runs, errors, tokens, cost in rows
         ]
 
     # --- reads: feedback and attachments ----------------------------------------------
 
     def list_feedback(
-        self, run_ids: Sequence[str] | None = None, keys: Sequence[str] | None = None,
-        limit: int = DEFAULT_LIMIT, offset: int = 0,
+        self,
+        run_ids: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None,
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Feedback of some runs and keys (None: all), oldest first."""
         return feedback.list_feedback(self._reader(), run_ids, keys, limit, offset)
@@ -321,13 +359,17 @@ class SQLiteReads:
                 return None, []
             either = []
             for key, run_trace_id in selected:
-                either.append("r.trace_key = ?" if run_trace_id is None
-                              else "(r.trace_key = ? AND r.trace_id = ?)")
+                either.append(
+                    "r.trace_key = ?"
+                    if run_trace_id is None
+                    else "(r.trace_key = ? AND r.trace_id = ?)"
+                )
                 params += [key] if run_trace_id is None else [key, run_trace_id]
             conds.append("(" + " OR ".join(either) + ")")
         if q.parent_run is not None:
-            parent = conn.execute("SELECT trace_key FROM runs WHERE id = ?",
-                                  (q.parent_run,)).fetchone()
+            parent = conn.execute(
+                "SELECT trace_key FROM runs WHERE id = ?", (q.parent_run,)
+            ).fetchone()
             if parent is None:
                 return None, []
             conds.append("r.trace_key = ? AND r.parent_run_id = ?")
@@ -365,8 +407,10 @@ class SQLiteReads:
             params += p
         if q.tree_filter:
             sql, p = compile_filter(q.tree_filter, "t")
-            conds.append("EXISTS (SELECT 1 FROM runs t WHERE t.trace_key = r.trace_key "
-                         f"AND t.trace_id = r.trace_id AND {sql})")
+            conds.append(
+                "EXISTS (SELECT 1 FROM runs t WHERE t.trace_key = r.trace_key "
+                f"AND t.trace_id = r.trace_id AND {sql})"
+            )
             params += p
         return conds, params
 
@@ -375,9 +419,37 @@ class SQLiteReads:
     ) -> RunDict:
         """One row in LangSmith's read shape, restricted to `fields` (JSON columns are
         decoded only when selected)."""
-        (_, run_id, project_id, trace_id, parent, dotted, incomplete, name, run_type,
-         start, end, error, inputs, outputs, extra_raw, metadata_raw, tags, events, serialized,
-         reference, pt, ct, tt, pc, cc, tc, first, session, _) = row
+        (
+            _,
+            run_id,
+            project_id,
+            trace_id,
+            parent,
+            dotted,
+            incomplete,
+            name,
+            run_type,
+            start,
+            end,
+            error,
+            inputs,
+            outputs,
+            extra_raw,
+            metadata_raw,
+            tags,
+            events,
+            serialized,
+            reference,
+            pt,
+            ct,
+            tt,
+            pc,
+            cc,
+            tc,
+            first,
+            session,
+            _,
+        ) = row
         full = fields is DEFAULT_SELECT
         d: RunDict = {
             "id": run_id,
@@ -386,8 +458,7 @@ class SQLiteReads:
             "start_time": _iso(start),
             "end_time": _iso(end) if end is not None else None,
             "error": error,
-            "status": "error" if error is not None else (
-                "pending" if end is None else "success"),
+            "status": "error" if error is not None else ("pending" if end is None else "success"),
             "session_id": project_id,
             "session_name": self._project_name(conn, project_id),
             "reference_example_id": reference,
@@ -437,7 +508,6 @@ class SQLiteReads:
         if full:
             return d
         return {k: v for k, v in d.items() if k in fields}
-
 
 
 def _add_feedback_stats(conn: sqlite3.Connection, runs: list[RunDict]) -> None:
@@ -492,18 +562,27 @@ def _scans_content(q: RunQuery) -> bool:
 
 
 def _content_rows(
-    conn: sqlite3.Connection, sessions: Sequence[str], select: str, where: str,
-    params: list[Any], limit: int, order: str, keyset: tuple[str, list[Any]],
+    conn: sqlite3.Connection,
+    sessions: Sequence[str],
+    select: str,
+    where: str,
+    params: list[Any],
+    limit: int,
+    order: str,
+    keyset: tuple[str, list[Any]],
 ) -> list[Any] | None:
     """A page for a filter that reads every candidate's content (a search, a metadata
     test), or None when the usual per-project index walk is the cheaper way."""
     tail = f"{order} LIMIT {limit + 1}"
     if len(sessions) == 1:
         # A common term fills the page from the newest runs: try those first.
-        newest = (f"SELECT rowid FROM runs r WHERE r.project_id = ? AND {keyset[0]}"
-                  f"{order} LIMIT {_CONTENT_PROBE}")
-        rows = conn.execute(f"{select} r.rowid IN ({newest}) AND {where}{tail}",
-                            [*sessions, *keyset[1], *params]).fetchall()
+        newest = (
+            f"SELECT rowid FROM runs r WHERE r.project_id = ? AND {keyset[0]}"
+            f"{order} LIMIT {_CONTENT_PROBE}"
+        )
+        rows = conn.execute(
+            f"{select} r.rowid IN ({newest}) AND {where}{tail}", [*sessions, *keyset[1], *params]
+        ).fetchall()
         if len(rows) > limit:
             return rows
     if not _holds_most_runs(conn, sessions):
@@ -511,8 +590,9 @@ def _content_rows(
     # One sequential pass over the table (the unary + keeps SQLite off the project
     # index) beats fetching most of its rows by rowid in start-time order.
     marks = ", ".join("?" * len(sessions))
-    return conn.execute(f"{select} +r.project_id IN ({marks}) AND {where}{tail}",
-                        [*sessions, *params]).fetchall()
+    return conn.execute(
+        f"{select} +r.project_id IN ({marks}) AND {where}{tail}", [*sessions, *params]
+    ).fetchall()
 
 
 def _holds_most_runs(conn: sqlite3.Connection, projects: Sequence[str]) -> bool:
@@ -523,7 +603,8 @@ def _holds_most_runs(conn: sqlite3.Connection, projects: Sequence[str]) -> bool:
     marks = ", ".join("?" * len(projects))
     count = conn.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM runs WHERE project_id IN ({marks}) LIMIT ?)",
-        [*projects, half + 1]).fetchone()[0]
+        [*projects, half + 1],
+    ).fetchone()[0]
     return bool(count > half)
 
 
@@ -580,13 +661,13 @@ def _trace_selector(
     otel = uuid.UUID(value).hex
     rows = conn.execute(
         "SELECT key, otel_trace_id FROM traces WHERE trace_id = ? OR otel_trace_id = ?",
-        (value, otel))
+        (value, otel),
+    )
     return [(key, None if found == otel else value) for key, found in rows]
 
 
 def trace_keys(conn: sqlite3.Connection, trace_id: str | uuid.UUID) -> list[int]:
     return [key for key, _ in _trace_selector(conn, trace_id)]
-
 
 
 _SECOND_PREFIX: dict[int, str] = {}  # epoch second -> "YYYY-MM-DDTHH:MM:SS"
@@ -601,7 +682,6 @@ def _iso(ns: int) -> str:
             _SECOND_PREFIX.clear()
         prefix = _SECOND_PREFIX[secs] = ns_to_iso(secs * 1_000_000_000)[:19]
     return f"{prefix}.{rest // 1000:06d}+00:00"
-
 
 
 def _quote(text: str) -> str:

@@ -56,8 +56,11 @@ class SQLiteRowBuilder:
         start, end = run.start_time_ns, run.end_time_ns
         if not _fits_int64(start) or (end is not None and not _fits_int64(end)):
             bad = "start_time" if not _fits_int64(start) else "end_time"
-            raise UnstorableRun(run_id, f"{bad} {getattr(run, bad + '_ns')} ns is outside "
-                                "what the store holds (nanoseconds from 1677 to 2262)")
+            raise UnstorableRun(
+                run_id,
+                f"{bad} {getattr(run, bad + '_ns')} ns is outside "
+                "what the store holds (nanoseconds from 1677 to 2262)",
+            )
         dotted = run.dotted_order
         if dotted is None:
             dotted = dotted_segment(run.start_time_ns, run.id)
@@ -66,8 +69,9 @@ class SQLiteRowBuilder:
         if trace is None:
             if parent is not None:
                 raise UnstorableRun(
-                    run_id, "it has a parent but no trace_id or dotted_order: it cannot be "
-                    "placed in a trace"
+                    run_id,
+                    "it has a parent but no trace_id or dotted_order: it cannot be "
+                    "placed in a trace",
                 )
             trace = run.id
         otel_trace = otel.get("trace_id") if otel else None
@@ -79,13 +83,31 @@ class SQLiteRowBuilder:
         row: Row = [
             run_id,
             project or run.session_name or run.session_id or DEFAULT_PROJECT,
-            uuid_str(trace), otel_trace.lower(), parent, dotted, int(incomplete),
-            run.name, run.run_type, start, end, run.error,
-            _dumps(run.inputs), _dumps(run.outputs), _dumps(extra), _dumps(metadata),
-            _dumps(run.tags), _dumps(run.events), _dumps(run.serialized),
+            uuid_str(trace),
+            otel_trace.lower(),
+            parent,
+            dotted,
+            int(incomplete),
+            run.name,
+            run.run_type,
+            start,
+            end,
+            run.error,
+            _dumps(run.inputs),
+            _dumps(run.outputs),
+            _dumps(extra),
+            _dumps(metadata),
+            _dumps(run.tags),
+            _dumps(run.events),
+            _dumps(run.serialized),
             str(run.reference_example_id) if run.reference_example_id else None,
             _dumps(run.attachments),
-            None, None, None, None, None, None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
             _first_token_ns(run),
             session_of(metadata),
             None,  # trace_key, given by the ingest transaction
@@ -114,7 +136,6 @@ class SQLiteRowBuilder:
         return [prompt, completion, total, cost.prompt, cost.completion, cost.total]
 
 
-
 _DUMPS_OPTS = orjson.OPT_NON_STR_KEYS
 
 
@@ -136,7 +157,6 @@ def _wide_ints_as_text(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_wide_ints_as_text(v) for v in value]
     return value
-
 
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -166,8 +186,11 @@ def int_details(value: Any) -> dict[str, int] | None:
         return None
     if all(type(v) is int for v in value.values()):
         return value
-    return {k: int(v) for k, v in value.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        k: int(v)
+        for k, v in value.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
 def _first_token_ns(run: Run) -> int | None:

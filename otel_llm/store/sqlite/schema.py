@@ -138,32 +138,98 @@ CREATE TABLE IF NOT EXISTS log_joins (
 """
 
 _RUN_COLUMNS = (
-    "id", "project_id", "trace_id", "otel_trace_id", "parent_run_id", "dotted_order",
-    "incomplete", "name", "run_type", "start_time", "end_time", "error", "inputs",
-    "outputs", "extra", "metadata", "tags", "events", "serialized", "reference_example_id",
-    "attachments", "prompt_tokens", "completion_tokens", "total_tokens", "prompt_cost",
-    "completion_cost", "total_cost", "first_token_time", "session_key", "trace_key",
+    "id",
+    "project_id",
+    "trace_id",
+    "otel_trace_id",
+    "parent_run_id",
+    "dotted_order",
+    "incomplete",
+    "name",
+    "run_type",
+    "start_time",
+    "end_time",
+    "error",
+    "inputs",
+    "outputs",
+    "extra",
+    "metadata",
+    "tags",
+    "events",
+    "serialized",
+    "reference_example_id",
+    "attachments",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_cost",
+    "completion_cost",
+    "total_cost",
+    "first_token_time",
+    "session_key",
+    "trace_key",
 )
 # Positions in a prepared row (the INSERT's column order).
-(ID, PROJECT, TRACE, OTEL, PARENT, DOTTED, INCOMPLETE, NAME, TYPE, START, END, ERROR,
- INPUTS, OUTPUTS, EXTRA, METADATA, TAGS, EVENTS, SERIALIZED, REFERENCE, ATTACHMENTS,
- P_TOK, C_TOK, T_TOK, P_COST, C_COST, T_COST, FIRST_TOKEN, SESSION, TRACE_KEY) = range(
-    len(_RUN_COLUMNS))
+(
+    ID,
+    PROJECT,
+    TRACE,
+    OTEL,
+    PARENT,
+    DOTTED,
+    INCOMPLETE,
+    NAME,
+    TYPE,
+    START,
+    END,
+    ERROR,
+    INPUTS,
+    OUTPUTS,
+    EXTRA,
+    METADATA,
+    TAGS,
+    EVENTS,
+    SERIALIZED,
+    REFERENCE,
+    ATTACHMENTS,
+    P_TOK,
+    C_TOK,
+    T_TOK,
+    P_COST,
+    C_COST,
+    T_COST,
+    FIRST_TOKEN,
+    SESSION,
+    TRACE_KEY,
+) = range(len(_RUN_COLUMNS))
 USAGE = slice(P_TOK, T_COST + 1)
 
 # How a stored run merges with the same id arriving again (a retry or a PATCH-like run).
 _KEEP_COMPLETE = (
     "CASE WHEN excluded.incomplete > runs.incomplete THEN runs.{c} ELSE excluded.{c} END"
 )
-_OWN_USAGE = (f"CASE WHEN excluded.run_type IN {_GEN_SQL} "
-              "THEN COALESCE(excluded.{c}, runs.{c}) ELSE runs.{c} END")
+_OWN_USAGE = (
+    f"CASE WHEN excluded.run_type IN {_GEN_SQL} "
+    "THEN COALESCE(excluded.{c}, runs.{c}) ELSE runs.{c} END"
+)
 _MERGE_RULES: dict[str, str] = {
-    "trace_id": _KEEP_COMPLETE, "dotted_order": _KEEP_COMPLETE,
+    "trace_id": _KEEP_COMPLETE,
+    "dotted_order": _KEEP_COMPLETE,
     "incomplete": "min(runs.incomplete, excluded.incomplete)",
-    "name": "excluded.name", "run_type": "excluded.run_type",
+    "name": "excluded.name",
+    "run_type": "excluded.run_type",
     "start_time": "excluded.start_time",
-    **{c: _OWN_USAGE for c in ("prompt_tokens", "completion_tokens", "total_tokens",
-                               "prompt_cost", "completion_cost", "total_cost")},
+    **{
+        c: _OWN_USAGE
+        for c in (
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "prompt_cost",
+            "completion_cost",
+            "total_cost",
+        )
+    },
 }
 UPSERT = (
     f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
@@ -228,12 +294,40 @@ ALWAYS_SELECTED = frozenset(
     ("id", "name", "run_type", "start_time", "trace_id", "dotted_order", "parent_run_id")
 )
 READ_FIELDS = (
-    "id", "name", "run_type", "start_time", "end_time", "inputs", "outputs", "error", "extra",
-    "tags", "events", "serialized", "session_id", "session_name", "reference_example_id",
-    "parent_run_id", "trace_id", "dotted_order", "status", "child_run_ids", "parent_run_ids",
-    "prompt_tokens", "completion_tokens", "total_tokens", "prompt_cost", "completion_cost",
-    "total_cost", "prompt_token_details", "completion_token_details", "first_token_time",
-    "feedback_stats", "app_path", "in_dataset", "thread_id",
+    "id",
+    "name",
+    "run_type",
+    "start_time",
+    "end_time",
+    "inputs",
+    "outputs",
+    "error",
+    "extra",
+    "tags",
+    "events",
+    "serialized",
+    "session_id",
+    "session_name",
+    "reference_example_id",
+    "parent_run_id",
+    "trace_id",
+    "dotted_order",
+    "status",
+    "child_run_ids",
+    "parent_run_ids",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_cost",
+    "completion_cost",
+    "total_cost",
+    "prompt_token_details",
+    "completion_token_details",
+    "first_token_time",
+    "feedback_stats",
+    "app_path",
+    "in_dataset",
+    "thread_id",
 )
 DEFAULT_SELECT = frozenset(READ_FIELDS) - {"child_run_ids"}
 METADATA_FIELDS = frozenset(("extra", "prompt_token_details", "completion_token_details"))
@@ -244,10 +338,9 @@ T = TypeVar("T")
 ZERO: Usage = (0, 0, 0, 0.0, 0.0, 0.0)
 
 
-
 def chunks(items: list[T]) -> Iterator[list[T]]:
     for i in range(0, len(items), _CHUNK):
-        yield items[i: i + _CHUNK]
+        yield items[i : i + _CHUNK]
 
 
 def placeholders(chunk: Sequence[Any]) -> str:

@@ -196,7 +196,8 @@ class SQLiteStore(SQLiteReads):
         self._new_project_ids.clear()
         if self._checkpointer is None:
             self._checkpointer = Checkpointer(
-                self.path, self._checkpoint_interval or CHECKPOINT_INTERVAL)
+                self.path, self._checkpoint_interval or CHECKPOINT_INTERVAL
+            )
         if self._checkpoint_interval is None:
             self._checkpointer.wake.set()
         try:
@@ -250,18 +251,20 @@ class SQLiteStore(SQLiteReads):
         try:
             with self._write() as conn:
                 written = self._ingest(conn, changes.rows)
-                patches = take_pending(conn, written) + changes.patches if written else \
-                    changes.patches
+                patches = (
+                    take_pending(conn, written) + changes.patches if written else changes.patches
+                )
                 if patches:
-                    written |= self._ingest(conn, patched_rows(
-                        conn, patches, self._stored_run, self.row_builder))
+                    written |= self._ingest(
+                        conn, patched_rows(conn, patches, self._stored_run, self.row_builder)
+                    )
                 feedback = changes.feedback
-                spans = store_log_events(conn, changes.log_events) if changes.log_events \
-                    else set()
+                spans = store_log_events(conn, changes.log_events) if changes.log_events else set()
                 spans |= spans_of_runs(conn, written)
                 if spans:
                     joined, evaluations = join_spans(
-                        conn, spans, self._stored_run, self.row_builder)
+                        conn, spans, self._stored_run, self.row_builder
+                    )
                     written |= self._ingest(conn, joined)
                     feedback = [*feedback, *evaluations]
                 if feedback:
@@ -311,8 +314,10 @@ class SQLiteStore(SQLiteReads):
         found = conn.execute("SELECT id FROM projects WHERE name = ?", (name,)).fetchone()
         if found is None:
             project_id = str(uuid.uuid4())
-            conn.execute("INSERT INTO projects (id, name, start_time) VALUES (?, ?, ?)",
-                         (project_id, name, start_ns))
+            conn.execute(
+                "INSERT INTO projects (id, name, start_time) VALUES (?, ?, ?)",
+                (project_id, name, start_ns),
+            )
             self._new_project_ids[name] = project_id
         else:
             project_id = self._project_ids[name] = found[0]
@@ -356,12 +361,14 @@ class SQLiteStore(SQLiteReads):
         """
         conn = self._reader()
         if project is None:
-            keys = conn.execute("SELECT key FROM traces WHERE start_time < ?",
-                                (older_than_ns,)).fetchall()
+            keys = conn.execute(
+                "SELECT key FROM traces WHERE start_time < ?", (older_than_ns,)
+            ).fetchall()
         else:
             keys = conn.execute(
                 "SELECT t.key FROM traces t JOIN projects p ON p.id = t.project_id "
-                "WHERE p.name = ? AND t.start_time < ?", (project, older_than_ns)
+                "WHERE p.name = ? AND t.start_time < ?",
+                (project, older_than_ns),
             ).fetchall()
         return self._delete_keys([k[0] for k in keys])
 
@@ -392,8 +399,9 @@ class SQLiteStore(SQLiteReads):
             raise ValueError(f"retention must be a positive number of seconds, got {seconds}")
         with self._write() as conn:
             project_id = self._project_by_name(conn, project, _now_ns())
-            conn.execute("UPDATE projects SET retention_seconds = ? WHERE id = ?",
-                         (seconds, project_id))
+            conn.execute(
+                "UPDATE projects SET retention_seconds = ? WHERE id = ?", (seconds, project_id)
+            )
 
     def apply_retention(self, now_ns: int) -> int:
         """Prune every project that has a retention; returns the runs deleted."""
@@ -406,11 +414,12 @@ class SQLiteStore(SQLiteReads):
     def _delete_keys(self, keys: list[int]) -> int:
         deleted = 0
         for i in range(0, len(keys), _DELETE_CHUNK):
-            chunk = keys[i: i + _DELETE_CHUNK]
+            chunk = keys[i : i + _DELETE_CHUNK]
             marks = placeholders(chunk)
             with self._write() as conn:
                 deleted += conn.execute(
-                    f"DELETE FROM runs WHERE trace_key IN ({marks})", chunk).rowcount
+                    f"DELETE FROM runs WHERE trace_key IN ({marks})", chunk
+                ).rowcount
                 conn.execute(f"DELETE FROM orphans WHERE trace_key IN ({marks})", chunk)
                 conn.execute(f"DELETE FROM traces WHERE key IN ({marks})", chunk)
         return deleted

@@ -63,13 +63,13 @@ class Checkpointer:
         self.interval = interval
         self.wake = threading.Event()
         self.stopping = False
-        self.thread = threading.Thread(target=self._run, name="otel-llm-checkpoint",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self._run, name="otel-llm-checkpoint", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                               timeout=30.0)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
         try:
             while not self.stopping:
                 self.wake.wait(self.interval)
@@ -87,21 +87,22 @@ class Checkpointer:
         self.thread.join()
 
 
-
 # SQLite result codes (the low byte of an extended code) of faults that pass: the same
 # commit can succeed later. Anything else SQLite refuses is about the data.
-_TRANSIENT_CODES = frozenset((
-    5,  # SQLITE_BUSY
-    6,  # SQLITE_LOCKED
-    7,  # SQLITE_NOMEM
-    8,  # SQLITE_READONLY (the file's permissions or a read-only mount)
-    9,  # SQLITE_INTERRUPT
-    10,  # SQLITE_IOERR
-    11,  # SQLITE_CORRUPT
-    13,  # SQLITE_FULL
-    14,  # SQLITE_CANTOPEN
-    15,  # SQLITE_PROTOCOL
-))
+_TRANSIENT_CODES = frozenset(
+    (
+        5,  # SQLITE_BUSY
+        6,  # SQLITE_LOCKED
+        7,  # SQLITE_NOMEM
+        8,  # SQLITE_READONLY (the file's permissions or a read-only mount)
+        9,  # SQLITE_INTERRUPT
+        10,  # SQLITE_IOERR
+        11,  # SQLITE_CORRUPT
+        13,  # SQLITE_FULL
+        14,  # SQLITE_CANTOPEN
+        15,  # SQLITE_PROTOCOL
+    )
+)
 
 
 def store_error(exc: BaseException) -> StoreError:

@@ -66,25 +66,39 @@ def main() -> None:
                 ga.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 64,
             },
         ) as span:
-            span.add_event(SYSTEM_MESSAGE, {ga.GEN_AI_SYSTEM: "openai",
-                                            "content": "You answer order questions."})
+            span.add_event(
+                SYSTEM_MESSAGE,
+                {ga.GEN_AI_SYSTEM: "openai", "content": "You answer order questions."},
+            )
             span.add_event(USER_MESSAGE, {ga.GEN_AI_SYSTEM: "openai", "content": QUESTION})
-            calls = [{"id": "call_1", "type": "function",
-                      "function": {"name": "lookup_order", "arguments": '{"order": 1234}'}}]
-            span.add_event(ASSISTANT_MESSAGE, {ga.GEN_AI_SYSTEM: "openai",
-                                               "tool_calls": json.dumps(calls)})
-            span.add_event(TOOL_MESSAGE, {
-                ga.GEN_AI_SYSTEM: "openai",
-                "gen_ai.event.content": json.dumps(
-                    {"role": "tool", "id": "call_1", "content": "shipped on Monday"}
-                ),
-            })
-            span.add_event(CHOICE, {
-                ga.GEN_AI_SYSTEM: "openai",
-                "index": 0,
-                "finish_reason": "stop",
-                "message": json.dumps({"content": "Your order shipped on Monday."}),
-            })
+            calls = [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup_order", "arguments": '{"order": 1234}'},
+                }
+            ]
+            span.add_event(
+                ASSISTANT_MESSAGE, {ga.GEN_AI_SYSTEM: "openai", "tool_calls": json.dumps(calls)}
+            )
+            span.add_event(
+                TOOL_MESSAGE,
+                {
+                    ga.GEN_AI_SYSTEM: "openai",
+                    "gen_ai.event.content": json.dumps(
+                        {"role": "tool", "id": "call_1", "content": "shipped on Monday"}
+                    ),
+                },
+            )
+            span.add_event(
+                CHOICE,
+                {
+                    ga.GEN_AI_SYSTEM: "openai",
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": json.dumps({"content": "Your order shipped on Monday."}),
+                },
+            )
         with tracer.start_as_current_span(
             "chat claude-3-5-sonnet",
             kind=SpanKind.CLIENT,
@@ -97,12 +111,22 @@ def main() -> None:
                 ga.GEN_AI_USAGE_COMPLETION_TOKENS: 12,
             },
         ) as span:
-            span.add_event(CONTENT_PROMPT, {ga.GEN_AI_PROMPT: json.dumps(
-                [{"role": "user", "content": "Summarise: your order shipped on Monday."}]
-            )})
-            span.add_event(CONTENT_COMPLETION, {ga.GEN_AI_COMPLETION: json.dumps(
-                [{"role": "assistant", "content": "Shipped Monday."}]
-            )})
+            span.add_event(
+                CONTENT_PROMPT,
+                {
+                    ga.GEN_AI_PROMPT: json.dumps(
+                        [{"role": "user", "content": "Summarise: your order shipped on Monday."}]
+                    )
+                },
+            )
+            span.add_event(
+                CONTENT_COMPLETION,
+                {
+                    ga.GEN_AI_COMPLETION: json.dumps(
+                        [{"role": "assistant", "content": "Shipped Monday."}]
+                    )
+                },
+            )
         tracer.start_span(
             "text_completion gpt-3.5-turbo-instruct",
             kind=SpanKind.CLIENT,
@@ -131,29 +155,51 @@ def main() -> None:
                 ga.GEN_AI_SYSTEM_INSTRUCTIONS: json.dumps(
                     [{"type": "text", "content": "Reply in one sentence."}]
                 ),
-                ga.GEN_AI_TOOL_DEFINITIONS: json.dumps([{
-                    "type": "function", "name": "lookup_order",
-                    "description": "Find an order",
-                    "parameters": {"type": "object",
-                                   "properties": {"order": {"type": "integer"}}},
-                }]),
-                ga.GEN_AI_INPUT_MESSAGES: json.dumps([{
-                    "role": "user",
-                    "parts": [
-                        {"type": "text", "content": "What is on this label?"},
-                        {"type": "blob", "modality": "image", "mime_type": "image/png",
-                         "content": "iVBORw0KGgo="},
-                        {"type": "uri", "modality": "image", "uri": "gs://labels/1234.png"},
-                    ],
-                }]),
-                ga.GEN_AI_OUTPUT_MESSAGES: json.dumps([{
-                    "role": "assistant",
-                    "parts": [
-                        {"type": "reasoning", "content": "The label shows an address."},
-                        {"type": "text", "content": "It is a shipping label for order 1234."},
-                    ],
-                    "finish_reason": "stop",
-                }]),
+                ga.GEN_AI_TOOL_DEFINITIONS: json.dumps(
+                    [
+                        {
+                            "type": "function",
+                            "name": "lookup_order",
+                            "description": "Find an order",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"order": {"type": "integer"}},
+                            },
+                        }
+                    ]
+                ),
+                ga.GEN_AI_INPUT_MESSAGES: json.dumps(
+                    [
+                        {
+                            "role": "user",
+                            "parts": [
+                                {"type": "text", "content": "What is on this label?"},
+                                {
+                                    "type": "blob",
+                                    "modality": "image",
+                                    "mime_type": "image/png",
+                                    "content": "iVBORw0KGgo=",
+                                },
+                                {"type": "uri", "modality": "image", "uri": "gs://labels/1234.png"},
+                            ],
+                        }
+                    ]
+                ),
+                ga.GEN_AI_OUTPUT_MESSAGES: json.dumps(
+                    [
+                        {
+                            "role": "assistant",
+                            "parts": [
+                                {"type": "reasoning", "content": "The label shows an address."},
+                                {
+                                    "type": "text",
+                                    "content": "It is a shipping label for order 1234.",
+                                },
+                            ],
+                            "finish_reason": "stop",
+                        }
+                    ]
+                ),
                 ga.GEN_AI_USAGE_INPUT_TOKENS: 300,
                 ga.GEN_AI_USAGE_OUTPUT_TOKENS: 50,
                 "gen_ai.usage.cache_write.input_tokens": 256,

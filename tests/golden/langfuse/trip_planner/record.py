@@ -31,8 +31,11 @@ from recording import write_request  # noqa: E402
 
 WEATHER_TOOL = {
     "type": "function",
-    "function": {"name": "get_weather", "description": "Current weather in a city",
-                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
 }
 
 
@@ -40,26 +43,41 @@ def main() -> None:
     exporter = InMemorySpanExporter()
     tp = TracerProvider(resource=Resource.create({"service.name": "trip-planner"}))
     langfuse = Langfuse(
-        public_key="pk-lf-golden", secret_key="sk-lf-golden", base_url="http://127.0.0.1:9",
-        tracer_provider=tp, span_exporter=exporter, environment="golden", release="v1.2",
+        public_key="pk-lf-golden",
+        secret_key="sk-lf-golden",
+        base_url="http://127.0.0.1:9",
+        tracer_provider=tp,
+        span_exporter=exporter,
+        environment="golden",
+        release="v1.2",
     )
     with serve() as url:
         from langfuse.openai import OpenAI  # the drop-in; uses the client made above
 
         client = OpenAI(base_url=f"{url}/v1", api_key="sk-golden")
-        with langfuse.start_as_current_observation(
-            as_type="agent", name="trip-planner", input={"question": "Weekend in Paris?"}
-        ) as agent, propagate_attributes(
-            user_id="user-9", session_id="sess-lf-1", tags=["golden", "travel"],
-            metadata={"plan": "pro"}, trace_name="plan-trip",
+        with (
+            langfuse.start_as_current_observation(
+                as_type="agent", name="trip-planner", input={"question": "Weekend in Paris?"}
+            ) as agent,
+            propagate_attributes(
+                user_id="user-9",
+                session_id="sess-lf-1",
+                tags=["golden", "travel"],
+                metadata={"plan": "pro"},
+                trace_name="plan-trip",
+            ),
         ):
             with langfuse.start_as_current_observation(
                 as_type="retriever", name="search-destinations", input={"query": "Paris"}
             ) as retriever:
-                retriever.update(output=[{"page_content": "Paris in May: 18°C.",
-                                          "metadata": {"id": "guide-3"}}])
+                retriever.update(
+                    output=[{"page_content": "Paris in May: 18°C.", "metadata": {"id": "guide-3"}}]
+                )
             client.chat.completions.create(
-                name="pick-tool", model="gpt-4o-mini", tools=[WEATHER_TOOL], temperature=0.1,
+                name="pick-tool",
+                model="gpt-4o-mini",
+                tools=[WEATHER_TOOL],
+                temperature=0.1,
                 messages=[{"role": "user", "content": "Weather in Paris this weekend?"}],
             )
             with langfuse.start_as_current_observation(
@@ -68,16 +86,24 @@ def main() -> None:
                 tool.update(output="18°C and sunny")
             started = datetime(2026, 5, 1, 9, 0, 0, 250000, tzinfo=timezone.utc)
             with langfuse.start_as_current_observation(
-                as_type="generation", name="summarise", model="claude-sonnet-4-5",
+                as_type="generation",
+                name="summarise",
+                model="claude-sonnet-4-5",
                 model_parameters={"max_tokens": 256, "temperature": 0.3},
-                input=[{"role": "system", "content": "Be brief."},
-                       {"role": "user", "content": "Summarise: 18°C and sunny."}],
+                input=[
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Summarise: 18°C and sunny."},
+                ],
                 metadata={"attempt": 1, "route": "fast"},
             ) as gen:
                 gen.update(
                     output={"role": "assistant", "content": "Mild and sunny: pack light."},
-                    usage_details={"input": 12, "output": 15, "cache_read_input_tokens": 100,
-                                   "cache_creation_input_tokens": 20},
+                    usage_details={
+                        "input": 12,
+                        "output": 15,
+                        "cache_read_input_tokens": 100,
+                        "cache_creation_input_tokens": 20,
+                    },
                     cost_details={"input": 0.0004, "output": 0.0002, "total": 0.0006},
                     completion_start_time=started + timedelta(milliseconds=420),
                 )

@@ -29,15 +29,20 @@ def main() -> None:
     tp, exporter = provider("support-bot")
     app_tracer = tp.get_tracer("support-bot.app")
     client = Client(
-        api_url="http://127.0.0.1:9", api_key="ls-golden", tracing_mode="otel",
+        api_url="http://127.0.0.1:9",
+        api_key="ls-golden",
+        tracing_mode="otel",
         otel_tracer_provider=tp,
     )
 
     @traceable(run_type="retriever", name="search_kb")
     def search_kb(query: str) -> list[dict]:
         return [
-            {"page_content": "Refunds take 5-10 business days.", "type": "Document",
-             "metadata": {"id": "kb-7", "score": 0.83}},
+            {
+                "page_content": "Refunds take 5-10 business days.",
+                "type": "Document",
+                "metadata": {"id": "kb-7", "score": 0.83},
+            },
         ]
 
     @traceable(run_type="tool", name="lookup_order")
@@ -53,8 +58,11 @@ def main() -> None:
     with serve() as url:
         llm = wrap_openai(openai.OpenAI(base_url=f"{url}/v1", api_key="sk-golden"))
 
-        @traceable(name="answer_question", metadata={"user_tier": "pro", "experiment":
-                   {"arm": "b"}, "attempt": 2}, tags=["golden", "support"])
+        @traceable(
+            name="answer_question",
+            metadata={"user_tier": "pro", "experiment": {"arm": "b"}, "attempt": 2},
+            tags=["golden", "support"],
+        )
         def answer_question(question: str) -> str:
             search_kb(question)
             order = lookup_order("ord-1")
@@ -62,8 +70,10 @@ def main() -> None:
                 parse_amount(order["status"])  # an error run
             reply = llm.chat.completions.create(
                 model="gpt-4o-mini",
-                messages=[{"role": "system", "content": "You are a support agent."},
-                          {"role": "user", "content": question}],
+                messages=[
+                    {"role": "system", "content": "You are a support agent."},
+                    {"role": "user", "content": question},
+                ],
                 temperature=0.0,
             )
             return reply.choices[0].message.content or ""

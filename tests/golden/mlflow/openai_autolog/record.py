@@ -62,8 +62,13 @@ def main() -> None:
 
     @mlflow.trace(span_type="RETRIEVER")
     def retrieve(query: str) -> list[Document]:
-        return [Document(page_content="MLflow traces are OTel spans.", id="doc-9",
-                         metadata={"source": "docs"})]
+        return [
+            Document(
+                page_content="MLflow traces are OTel spans.",
+                id="doc-9",
+                metadata={"source": "docs"},
+            )
+        ]
 
     @mlflow.trace(span_type="TOOL", name="get_weather")
     def get_weather(city: str) -> str:
@@ -85,11 +90,21 @@ def main() -> None:
             retrieve(question)
             client.embeddings.create(model="text-embedding-3-small", input=question)
             reply = client.chat.completions.create(
-                model="gpt-4o-mini", temperature=0.5,
+                model="gpt-4o-mini",
+                temperature=0.5,
                 messages=[{"role": "user", "content": question}],
-                tools=[{"type": "function", "function": {
-                    "name": "get_weather", "parameters": {"type": "object", "properties": {
-                        "city": {"type": "string"}}}}}],
+                tools=[
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "get_weather",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"city": {"type": "string"}},
+                            },
+                        },
+                    }
+                ],
             )
             args = json.loads(reply.choices[0].message.tool_calls[0].function.arguments)
             weather = get_weather(**args)

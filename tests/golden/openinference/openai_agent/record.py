@@ -40,15 +40,22 @@ def main() -> None:
     @tracer.retriever(name="search_docs")
     def search_docs(query: str) -> list[str]:
         docs = [
-            {"id": "doc-1", "content": "Paris is the capital of France.", "score": 0.92,
-             "metadata": {"source": "atlas", "page": 12}},
+            {
+                "id": "doc-1",
+                "content": "Paris is the capital of France.",
+                "score": 0.92,
+                "metadata": {"source": "atlas", "page": 12},
+            },
             {"id": "doc-2", "content": "Paris weather is mild in spring.", "score": 0.71},
         ]
         trace.get_current_span().set_attributes(get_retriever_attributes(documents=docs))
         return [d["content"] for d in docs]
 
-    @tracer.tool(name="get_weather", description="Current weather in a city",
-                 parameters=WEATHER_TOOL["function"]["parameters"])
+    @tracer.tool(
+        name="get_weather",
+        description="Current weather in a city",
+        parameters=WEATHER_TOOL["function"]["parameters"],
+    )
     def get_weather(city: str) -> str:
         return "18°C and sunny"
 
