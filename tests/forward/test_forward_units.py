@@ -144,7 +144,7 @@ def test_an_older_database_gets_the_outbox(tmp_path: Path) -> None:
             )
         }
         version = store._reader().execute("PRAGMA user_version").fetchone()[0]
-    assert "outbox" in tables and version == SCHEMA_VERSION == 2
+    assert "outbox" in tables and version == SCHEMA_VERSION == 3
 
 
 def test_metrics_text() -> None:

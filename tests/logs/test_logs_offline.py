@@ -179,3 +179,19 @@ def test_openai_v2_event_mode_in_process(monkeypatch: pytest.MonkeyPatch) -> Non
     assert run.inputs == {"messages": [{"role": "user", "content": "hi"}]}
     assert run.outputs is not None and run.outputs["messages"][0]["content"]
     tp.shutdown()
+
+
+def test_an_older_database_gets_the_log_tables(tmp_path: Path) -> None:
+    import sqlite3
+
+    from otel_llm.store.sqlite import SQLiteStore
+
+    path = tmp_path / "old.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP TABLE log_events; DROP TABLE log_joins; PRAGMA user_version = 2;")
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.log_event_counts(600) == {"joined": 0, "waiting": 0, "unjoined": 0}
+        version = store._reader().execute("PRAGMA user_version").fetchone()[0]
+    assert version == 3
