@@ -269,17 +269,11 @@ def decode_logs_json(data: bytes | bytearray | memoryview | str) -> list[LogReco
     return logs_from_json_doc(doc)
 
 
-def attach_to_spans(spans: list[SpanRecord], records: list[LogRecord]) -> list[LogRecord]:
-    """Append each GenAI record to its span as a span event (in time order); returns the
-    records that found no span (no span context, not GenAI, or their span is absent)."""
-    by_span = {(s.trace_id, s.span_id): s for s in spans}
-    left: list[LogRecord] = []
-    touched: set[int] = set()
+def apply_to_span(span: SpanRecord, records: list[LogRecord]) -> None:
+    """Make GenAI records part of their span: each a span event (time order kept), and
+    their `gen_ai.*` attributes (the 1.37+ `gen_ai.client.inference.operation.details`
+    record carries the messages there) span attributes where the span has none."""
     for record in records:
-        span = by_span.get((record.trace_id, record.span_id)) if record.has_span else None
-        if span is None or not record.is_gen_ai():
-            left.append(record)
-            continue
         span.events.append(
             SpanEvent(
                 record.event_name,
@@ -287,8 +281,24 @@ def attach_to_spans(spans: list[SpanRecord], records: list[LogRecord]) -> list[L
                 record.event_attributes(),
             )
         )
-        touched.add(id(span))
-    for span in spans:
-        if id(span) in touched:
-            span.events.sort(key=lambda e: e.time_unix_nano)
+        for key, value in record.attributes.items():
+            if key.startswith("gen_ai.") and not key.startswith("gen_ai.evaluation."):
+                span.attributes.setdefault(key, value)
+    span.events.sort(key=lambda e: e.time_unix_nano)
+
+
+def attach_to_spans(spans: list[SpanRecord], records: list[LogRecord]) -> list[LogRecord]:
+    """Apply each GenAI record to its span (`apply_to_span`); returns the records that
+    found no span (no span context, not GenAI, or their span is absent)."""
+    by_span = {(s.trace_id, s.span_id): s for s in spans}
+    left: list[LogRecord] = []
+    found: dict[tuple[bytes, bytes], list[LogRecord]] = {}
+    for record in records:
+        key = (record.trace_id, record.span_id)
+        if not record.has_span or key not in by_span or not record.is_gen_ai():
+            left.append(record)
+        else:
+            found.setdefault(key, []).append(record)
+    for key, joined in found.items():
+        apply_to_span(by_span[key], joined)
     return left

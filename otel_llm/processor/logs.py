@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 
-from otel_llm.model import SpanEvent, SpanRecord
+from otel_llm.model import SpanRecord
 from otel_llm.otlp.common import utf8_deep
-from otel_llm.otlp.logs import EVENT_NAME_ATTRIBUTE, LogRecord
+from otel_llm.otlp.logs import EVENT_NAME_ATTRIBUTE, LogRecord, apply_to_span
 
 if TYPE_CHECKING:
     from otel_llm.processor import RunSpanProcessor
@@ -96,20 +96,7 @@ class LogEventStash:
         records = self._waiting.pop(key, None)
         if not records:
             return
-        for record in records:
-            # As in the store's join: a record's gen_ai.* attributes (the current semconv's
-            # operation-details event) fill what the span lacks; its event is kept too.
-            for name, value in record.attributes.items():
-                if name.startswith("gen_ai.") and not name.startswith("gen_ai.evaluation."):
-                    span.attributes.setdefault(name, value)
-            span.events.append(
-                SpanEvent(
-                    record.event_name,
-                    record.time_unix_nano or span.end_time_unix_nano,
-                    record.event_attributes(),
-                )
-            )
-        span.events.sort(key=lambda e: e.time_unix_nano)
+        apply_to_span(span, records)
         self.joined += len(records)
 
 

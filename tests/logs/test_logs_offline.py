@@ -182,3 +182,69 @@ def test_openai_v2_event_mode_in_process(monkeypatch: pytest.MonkeyPatch) -> Non
     assert run.inputs == {"messages": [{"role": "user", "content": "hi"}]}
     assert run.outputs is not None and run.outputs["messages"][0]["content"]
     tp.shutdown()
+
+
+def test_an_older_database_gets_the_log_tables(tmp_path: Path) -> None:
+    import sqlite3
+
+    from otel_llm.store.sqlite import SQLiteStore
+
+    path = tmp_path / "old.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP TABLE log_events; DROP TABLE log_joins; PRAGMA user_version = 2;")
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.log_event_counts(600) == {"joined": 0, "waiting": 0, "unjoined": 0}
+        version = store._reader().execute("PRAGMA user_version").fetchone()[0]
+    assert version == 3
+
+
+def test_an_inference_details_record_gives_its_messages_and_usage() -> None:
+    """semconv 1.37+: `gen_ai.client.inference.operation.details` carries messages and
+    usage as attributes; joined to a span without them, they are read as the span's."""
+    import os
+
+    from otel_llm.convert import span_to_run
+    from otel_llm.model import SpanRecord
+    from otel_llm.otlp.logs import LogRecord, attach_to_spans
+
+    tid, sid = os.urandom(16), os.urandom(8)
+    span = SpanRecord(
+        tid,
+        sid,
+        "chat gpt-4o",
+        kind=3,
+        start_time_unix_nano=10**18,
+        end_time_unix_nano=10**18 + 10**9,
+        attributes={"gen_ai.operation.name": "chat"},
+    )
+    record = LogRecord(
+        10**18 + 5,
+        tid,
+        sid,
+        "gen_ai.client.inference.operation.details",
+        {
+            "gen_ai.input.messages": orjson.dumps(
+                [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]
+            ).decode(),
+            "gen_ai.output.messages": orjson.dumps(
+                [
+                    {
+                        "role": "assistant",
+                        "finish_reason": "stop",
+                        "parts": [{"type": "text", "content": "hello"}],
+                    }
+                ]
+            ).decode(),
+            "gen_ai.usage.input_tokens": 3,
+            "gen_ai.usage.output_tokens": 2,
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+        },
+    )
+    assert attach_to_spans([span], [record]) == []
+    run = span_to_run(span)
+    assert run is not None
+    assert run.inputs == {"messages": [{"role": "user", "content": "hi"}]}
+    assert run.outputs is not None and run.outputs["messages"][0]["content"] == "hello"
+    assert run.usage is not None and run.usage["input_tokens"] == 3
