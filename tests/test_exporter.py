@@ -163,8 +163,15 @@ def test_a_bad_value_is_one_line_and_tracing_goes_on(
     tmp_path: Path, exporters: str, env: dict[str, str], said: str
 ) -> None:
     result = _instrument(tmp_path, OTEL_TRACES_EXPORTER=exporters, **env)
-    assert result.stderr.splitlines() == [result.stderr.strip()]  # one line, no traceback
-    assert result.stderr.startswith(said)
+    # opentelemetry-instrument's own note when two configurators are installed (the
+    # project's and opentelemetry-distro's) is not ours.
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if not line.startswith("Configuration of configurator not loaded")
+    ]
+    assert len(lines) == 1, result.stderr  # one line, no traceback
+    assert lines[0].startswith(said)
     # The app ran traced: the SDK's console exporter still printed every span.
     assert result.stdout.count('"name": "') >= 3 and '"name": "GET /weather"' in result.stdout
 
