@@ -59,7 +59,7 @@ class ConventionSpanExporter(SpanExporter):
             out = []
             for run in spans_to_runs(span_from_readable(s) for s in spans):
                 record = run_to_span(run, self.emit)
-                if (run.extra.get("otel") or {}).get("incomplete"):
+                if run.otel_incomplete:
                     for key in _TREE_KEYS_OF_INCOMPLETE:
                         record.attributes.pop(key, None)
                 out.append(record)

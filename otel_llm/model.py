@@ -269,6 +269,17 @@ def model_names(extra: Mapping[str, Any]) -> Iterator[str]:
                 yield name
 
 
+def mark_incomplete(extra: dict[str, Any], incomplete: bool) -> None:
+    """Set `extra["otel"]["incomplete"]` from the store's flag, which is the truth: a tree
+    completed since the run was made clears it (runs not made from a span have no otel)."""
+    otel = extra.get("otel")
+    if isinstance(otel, dict):
+        if incomplete:
+            otel["incomplete"] = True
+        else:
+            otel.pop("incomplete", None)
+
+
 def total_tokens(input_tokens: Any, output_tokens: Any, reported: Any = None) -> Any:
     """A run's total tokens: the total it reported, else input plus output tokens when
     either is known (None when neither is)."""

@@ -194,7 +194,7 @@ def render(spec: DestinationSpec, runs: Sequence[Run]) -> Any:
     for run, span in zip(runs, spans, strict=True):
         if run.session_name:  # the project it is stored in, which any header had decided
             span.resource = {**span.resource, PROJECT_RESOURCE_KEYS[0]: run.session_name}
-        if (run.extra.get("otel") or {}).get("incomplete"):
+        if run.otel_incomplete:
             # Ancestors not stored yet: these would name a provisional trace; backends
             # that trust them (LangSmith's OTLP endpoint) would misplace the span.
             span.attributes.pop("langsmith.trace.id", None)

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from otel_llm.model import Run
+from otel_llm.model import Run, mark_incomplete
 
 OUTBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -207,12 +207,7 @@ def _run(row: tuple[Any, ...]) -> Run:
     extra: dict[str, Any] = orjson.loads(extra_raw) if extra_raw else {}
     if metadata:
         extra["metadata"] = orjson.loads(metadata)
-    otel = extra.get("otel")
-    if isinstance(otel, dict):  # the stored flag is the truth: a completed tree clears it
-        if incomplete:
-            otel["incomplete"] = True
-        else:
-            otel.pop("incomplete", None)
+    mark_incomplete(extra, bool(incomplete))
     return Run(
         id=uuid.UUID(rid),
         name=name,

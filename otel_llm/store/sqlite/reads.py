@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from otel_llm._gc import collector_paused
-from otel_llm.model import iso_to_ns, ns_to_iso
+from otel_llm.model import iso_to_ns, mark_incomplete, ns_to_iso
 from otel_llm.store.base import (
     DEFAULT_LIMIT,
     Attachment,
@@ -493,13 +493,7 @@ class SQLiteReads:
             extra: dict[str, Any] = loads(extra_raw) if extra_raw is not None else {}
             if metadata is not None:
                 extra["metadata"] = metadata
-            otel = extra.get("otel")
-            if isinstance(otel, dict):
-                # The stored flag is the truth: a completed tree clears it.
-                if incomplete:
-                    otel["incomplete"] = True
-                else:
-                    otel.pop("incomplete", None)
+            mark_incomplete(extra, bool(incomplete))
             d["extra"] = extra
             usage = metadata.get("usage_metadata") if isinstance(metadata, dict) else None
             if run_type in GENERATION_TYPES and isinstance(usage, dict):
