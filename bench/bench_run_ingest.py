@@ -7,7 +7,8 @@ protobuf ingest in spans/s.
 - OTLP: bench_serve's workload (1,000 spans x 20 attributes per request, new spans each).
 - Runs: a 10-run LangChain-shaped trace (a chain, a retriever, a prompt, chat models,
   tools) with ~2 KB of inputs and outputs per run, each run posted and then patched, as
-  the SDK does; 10 traces (100 runs, the SDK's batch size) per request, merged and
+  the SDK does; 100 traces (1,000 runs, the batch size the server's /info gives the
+  SDK; `--traces 10` for the SDK's own default of 100) per request, merged and
   encoded by the real SDK's own serialisation (`langsmith._internal._operations`), zstd
   compressed as the SDK sends by default (`--plain` for uncompressed).
 
@@ -148,7 +149,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--traces", type=int, default=10, help="traces per multipart request")
+    parser.add_argument(
+        "--traces",
+        type=int,
+        default=100,
+        help="traces per multipart request (100 = 1,000 runs: the batch "
+        "size otel-llm serve's /info gives the SDK)",
+    )
     parser.add_argument("--plain", action="store_true", help="send multipart uncompressed")
     args = parser.parse_args()
 
