@@ -4,10 +4,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import langsmith
 import pytest
 
 from otel_llm.server import OtelLlmServer, ServerSettings
 from otel_llm.store.sqlite import SQLiteStore
+from tests.server.helpers import load_read_data
 
 
 @pytest.fixture
@@ -38,3 +40,17 @@ def make_server(store: SQLiteStore) -> Iterator[Callable[..., OtelLlmServer]]:
 @pytest.fixture
 def server(make_server: Callable[..., OtelLlmServer]) -> OtelLlmServer:
     return make_server()
+
+
+@pytest.fixture
+def loaded(server: OtelLlmServer) -> OtelLlmServer:
+    """A server holding `helpers.load_read_data`."""
+    load_read_data(server)
+    return server
+
+
+@pytest.fixture
+def client(loaded: OtelLlmServer) -> Iterator[langsmith.Client]:
+    c = langsmith.Client(api_url=loaded.http_url, api_key="unused", auto_batch_tracing=False)
+    yield c
+    c.close()

@@ -221,3 +221,29 @@ def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) ->
 def iter_chunks(data: bytes, size: int) -> Iterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
+
+
+READ_START = 1_760_000_000_000_000_000  # the read-API tests' traces start here
+
+
+def load_read_data(server: Any) -> None:
+    """What the read-API tests read: `alpha` with 3 traces of an agent and 3 generations
+    (120 tokens each), trace 2 with a failed generation; `beta` with one generation."""
+    import httpx
+
+    spans = []
+    for seed in range(3):
+        spans += trace_spans(
+            seed, service="alpha", start_ns=READ_START + seed * 10**9, error_child=seed == 2
+        )
+    spans += trace_spans(9, service="beta", children=1)
+    response = httpx.post(
+        server.http_url + "/v1/traces", content=protobuf_body(spans), headers=PROTOBUF
+    )
+    assert response.status_code == 200
+
+
+def root_id(seed: int) -> str:
+    """The root run id of `trace_spans(seed)`."""
+    (rid,) = run_ids(trace_spans(seed)[-1:])
+    return rid

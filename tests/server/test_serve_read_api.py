@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import httpx
@@ -16,40 +15,17 @@ from starlette.routing import Route
 from otel_llm.server import OtelLlmServer
 from otel_llm.server.app import create_app
 from otel_llm.server.openapi import OPENAPI
-from tests.server.helpers import PROTOBUF, protobuf_body, run_ids, trace_spans
+from tests.server.helpers import (
+    READ_START,
+    root_id,
+    run_ids,
+    trace_spans,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-START = 1_760_000_000_000_000_000
+START = READ_START
 START_2 = datetime.fromtimestamp((START + 2 * 10**9) / 1e9, tz=timezone.utc)  # trace 2's start
-
-
-@pytest.fixture
-def loaded(server: OtelLlmServer) -> OtelLlmServer:
-    """Two projects: `alpha` with 3 traces (one with an error), `beta` with one."""
-    spans = []
-    for seed in range(3):
-        spans += trace_spans(
-            seed, service="alpha", start_ns=START + seed * 10**9, error_child=seed == 2
-        )
-    spans += trace_spans(9, service="beta", children=1)
-    response = httpx.post(
-        server.http_url + "/v1/traces", content=protobuf_body(spans), headers=PROTOBUF
-    )
-    assert response.status_code == 200
-    return server
-
-
-@pytest.fixture
-def client(loaded: OtelLlmServer) -> Iterator[langsmith.Client]:
-    c = langsmith.Client(api_url=loaded.http_url, api_key="unused", auto_batch_tracing=False)
-    yield c
-    c.close()
-
-
-def root_id(seed: int) -> str:
-    (rid,) = run_ids(trace_spans(seed)[-1:])
-    return rid
 
 
 def test_info_passes_the_clients_model(loaded: OtelLlmServer) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import uuid
 import warnings
-from collections.abc import Iterator
 from typing import Any, get_args
 
 import httpx
@@ -18,41 +17,15 @@ from langsmith.types.run import Run as V2Run
 from langsmith.types.run_select_field import RunSelectField
 
 from otel_llm.server import OtelLlmServer
-from tests.server.helpers import PROTOBUF, protobuf_body, run_ids, trace_spans
+from tests.server.helpers import (
+    READ_START,
+    root_id,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-START = 1_760_000_000_000_000_000
+START = READ_START
 EVER = "2000-01-01T00:00:00Z"
-
-
-@pytest.fixture
-def loaded(server: OtelLlmServer) -> OtelLlmServer:
-    """`alpha`: 3 traces of an agent and 3 generations (120 tokens each), trace 2 with a
-    failed generation; `beta`: one trace with one generation."""
-    spans = []
-    for seed in range(3):
-        spans += trace_spans(
-            seed, service="alpha", start_ns=START + seed * 10**9, error_child=seed == 2
-        )
-    spans += trace_spans(9, service="beta", children=1)
-    response = httpx.post(
-        server.http_url + "/v1/traces", content=protobuf_body(spans), headers=PROTOBUF
-    )
-    assert response.status_code == 200
-    return server
-
-
-@pytest.fixture
-def client(loaded: OtelLlmServer) -> Iterator[langsmith.Client]:
-    c = langsmith.Client(api_url=loaded.http_url, api_key="unused", auto_batch_tracing=False)
-    yield c
-    c.close()
-
-
-def root_id(seed: int) -> str:
-    (rid,) = run_ids(trace_spans(seed)[-1:])
-    return rid
 
 
 def project_id(client: langsmith.Client, name: str = "alpha") -> str:
