@@ -194,6 +194,9 @@ OTEL_LLM_RUN_TYPE: Final = "otel_llm.run.type"
 OTEL_LLM_RUN_UNFINISHED: Final = "otel_llm.run.unfinished"
 """True when the run had no end time."""
 
+OTEL_LLM_SPAN_REPLACED: Final = "otel_llm.span.replaced"
+"""JSON text of the original span's attributes that a writer overwrote, `{key: value}`."""
+
 OUTPUT_MIME_TYPE: Final = "output.mime_type"
 """How to read `output.value`. (OpenInference)"""
 

@@ -192,7 +192,7 @@ def test_sub_types_extend_their_parent_types(model: Any) -> None:
 
 def test_our_keys_live_in_our_namespace(model: Any) -> None:
     ours = [a.key for a in model.attributes.values() if a.is_ours]
-    assert len(ours) == 18
+    assert len(ours) == 19
     assert all(key.startswith("otel_llm.") for key in ours)
     others = [a.key for a in model.attributes.values() if not a.is_ours]
     assert not [key for key in others if key.startswith("otel_llm")]

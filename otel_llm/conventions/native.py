@@ -20,7 +20,7 @@ KIND_KEY = sc.OTEL_LLM_OBSERVATION_TYPE
 # JSON of the unmapped attributes of the run's original span that the writers overwrote
 # (a value contradicting what otel-llm writes, e.g. a retriever's gen_ai.operation.name
 # = "embeddings"): the span shows our value, the run keeps the original.
-REPLACED_KEY = "otel_llm.span.replaced"
+REPLACED_KEY = sc.OTEL_LLM_SPAN_REPLACED
 KINDS: KindTable = {o.value: (o, None) for o in ObservationType}
 
 
