@@ -13,6 +13,7 @@ import langsmith
 import pytest
 
 from otel_llm.server import OtelLlmServer
+from tests.server.test_langsmith_versions import OLDEST, sdk_path
 
 APP = textwrap.dedent("""
     import langsmith
@@ -45,14 +46,20 @@ APP = textwrap.dedent("""
             pass
         return {"answer": answer["content"], "documents": len(docs)}
 
-    print(pipeline("What is the capital of France?"))
+    import uuid
+    root_id = uuid.uuid4()
+    print(pipeline("What is the capital of France?", langsmith_extra={"run_id": root_id}))
     get_cached_client().flush()
+    get_cached_client().create_feedback(root_id, "correctness", score=1.0, comment="right")
+    print("langsmith", langsmith.__version__)
 """)
 
 
-def run_app(server: OtelLlmServer, tmp_path: Path, project: str, **env: str) -> None:
+def run_app(
+    server: OtelLlmServer, tmp_path: Path, project: str, prelude: str = "", **env: str
+) -> str:
     script = tmp_path / "app.py"
-    script.write_text(APP)
+    script.write_text(prelude + APP)
     result = subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
@@ -69,6 +76,7 @@ def run_app(server: OtelLlmServer, tmp_path: Path, project: str, **env: str) -> 
     )
     assert result.returncode == 0, result.stderr
     assert "Failed to" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    return result.stdout
 
 
 @pytest.mark.parametrize("compression", ["zstd", "none"])
@@ -77,8 +85,26 @@ def test_traceable_tree_arrives_as_the_sdk_sent_it(
 ) -> None:
     env = {} if compression == "zstd" else {"LANGSMITH_DISABLE_RUN_COMPRESSION": "true"}
     run_app(server, tmp_path, "sdk-app", **env)
+    assert_tree_as_sent(server, "sdk-app")
+
+
+def test_the_oldest_supported_sdk_sends_the_same_tree(
+    server: OtelLlmServer, tmp_path: Path
+) -> None:
+    path = sdk_path(OLDEST)
+    assert path is not None  # this environment has the newest
+    pythonpath = os.pathsep.join(filter(None, [str(path), os.environ.get("PYTHONPATH")]))
+    # A plain `@traceable` app, as `pip install langsmith==0.3.0` alone gives it: without
+    # langchain-core (today's release needs a newer langsmith than this one).
+    prelude = "import sys\nsys.modules['langchain_core'] = None\n"
+    out = run_app(server, tmp_path, "old-sdk-app", prelude, PYTHONPATH=pythonpath)
+    assert f"langsmith {OLDEST}" in out
+    assert_tree_as_sent(server, "old-sdk-app")
+
+
+def assert_tree_as_sent(server: OtelLlmServer, project: str) -> None:
     client = langsmith.Client(api_url=server.http_url, api_key="k")
-    runs = {r.name: r for r in client.list_runs(project_name="sdk-app")}
+    runs = {r.name: r for r in client.list_runs(project_name=project)}
     assert set(runs) == {"pipeline", "retrieve", "chat", "lookup"}
     root = runs["pipeline"]
     assert root.parent_run_id is None and root.trace_id == root.id
@@ -100,3 +126,5 @@ def test_traceable_tree_arrives_as_the_sdk_sent_it(
     assert runs["retrieve"].outputs["output"][0]["page_content"].startswith("Paris")
     read = client.read_run(root.id, load_child_runs=True)
     assert sorted(c.name for c in read.child_runs) == ["chat", "lookup", "retrieve"]
+    (feedback,) = client.list_feedback(run_ids=[root.id])
+    assert (feedback.key, feedback.score, feedback.comment) == ("correctness", 1.0, "right")
