@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 import orjson
 
 # 2: pending_patches, feedback, attachments, the forwarding outbox;
-# 3: sessions, log_events (OTLP log records, joined to their runs).
-SCHEMA_VERSION = 3
+# 3: sessions, log_events (OTLP log records, joined to their runs);
+# 4: runs.duplicate_of (double instrumentation), log_events.project.
+SCHEMA_VERSION = 4
 TENANT_ID = "00000000-0000-0000-0000-000000000000"  # one local tenant
 GENERATION_TYPES = frozenset(("llm", "embedding"))
 # Events that mark the first token: LangSmith's, and OpenInference's streaming event.
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS runs (
     total_cost REAL,
     first_token_time INTEGER,
     session_key TEXT,
-    trace_key INTEGER NOT NULL
+    trace_key INTEGER NOT NULL,
+    duplicate_of TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_project_start ON runs (project_id, start_time);
 CREATE INDEX IF NOT EXISTS runs_project_type_start ON runs (project_id, run_type, start_time);
@@ -127,7 +129,8 @@ CREATE TABLE IF NOT EXISTS log_events (
     time INTEGER NOT NULL,
     event_name TEXT NOT NULL,
     record TEXT NOT NULL,
-    received_time INTEGER NOT NULL
+    received_time INTEGER NOT NULL,
+    project TEXT
 );
 CREATE INDEX IF NOT EXISTS log_events_span ON log_events (trace_id, span_id);
 CREATE INDEX IF NOT EXISTS log_events_run ON log_events (run_id);
@@ -350,8 +353,14 @@ def placeholders(chunk: Sequence[Any]) -> str:
 # Columns added after a table's first release, added to older files when they open
 # (CREATE TABLE IF NOT EXISTS leaves an existing table as it was); and the indexes that
 # need them, made after the columns exist.
-ADDED_COLUMNS = (("runs", "session_key", "TEXT"), ("traces", "session_key", "TEXT"))
+ADDED_COLUMNS = (
+    ("runs", "session_key", "TEXT"),
+    ("traces", "session_key", "TEXT"),
+    ("runs", "duplicate_of", "TEXT"),
+    ("log_events", "project", "TEXT"),
+)
 LATE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS traces_project_session ON traces "
-    "(project_id, session_key, start_time)"
+    "(project_id, session_key, start_time)",
+    "CREATE INDEX IF NOT EXISTS log_events_project ON log_events (project, received_time)",
 )
