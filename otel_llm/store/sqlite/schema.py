@@ -17,7 +17,7 @@ TENANT_ID = "00000000-0000-0000-0000-000000000000"  # one local tenant
 GENERATION_TYPES = frozenset(("llm", "embedding"))
 # Events that mark the first token: LangSmith's, and OpenInference's streaming event.
 FIRST_TOKEN_EVENTS = frozenset(("new_token", "first_token", "First Token Stream Event"))
-_GEN_SQL = "('llm', 'embedding')"
+GEN_SQL = "('llm', 'embedding')"
 _CHUNK = 500  # ids per IN (...) list
 
 SCHEMA = """
@@ -212,7 +212,7 @@ _KEEP_COMPLETE = (
     "CASE WHEN excluded.incomplete > runs.incomplete THEN runs.{c} ELSE excluded.{c} END"
 )
 _OWN_USAGE = (
-    f"CASE WHEN excluded.run_type IN {_GEN_SQL} "
+    f"CASE WHEN excluded.run_type IN {GEN_SQL} "
     "THEN COALESCE(excluded.{c}, runs.{c}) ELSE runs.{c} END"
 )
 _MERGE_RULES: dict[str, str] = {
@@ -277,18 +277,23 @@ ADD_ROLLUP = (
     "total_tokens = COALESCE(total_tokens, 0) + ?, "
     "prompt_cost = COALESCE(prompt_cost, 0) + ?, "
     "completion_cost = COALESCE(completion_cost, 0) + ?, "
-    f"total_cost = COALESCE(total_cost, 0) + ? WHERE id = ? AND run_type NOT IN {_GEN_SQL}"
+    f"total_cost = COALESCE(total_cost, 0) + ? WHERE id = ? AND run_type NOT IN {GEN_SQL}"
 )
 SUBTREE_USAGE = (
     "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
     "COALESCE(SUM(total_tokens), 0), COALESCE(SUM(prompt_cost), 0), "
     "COALESCE(SUM(completion_cost), 0), COALESCE(SUM(total_cost), 0) FROM runs "
     "WHERE trace_key = ? AND trace_id = ? AND dotted_order >= ? AND dotted_order < ? "
-    f"AND run_type IN {_GEN_SQL}"
+    f"AND run_type IN {GEN_SQL} AND duplicate_of IS NULL"  # a duplicate call counts once
 )
 
 # Columns read back, and the fields of LangSmith's read shape.
-_READ_COLUMNS = ("rowid", *(c for c in _RUN_COLUMNS if c not in ("otel_trace_id", "attachments")))
+# `duplicate_of` is the store's own (no row gives it): see `duplicates.py`.
+_READ_COLUMNS = (
+    "rowid",
+    *(c for c in _RUN_COLUMNS if c not in ("otel_trace_id", "attachments")),
+    "duplicate_of",
+)
 COLUMN_AT = {c: i for i, c in enumerate(_READ_COLUMNS)}
 READ_SQL = ", ".join(_READ_COLUMNS)
 READ_SQL_R = ", ".join(f"r.{c}" for c in _READ_COLUMNS)
