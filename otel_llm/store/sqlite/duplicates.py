@@ -37,11 +37,15 @@ _FACTS = (
     "trace_key, dotted_order, prompt_tokens, completion_tokens, total_tokens, prompt_cost, "
     "completion_cost, total_cost FROM runs WHERE id IN ({})"
 )
-# Generation children of a stored run: its subtree on the (trace_key, dotted_order) index.
+# The generation children of a stored run (or marked ones): its subtree on the
+# (trace_key, dotted_order) index.
 _CHILDREN = (
-    "SELECT id FROM runs WHERE trace_key = ? AND dotted_order > ? AND dotted_order < ? "
-    f"AND parent_run_id = ? AND (run_type IN {GEN_SQL} OR duplicate_of IS NOT NULL)"
+    "SELECT c.id FROM runs p JOIN runs c ON c.trace_key = p.trace_key "
+    "AND c.dotted_order > p.dotted_order || '.' AND c.dotted_order < p.dotted_order || '/' "
+    f"WHERE p.id = ? AND c.parent_run_id = p.id AND (c.run_type IN {GEN_SQL} "
+    "OR c.duplicate_of IS NOT NULL)"
 )
+_GENERATIONS = f"SELECT id FROM runs WHERE run_type IN {GEN_SQL} AND id IN ({{}})"
 _MOVE_TRACE = (
     "UPDATE traces SET prompt_tokens = prompt_tokens + ?, "
     "completion_tokens = completion_tokens + ?, total_tokens = total_tokens + ?, "
@@ -77,47 +81,42 @@ def mark_duplicates(
         known_traces: OTel trace ids stored before the batch (only their runs can have
             stored children).
     """
-    children: set[str] = set()
-    parents: set[str] = set()  # batch runs whose stored children are decided again
+    # child -> parent of the pairs to decide; cheap tests first, run contents last.
+    pairs: dict[str, str] = {}
+    unknown: dict[str, str] = {}  # child -> a parent the batch does not hold
     for rid, row in rows.items():
         parent = row[PARENT]
         is_call = row[TYPE] in GENERATION_TYPES
         if parent is not None and (is_call or rid in marked):
             source = rows.get(parent)
             if source is None:
-                if row[OTEL] in known_traces:
-                    children.add(rid)  # its parent may be stored
+                if row[OTEL] in known_traces:  # its parent may be stored
+                    unknown[rid] = parent
             elif source[TYPE] in GENERATION_TYPES or rid in marked or parent in were_calls:
-                children.add(rid)
+                pairs[rid] = parent
         if (is_call or rid in were_calls) and row[OTEL] in known_traces:
-            parents.add(rid)
-    if not children and not parents:
+            pairs.update((child, rid) for (child,) in conn.execute(_CHILDREN, (rid,)))
+    if unknown:
+        calls = _generations(conn, set(unknown.values()))
+        pairs.update((c, p) for c, p in unknown.items() if p in calls or c in marked)
+    if not pairs:
         return
-    stored = _facts(conn, children | parents)
-    for rid in parents:
-        run = stored.get(rid)
-        if run is not None:
-            dotted = run.dotted_order
-            children.update(
-                r[0]
-                for r in conn.execute(_CHILDREN, (run.trace_key, dotted + ".", dotted + "/", rid))
-            )
-    stored.update(_facts(conn, children - stored.keys()))
-    parent_ids = {
-        s.call.parent_run_id
-        for c in children
-        if (s := stored.get(c)) is not None and s.call.parent_run_id is not None
-    }
-    stored.update(_facts(conn, parent_ids - stored.keys()))
-    for rid in children:
-        child = stored.get(rid)
-        if child is None or child.call.parent_run_id is None:
+    stored = _facts(conn, pairs.keys() | pairs.values())
+    for child_id, parent_id in pairs.items():
+        child = stored.get(child_id)
+        if child is None:
             continue
-        parent_id = child.call.parent_run_id
-        parent_run = stored.get(parent_id)
-        duplicate = parent_run is not None and is_duplicate_call(parent_run.call, child.call)
+        parent = stored.get(parent_id)
+        duplicate = parent is not None and is_duplicate_call(parent.call, child.call)
         if duplicate != (child.duplicate_of is not None):
-            _remark(conn, rid, child, parent_id if duplicate else None)
+            _remark(conn, child_id, child, parent_id if duplicate else None)
+
+
+def _generations(conn: sqlite3.Connection, ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in chunks(list(ids)):
+        found.update(r[0] for r in conn.execute(_GENERATIONS.format(placeholders(chunk)), chunk))
+    return found
 
 
 def _remark(conn: sqlite3.Connection, rid: str, child: _Stored, duplicate_of: str | None) -> None:
