@@ -6,8 +6,9 @@ holds the parent's id. The invariant: a trace's totals and a non-generation run'
 rollup hold the usage of every generation below it that is not marked. Ingest keeps it
 as if no mark changed (a new run is unmarked; a marked run's usage moves nothing, and
 `SUBTREE_USAGE` skips marked runs); `mark_duplicates` then decides again every
-parent-child pair of generations the batch touched, and for each mark it sets or clears
-moves the totals and rollups by that run's usage.
+parent-child pair of generations the batch touched (nested generations only: most
+batches have none), and each mark it sets or clears moves the totals and rollups by
+that run's usage.
 """
 
 from __future__ import annotations
