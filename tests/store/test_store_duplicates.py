@@ -171,3 +171,24 @@ def test_an_older_store_gets_the_duplicate_column(tmp_path: Path) -> None:
     with SQLiteStore(path) as store:
         store.ingest(runs_of(spans), "p")
         check_counted_once(store, spans)
+
+
+def test_otel_llm_trace_says_which_run_counts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from otel_llm.cli import main
+
+    spans = double_call("openinference inside")
+    db = tmp_path / "runs.db"
+    with SQLiteStore(db) as store:
+        store.ingest(runs_of(spans), "p")
+    agent = spans[AGENT]
+    assert agent.context is not None
+    result = CliRunner().invoke(
+        main, ["trace", "--db", str(db), f"{agent.context.trace_id:032x}"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "tokens" in line]
+    assert len(lines) == 3 and all(f"{CALL_TOKENS['total']} tokens" in line for line in lines)
+    (marked,) = [line for line in lines if "counted there" in line]
+    assert spans[INNER].name in marked
