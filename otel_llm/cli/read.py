@@ -26,6 +26,7 @@ from rich.tree import Tree
 
 from otel_llm import config
 from otel_llm.convert import OBSERVATION_KEY
+from otel_llm.duplicates import DUPLICATE_OF_KEY
 from otel_llm.durations import parse_duration
 from otel_llm.model import OBSERVATION_OF, ObservationType, iso_to_ns
 from otel_llm.store.base import MAX_LIMIT, RunQuery
@@ -298,6 +299,8 @@ def run_line(run: dict[str, Any]) -> Text:
     tokens = run.get("total_tokens")
     if tokens:
         facts.append(f"{tokens:,} tokens")
+        if ((run.get("extra") or {}).get("metadata") or {}).get(DUPLICATE_OF_KEY):
+            facts.append("same call as its parent, counted there")
     cost = run.get("total_cost")
     if cost:
         facts.append(cost_text(float(cost)))

@@ -234,8 +234,11 @@ OPENAPI: dict[str, Any] = {
         "/logs/unjoined": {
             "get": {
                 "operationId": "listUnjoinedLogRecords",
-                "summary": "OTLP log records that joined no run, and the join counts",
+                "summary": "One project's OTLP log records that joined no run, and its join "
+                "counts (the project of the Langsmith-Project header, else of `project`, "
+                "else default)",
                 "parameters": [
+                    {"name": "project", "in": "query", "schema": {"type": "string"}},
                     {
                         "name": "limit",
                         "in": "query",

@@ -5,7 +5,10 @@ on the wire and after decompression, the API key, admission through the ingest p
 and an answer only once the records are committed. Every record is kept; GenAI event
 records join their span's run in the store (`otel_llm.store.sqlite.log_events`). A record
 that cannot be kept (malformed ids) is counted in `partial_success.rejected_log_records`.
-`GET /logs/unjoined` lists the records that joined no run.
+Each record is filed under a project by the rule spans follow (`project_for`: the
+request's `Langsmith-Project` header, else the record's resource, else `default`).
+`GET /logs/unjoined` lists the records of one project that joined no run: the project of
+the `Langsmith-Project` header, else of the `project` query parameter, else `default`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from otel_llm.server.body import (
 )
 from otel_llm.server.otlp_http import status_response
 from otel_llm.server.pipeline import IngestPipeline
+from otel_llm.server.projects import PROJECT_HEADER, project_for
 from otel_llm.server.read_api import JSON
 from otel_llm.server.status import Failure, RequestError
 from otel_llm.store.base import StoreChanges
@@ -86,9 +90,14 @@ def _problem(record: LogRecord) -> str | None:
 
 
 def prepare_logs(
-    data: bytes, media: Media, content_encoding: str, max_body_bytes: int
+    data: bytes,
+    media: Media,
+    content_encoding: str,
+    max_body_bytes: int,
+    project_header: str | None = None,
 ) -> PreparedLogs:
-    """Decode one ExportLogsServiceRequest (runs in a decode worker).
+    """Decode one ExportLogsServiceRequest (runs in a decode worker); each record gets
+    its `project` (`project_for` over its resource and the request's project header).
 
     Raises:
         RequestError: MALFORMED for bytes that are not OTLP logs; TOO_LARGE after
@@ -107,7 +116,9 @@ def prepare_logs(
     for index, record in enumerate(records):
         problem = _problem(record)
         if problem is None:
-            prepared.records.append(_plain(record.to_dict()))
+            plain = _plain(record.to_dict())
+            plain["project"] = project_for(record.resource, project_header)
+            prepared.records.append(plain)
         else:
             prepared.rejected += 1
             prepared.problems.append(f"log record #{index}: {problem}")
@@ -144,17 +155,26 @@ def logs_response(prepared: PreparedLogs, media: Media) -> bytes:
 
 
 async def ingest_logs(
-    pipeline: IngestPipeline, data: bytes, media: Media, encoding: str, max_body_bytes: int
+    pipeline: IngestPipeline,
+    data: bytes,
+    media: Media,
+    encoding: str,
+    max_body_bytes: int,
+    project_header: str | None,
 ) -> PreparedLogs:
     """Admit, decode and commit one logs export request (both transports)."""
-    return await pipeline.submit(len(data), prepare_logs, data, media, encoding, max_body_bytes)
+    return await pipeline.submit(
+        len(data), prepare_logs, data, media, encoding, max_body_bytes, project_header
+    )
 
 
 class LogEventReads(Protocol):
-    def log_event_counts(self, wait_seconds: float) -> dict[str, int]: ...
+    def log_event_counts(
+        self, wait_seconds: float, project: str | None = None
+    ) -> dict[str, int]: ...
 
     def unjoined_log_events(
-        self, wait_seconds: float, limit: int = 100, offset: int = 0
+        self, wait_seconds: float, limit: int = 100, offset: int = 0, project: str | None = None
     ) -> list[dict[str, Any]]: ...
 
 
@@ -178,7 +198,9 @@ def logs_routes(
             if not pipeline.has_room(declared or 0):
                 raise pipeline.busy_error()
             body = await read_body(chunks, max_body_bytes)
-            prepared = await ingest_logs(pipeline, body, media, encoding, max_body_bytes)
+            prepared = await ingest_logs(
+                pipeline, body, media, encoding, max_body_bytes, request.headers.get(PROJECT_HEADER)
+            )
         except RequestError as error:
             await drain(chunks, max_body_bytes)
             return status_response(error, media)
@@ -199,10 +221,14 @@ def logs_routes(
                 raise ValueError
         except ValueError:
             return JSON({"detail": "limit must be 1..1000 and offset >= 0"}, status_code=422)
+        # A client reads only its project's records: the header wins, as in writes.
+        asked = {"langsmith.project": request.query_params.get("project")}
+        project = project_for(asked, request.headers.get(PROJECT_HEADER))
         return JSON(
             {
-                "counts": reads.log_event_counts(join_wait_seconds),
-                "records": reads.unjoined_log_events(join_wait_seconds, limit, offset),
+                "project": project,
+                "counts": reads.log_event_counts(join_wait_seconds, project),
+                "records": reads.unjoined_log_events(join_wait_seconds, limit, offset, project),
             }
         )
 
@@ -221,7 +247,14 @@ def logs_grpc_handler(
         metadata = {key: value for key, value in context.invocation_metadata() or ()}
         try:
             check.check(lambda name: _text(metadata.get(name)))
-            prepared = await ingest_logs(pipeline, request, Media.PROTOBUF, "", max_body_bytes)
+            prepared = await ingest_logs(
+                pipeline,
+                request,
+                Media.PROTOBUF,
+                "",
+                max_body_bytes,
+                _text(metadata.get(PROJECT_HEADER)),
+            )
         except RequestError as error:
             await context.abort(
                 error.grpc_code, error.message, trailing_metadata=error.grpc_trailers()

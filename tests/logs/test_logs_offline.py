@@ -187,7 +187,7 @@ def test_openai_v2_event_mode_in_process(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_an_older_database_gets_the_log_tables(tmp_path: Path) -> None:
     import sqlite3
 
-    from otel_llm.store.sqlite import SQLiteStore
+    from otel_llm.store.sqlite import SCHEMA_VERSION, SQLiteStore
 
     path = tmp_path / "old.db"
     SQLiteStore(path).close()
@@ -197,7 +197,7 @@ def test_an_older_database_gets_the_log_tables(tmp_path: Path) -> None:
     with SQLiteStore(path) as store:
         assert store.log_event_counts(600) == {"joined": 0, "waiting": 0, "unjoined": 0}
         version = store._reader().execute("PRAGMA user_version").fetchone()[0]
-    assert version == 3
+    assert version == SCHEMA_VERSION
 
 
 def test_an_inference_details_record_gives_its_messages_and_usage() -> None:

@@ -235,7 +235,8 @@ def test_json_gzip_partial_success_and_unjoined(server: OtelLlmServer, store: SQ
     partial = orjson.loads(answer)["partialSuccess"]
     assert partial["rejectedLogRecords"] == "1"
     assert "span_id has 2 bytes" in partial["errorMessage"]
-    with urllib.request.urlopen(server.http_url + "/logs/unjoined?limit=10") as response:
+    # The records' resource names project "t".
+    with urllib.request.urlopen(server.http_url + "/logs/unjoined?limit=10&project=t") as response:
         unjoined = orjson.loads(response.read())
     # The record with no span context is unjoined at once; the other waits for its span.
     assert unjoined["counts"] == {"joined": 0, "waiting": 1, "unjoined": 1}

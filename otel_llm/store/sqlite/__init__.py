@@ -15,8 +15,11 @@ range UPDATE per fragment. A complete trace in one batch touches no orphan at al
 
 Token counts and costs: a generation (run_type llm or embedding) shows its own usage;
 any other run shows the sum over the generations below it (kept current on ingest, so
-an agent span's own usage attributes never count twice). Trace aggregates live in the
-`traces` table, keyed by OTel trace id so that they never move when a tree is completed.
+an agent span's own usage attributes never count twice). A generation that records the
+same provider call as its parent generation (double instrumentation) is marked
+`duplicate_of` and counts nowhere but in its parent (`duplicates`). Trace aggregates
+live in the `traces` table, keyed by OTel trace id so that they never move when a tree
+is completed.
 
 Indexes, kept few because every one costs ingest time: runs by id, by (project,
 start_time) and (project, run_type, start_time) for pages with a keyset cursor, and by
@@ -27,9 +30,11 @@ text. WAL checkpoints run on a background thread (`_Checkpointer`), off the comm
 The package, one module per part (a second store can take the parts it shares):
 `schema` (tables, row columns, the upsert and rollup SQL), `rows` (runs -> rows, no
 database access: the server runs it in its decode workers), `ingest` (one ingest
-transaction: tree placement, upserts, aggregates), `reads` (projects, runs, traces,
-query plans), `transactions` (the writer's transaction, WAL checkpoints, failure
-classification) and `store` (`SQLiteStore` itself).
+transaction: tree placement, upserts, aggregates), `duplicates` (double
+instrumentation: marks and the totals they move), `log_events` (OTLP log records joined
+to runs), `reads` (projects, runs, traces, query plans), `transactions` (the writer's
+transaction, WAL checkpoints, failure classification) and `store` (`SQLiteStore`
+itself).
 """
 
 from otel_llm.store.sqlite.rows import Row, SQLiteRowBuilder

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from otel_llm.store.sqlite.duplicates import mark_duplicates
 from otel_llm.store.sqlite.schema import (
     ADD_ROLLUP,
     DOTTED,
@@ -58,6 +59,7 @@ class _Stored:
     has_error: bool
     usage: Usage  # own usage for generations (display values otherwise; unused then)
     project_id: str  # a run stays in the project it was first stored in
+    duplicate: bool  # marked as a duplicate call: its usage counts nowhere
 
 
 class Ingest:
@@ -92,16 +94,31 @@ class Ingest:
         self._orphans(attached)
         self._aggregate(fragments)
         self._runs_follow_their_root(known_traces)
+        existing = self.existing.items()
+        marked = {rid for rid, old in existing if old.duplicate}
+        were_calls = {rid for rid, old in existing if old.run_type in GENERATION_TYPES}
+        mark_duplicates(self.conn, rows, marked, were_calls, known_traces)
 
     # Stored state this batch depends on.
 
     def _fetch_existing(self) -> dict[str, _Stored]:
         out: dict[str, _Stored] = {}
         for chunk in chunks(list(self.rows)):
-            for rid, project, trace, dotted, inc, rtype, has_error, *usage in self.conn.execute(
+            for (
+                rid,
+                project,
+                trace,
+                dotted,
+                inc,
+                rtype,
+                has_error,
+                duplicate,
+                *usage,
+            ) in self.conn.execute(
                 "SELECT id, project_id, trace_id, dotted_order, incomplete, run_type, "
-                "error IS NOT NULL, prompt_tokens, completion_tokens, total_tokens, prompt_cost, "
-                f"completion_cost, total_cost FROM runs WHERE id IN ({placeholders(chunk)})",
+                "error IS NOT NULL, duplicate_of IS NOT NULL, prompt_tokens, completion_tokens, "
+                "total_tokens, prompt_cost, completion_cost, total_cost FROM runs "
+                f"WHERE id IN ({placeholders(chunk)})",
                 chunk,
             ):
                 out[rid] = _Stored(
@@ -112,6 +129,7 @@ class Ingest:
                     bool(has_error),
                     tuple(u or 0 for u in usage),  # type: ignore[arg-type]
                     project,
+                    bool(duplicate),
                 )
         return out
 
@@ -339,7 +357,9 @@ class Ingest:
                 else:
                     usage = tuple(n or 0 for n in own)  # type: ignore[assignment]
             delta: list[float] = list(usage)
-            if old is not None and old.run_type in GENERATION_TYPES:
+            if old is not None and old.duplicate:
+                delta = list(ZERO)  # counted in its parent's usage (`duplicates.py`)
+            elif old is not None and old.run_type in GENERATION_TYPES:
                 delta = [n - o for n, o in zip(usage, old.usage, strict=True)]
             agg = per_trace.get(row[OTEL])
             if agg is None:

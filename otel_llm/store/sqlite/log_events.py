@@ -14,7 +14,12 @@ into requests.
 A record whose span is not stored yet waits (its `run_id` is NULL) and is joined in the
 transaction that stores the span. `gen_ai.evaluation.result` records become feedback on
 the run when they join. Records with no span context, that are not GenAI events, or whose
-span does not arrive are kept and counted (`log_event_counts`, `unjoined_log_events`).
+span does not arrive are kept and counted (`log_event_counts`, `unjoined_log_events`),
+per project: a record's `project` (the server sets it from the request's project header),
+else its resource's (`otel_llm.projects.project_for`).
+
+Deleting a trace deletes the records joined to its runs and those waiting for its spans;
+retention deletes unjoined records by the time they were received (`delete_*` below).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from otel_llm.evaluations import EVALUATION_EVENT, evaluation_feedback
 from otel_llm.ids import run_id_from_span_id, span_id_from_run_id, uuid_str
 from otel_llm.model import Run, SpanEvent, SpanKind, SpanRecord
 from otel_llm.otlp.logs import LogRecord
+from otel_llm.projects import DEFAULT_PROJECT, project_for
 from otel_llm.store.base import UnstorableRun
 from otel_llm.store.sqlite.rows import Row, SQLiteRowBuilder
 from otel_llm.store.sqlite.schema import chunks, placeholders
@@ -73,6 +79,10 @@ def store_log_events(
         key = hashlib.sha256(text).hexdigest()
         trace, span = record.get("trace_id") or "", record.get("span_id") or ""
         joinable = int(bool(trace and span and is_gen_ai(record)))
+        project = record.get("project")
+        if not isinstance(project, str) or not project:
+            resource = record.get("resource")
+            project = project_for(resource if isinstance(resource, dict) else {})
         if joinable:
             spans.add((trace, span))
         rows.append(
@@ -85,11 +95,12 @@ def store_log_events(
                 record.get("event_name") or "",
                 text.decode(),
                 now,
+                project,
             )
         )
     conn.executemany(
         "INSERT OR IGNORE INTO log_events (key, trace_id, span_id, joinable, time, "
-        "event_name, record, received_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "event_name, record, received_time, project) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     return spans
@@ -305,17 +316,30 @@ def _fill(base: Run, read: Run, filled: dict[str, str]) -> None:
         base.outputs = None
 
 
+# Records stored before log_events had a project column are in the default project.
+_PROJECT = f"COALESCE(project, '{DEFAULT_PROJECT}')"
+
+
+def _in_project(project: str | None) -> tuple[str, tuple[str, ...]]:
+    """The SQL condition (and its parameter) for one project's records; any for None."""
+    if project is None:
+        return "1", ()
+    return f"{_PROJECT} = ?", (project,)
+
+
 def log_event_counts(
-    conn: sqlite3.Connection, wait_ns: int, now_ns: int | None = None
+    conn: sqlite3.Connection, wait_ns: int, now_ns: int | None = None, project: str | None = None
 ) -> dict[str, int]:
-    """joined, waiting (for their span, within `wait_ns`) and unjoined records."""
+    """joined, waiting (for their span, within `wait_ns`) and unjoined records, of one
+    project (by name) or of all (None)."""
     now = time.time_ns() if now_ns is None else now_ns
+    where, params = _in_project(project)
     joined, waiting, unjoined = conn.execute(
         "SELECT COALESCE(SUM(run_id IS NOT NULL), 0), "
         "COALESCE(SUM(run_id IS NULL AND joinable = 1 AND received_time >= ?), 0), "
         "COALESCE(SUM(run_id IS NULL AND (joinable = 0 OR received_time < ?)), 0) "
-        "FROM log_events",
-        (now - wait_ns, now - wait_ns),
+        f"FROM log_events WHERE {where}",
+        (now - wait_ns, now - wait_ns, *params),
     ).fetchone()
     return {"joined": int(joined), "waiting": int(waiting), "unjoined": int(unjoined)}
 
@@ -326,17 +350,45 @@ def unjoined_log_events(
     limit: int = 100,
     offset: int = 0,
     now_ns: int | None = None,
+    project: str | None = None,
 ) -> list[dict[str, Any]]:
     """Records that joined no run: no span context, not a GenAI event, or their span did
-    not arrive within `wait_ns`; oldest first."""
+    not arrive within `wait_ns`; oldest first; of one project (by name) or of all."""
     now = time.time_ns() if now_ns is None else now_ns
+    where, params = _in_project(project)
     out = []
     for record, received in conn.execute(
         "SELECT record, received_time FROM log_events WHERE run_id IS NULL AND "
-        "(joinable = 0 OR received_time < ?) ORDER BY received_time, key LIMIT ? OFFSET ?",
-        (now - wait_ns, limit, offset),
+        f"(joinable = 0 OR received_time < ?) AND {where} "
+        "ORDER BY received_time, key LIMIT ? OFFSET ?",
+        (now - wait_ns, *params, limit, offset),
     ):
         item = orjson.loads(record)
         item["received_time_unix_nano"] = received
         out.append(item)
     return out
+
+
+def delete_for_traces(conn: sqlite3.Connection, marks: str, keys: Sequence[int]) -> None:
+    """Delete the records of traces about to be deleted (by trace key, `marks` being
+    their placeholders): those joined to their runs, and those waiting for their spans.
+    Runs before the traces' rows are deleted."""
+    runs = f"SELECT id FROM runs WHERE trace_key IN ({marks})"
+    conn.execute(f"DELETE FROM log_events WHERE run_id IN ({runs})", keys)
+    conn.execute(f"DELETE FROM log_joins WHERE run_id IN ({runs})", keys)
+    conn.execute(
+        "DELETE FROM log_events WHERE run_id IS NULL AND trace_id IN "
+        f"(SELECT otel_trace_id FROM traces WHERE key IN ({marks}))",
+        keys,
+    )
+
+
+def delete_unjoined(conn: sqlite3.Connection, received_before_ns: int, project: str | None) -> int:
+    """Delete the records that joined no run and were received before this time, of one
+    project (by name) or of all; returns how many."""
+    where, params = _in_project(project)
+    deleted: int = conn.execute(
+        f"DELETE FROM log_events WHERE run_id IS NULL AND received_time < ? AND {where}",
+        (received_before_ns, *params),
+    ).rowcount
+    return deleted

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from otel_llm._gc import collector_paused
+from otel_llm.duplicates import DUPLICATE_OF_KEY
 from otel_llm.model import iso_to_ns, mark_incomplete, ns_to_iso
 from otel_llm.store.base import (
     DEFAULT_LIMIT,
@@ -258,7 +259,7 @@ class SQLiteReads:
     def _stored_run(self, conn: sqlite3.Connection, run_id: str) -> RunDict | None:
         """A run in the read shape through `conn` (the writer's, inside a transaction)."""
         row = conn.execute(f"SELECT {READ_SQL} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return None if row is None else self._run_dict(conn, row, DEFAULT_SELECT)
+        return None if row is None else self._run_dict(conn, row, DEFAULT_SELECT, notes=False)
 
     # --- reads: sessions (conversations of many traces) --------------------------------
 
@@ -415,10 +416,15 @@ class SQLiteReads:
         return conds, params
 
     def _run_dict(
-        self, conn: sqlite3.Connection, row: tuple[Any, ...], fields: frozenset[str]
+        self,
+        conn: sqlite3.Connection,
+        row: tuple[Any, ...],
+        fields: frozenset[str],
+        notes: bool = True,
     ) -> RunDict:
         """One row in LangSmith's read shape, restricted to `fields` (JSON columns are
-        decoded only when selected)."""
+        decoded only when selected). `notes`: with the store's notes to readers (the
+        duplicate mark); without them for a run that is merged and stored again."""
         (
             _,
             run_id,
@@ -449,6 +455,7 @@ class SQLiteReads:
             first,
             session,
             _,
+            duplicate_of,
         ) = row
         full = fields is DEFAULT_SELECT
         d: RunDict = {
@@ -491,6 +498,9 @@ class SQLiteReads:
         if full or not METADATA_FIELDS.isdisjoint(fields):
             metadata = loads(metadata_raw) if metadata_raw is not None else None
             extra: dict[str, Any] = loads(extra_raw) if extra_raw is not None else {}
+            if duplicate_of is not None and notes:
+                # The same provider call as its parent: its usage counts there only.
+                metadata = {**(metadata or {}), DUPLICATE_OF_KEY: duplicate_of}
             if metadata is not None:
                 extra["metadata"] = metadata
             mark_incomplete(extra, bool(incomplete))

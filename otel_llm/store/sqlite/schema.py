@@ -10,13 +10,14 @@ from typing import Any, TypeVar
 import orjson
 
 # 2: pending_patches, feedback, attachments, the forwarding outbox;
-# 3: sessions, log_events (OTLP log records, joined to their runs).
-SCHEMA_VERSION = 3
+# 3: sessions, log_events (OTLP log records, joined to their runs);
+# 4: runs.duplicate_of (double instrumentation), log_events.project.
+SCHEMA_VERSION = 4
 TENANT_ID = "00000000-0000-0000-0000-000000000000"  # one local tenant
 GENERATION_TYPES = frozenset(("llm", "embedding"))
 # Events that mark the first token: LangSmith's, and OpenInference's streaming event.
 FIRST_TOKEN_EVENTS = frozenset(("new_token", "first_token", "First Token Stream Event"))
-_GEN_SQL = "('llm', 'embedding')"
+GEN_SQL = "('llm', 'embedding')"
 _CHUNK = 500  # ids per IN (...) list
 
 SCHEMA = """
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS runs (
     total_cost REAL,
     first_token_time INTEGER,
     session_key TEXT,
-    trace_key INTEGER NOT NULL
+    trace_key INTEGER NOT NULL,
+    duplicate_of TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_project_start ON runs (project_id, start_time);
 CREATE INDEX IF NOT EXISTS runs_project_type_start ON runs (project_id, run_type, start_time);
@@ -127,7 +129,8 @@ CREATE TABLE IF NOT EXISTS log_events (
     time INTEGER NOT NULL,
     event_name TEXT NOT NULL,
     record TEXT NOT NULL,
-    received_time INTEGER NOT NULL
+    received_time INTEGER NOT NULL,
+    project TEXT
 );
 CREATE INDEX IF NOT EXISTS log_events_span ON log_events (trace_id, span_id);
 CREATE INDEX IF NOT EXISTS log_events_run ON log_events (run_id);
@@ -209,7 +212,7 @@ _KEEP_COMPLETE = (
     "CASE WHEN excluded.incomplete > runs.incomplete THEN runs.{c} ELSE excluded.{c} END"
 )
 _OWN_USAGE = (
-    f"CASE WHEN excluded.run_type IN {_GEN_SQL} "
+    f"CASE WHEN excluded.run_type IN {GEN_SQL} "
     "THEN COALESCE(excluded.{c}, runs.{c}) ELSE runs.{c} END"
 )
 _MERGE_RULES: dict[str, str] = {
@@ -274,18 +277,23 @@ ADD_ROLLUP = (
     "total_tokens = COALESCE(total_tokens, 0) + ?, "
     "prompt_cost = COALESCE(prompt_cost, 0) + ?, "
     "completion_cost = COALESCE(completion_cost, 0) + ?, "
-    f"total_cost = COALESCE(total_cost, 0) + ? WHERE id = ? AND run_type NOT IN {_GEN_SQL}"
+    f"total_cost = COALESCE(total_cost, 0) + ? WHERE id = ? AND run_type NOT IN {GEN_SQL}"
 )
 SUBTREE_USAGE = (
     "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
     "COALESCE(SUM(total_tokens), 0), COALESCE(SUM(prompt_cost), 0), "
     "COALESCE(SUM(completion_cost), 0), COALESCE(SUM(total_cost), 0) FROM runs "
     "WHERE trace_key = ? AND trace_id = ? AND dotted_order >= ? AND dotted_order < ? "
-    f"AND run_type IN {_GEN_SQL}"
+    f"AND run_type IN {GEN_SQL} AND duplicate_of IS NULL"  # a duplicate call counts once
 )
 
 # Columns read back, and the fields of LangSmith's read shape.
-_READ_COLUMNS = ("rowid", *(c for c in _RUN_COLUMNS if c not in ("otel_trace_id", "attachments")))
+# `duplicate_of` is the store's own (no row gives it): see `duplicates.py`.
+_READ_COLUMNS = (
+    "rowid",
+    *(c for c in _RUN_COLUMNS if c not in ("otel_trace_id", "attachments")),
+    "duplicate_of",
+)
 COLUMN_AT = {c: i for i, c in enumerate(_READ_COLUMNS)}
 READ_SQL = ", ".join(_READ_COLUMNS)
 READ_SQL_R = ", ".join(f"r.{c}" for c in _READ_COLUMNS)
@@ -350,8 +358,14 @@ def placeholders(chunk: Sequence[Any]) -> str:
 # Columns added after a table's first release, added to older files when they open
 # (CREATE TABLE IF NOT EXISTS leaves an existing table as it was); and the indexes that
 # need them, made after the columns exist.
-ADDED_COLUMNS = (("runs", "session_key", "TEXT"), ("traces", "session_key", "TEXT"))
+ADDED_COLUMNS = (
+    ("runs", "session_key", "TEXT"),
+    ("traces", "session_key", "TEXT"),
+    ("runs", "duplicate_of", "TEXT"),
+    ("log_events", "project", "TEXT"),
+)
 LATE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS traces_project_session ON traces "
-    "(project_id, session_key, start_time)"
+    "(project_id, session_key, start_time)",
+    "CREATE INDEX IF NOT EXISTS log_events_project ON log_events (project, received_time)",
 )

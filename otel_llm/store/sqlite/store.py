@@ -17,6 +17,8 @@ from otel_llm.store.base import StoreChanges, StoreClosedError
 from otel_llm.store.sqlite.feedback import insert_attachments, insert_feedback
 from otel_llm.store.sqlite.ingest import Ingest, merge_rows
 from otel_llm.store.sqlite.log_events import (
+    delete_for_traces,
+    delete_unjoined,
     join_spans,
     log_event_counts,
     spans_of_runs,
@@ -137,7 +139,8 @@ class SQLiteStore(SQLiteReads):
                     known = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
                     if column not in known:
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-                conn.execute(LATE_INDEXES)
+                for index in LATE_INDEXES:
+                    conn.execute(index)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
@@ -334,21 +337,25 @@ class SQLiteStore(SQLiteReads):
 
     # --- log events ------------------------------------------------------------------
 
-    def log_event_counts(self, wait_seconds: float) -> dict[str, int]:
+    def log_event_counts(self, wait_seconds: float, project: str | None = None) -> dict[str, int]:
         """OTLP log records joined to runs, waiting for their span (for less than
-        `wait_seconds`), and unjoined (no span context, not GenAI, or waited longer)."""
-        return log_event_counts(self._reader(), int(wait_seconds * 1e9))
+        `wait_seconds`), and unjoined (no span context, not GenAI, or waited longer);
+        of one project (by name), or of all (None)."""
+        return log_event_counts(self._reader(), int(wait_seconds * 1e9), project=project)
 
     def unjoined_log_events(
-        self, wait_seconds: float, limit: int = 100, offset: int = 0
+        self, wait_seconds: float, limit: int = 100, offset: int = 0, project: str | None = None
     ) -> list[dict[str, Any]]:
         """The unjoined log records, oldest first (see `log_event_counts`)."""
-        return unjoined_log_events(self._reader(), int(wait_seconds * 1e9), limit, offset)
+        return unjoined_log_events(
+            self._reader(), int(wait_seconds * 1e9), limit, offset, project=project
+        )
 
     # --- retention -----------------------------------------------------------------
 
     def prune(self, older_than_ns: int, project: str | None = None) -> int:
-        """Delete whole traces that started before `older_than_ns`.
+        """Delete whole traces that started before `older_than_ns` (with their log
+        records), and log records that joined no run and were received before then.
 
         Deletes a few hundred traces per transaction, so ingest never waits long.
 
@@ -370,10 +377,14 @@ class SQLiteStore(SQLiteReads):
                 "WHERE p.name = ? AND t.start_time < ?",
                 (project, older_than_ns),
             ).fetchall()
-        return self._delete_keys([k[0] for k in keys])
+        deleted = self._delete_keys([k[0] for k in keys])
+        with self._write() as write:
+            delete_unjoined(write, older_than_ns, project)
+        return deleted
 
     def delete_traces(self, trace_ids: Iterable[str | uuid.UUID]) -> int:
-        """Delete traces by run trace id (a UUID) or OTel trace id (32 hex digits).
+        """Delete traces by run trace id (a UUID) or OTel trace id (32 hex digits), with
+        their log records.
 
         Returns:
             The number of runs deleted.
@@ -417,6 +428,7 @@ class SQLiteStore(SQLiteReads):
             chunk = keys[i : i + _DELETE_CHUNK]
             marks = placeholders(chunk)
             with self._write() as conn:
+                delete_for_traces(conn, marks, chunk)
                 deleted += conn.execute(
                     f"DELETE FROM runs WHERE trace_key IN ({marks})", chunk
                 ).rowcount
