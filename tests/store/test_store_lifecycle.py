@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -256,3 +257,38 @@ def test_committed_pages_reach_the_database_file(tmp_path: Path, interval: float
                 break
             time.sleep(0.02)
         assert names == ["kept"]
+
+
+def test_deleting_a_trace_deletes_its_feedback_attachments_and_old_waiting_patches(
+    tmp_path: Path,
+) -> None:
+    from otel_llm.store.base import Attachment, StoreChanges
+
+    with SQLiteStore(tmp_path / "s.db") as store:
+        gone, kept = _trace(store, "p", 0), _trace(store, "p", 0)
+        run_of = {t: store.trace_runs(t.hex())[0]["id"] for t in (gone, kept)}
+        late_patch = {"id": str(uuid.uuid4()), "outputs": {"a": 1}}  # its run never comes
+        store.commit(
+            StoreChanges(
+                feedback=[
+                    {"id": str(uuid.uuid4()), "run_id": run_of[t], "key": "ok", "score": 1}
+                    for t in (gone, kept)
+                ],
+                attachments=[
+                    Attachment(run_of[t], "img", "image/png", b"x" * 10) for t in (gone, kept)
+                ],
+                patches=[late_patch],
+            )
+        )
+        assert store.delete_traces([gone.hex()]) == 3
+        assert [f["run_id"] for f in store.list_feedback()] == [run_of[kept]]
+        assert store.read_attachment(run_of[gone], "img") is None
+        assert store.read_attachment(run_of[kept], "img") is not None
+        # Retention: a patch waiting longer than the cutoff is deleted by a global prune only.
+        (count,) = store._reader().execute("SELECT count(*) FROM pending_patches").fetchone()
+        assert count == 1
+        store.prune(time.time_ns() + DAY, project="p")
+        assert store._reader().execute("SELECT count(*) FROM pending_patches").fetchone() == (1,)
+        store.prune(time.time_ns() + DAY)
+        assert store._reader().execute("SELECT count(*) FROM pending_patches").fetchone() == (0,)
+        assert store.list_feedback() == [] and store.read_attachment(run_of[kept], "img") is None

@@ -355,7 +355,8 @@ class SQLiteStore(SQLiteReads):
 
     def prune(self, older_than_ns: int, project: str | None = None) -> int:
         """Delete whole traces that started before `older_than_ns` (with their log
-        records), and log records that joined no run and were received before then.
+        records, feedback and attachments), and log records that joined no run and
+        patches still waiting for their run that were received before then.
 
         Deletes a few hundred traces per transaction, so ingest never waits long.
 
@@ -380,11 +381,15 @@ class SQLiteStore(SQLiteReads):
         deleted = self._delete_keys([k[0] for k in keys])
         with self._write() as write:
             delete_unjoined(write, older_than_ns, project)
+            if project is None:  # a waiting patch names no project: only a global prune
+                write.execute(
+                    "DELETE FROM pending_patches WHERE received_time < ?", (older_than_ns,)
+                )
         return deleted
 
     def delete_traces(self, trace_ids: Iterable[str | uuid.UUID]) -> int:
         """Delete traces by run trace id (a UUID) or OTel trace id (32 hex digits), with
-        their log records.
+        their log records, feedback and attachments.
 
         Returns:
             The number of runs deleted.
@@ -429,6 +434,13 @@ class SQLiteStore(SQLiteReads):
             marks = placeholders(chunk)
             with self._write() as conn:
                 delete_for_traces(conn, marks, chunk)
+                # What hangs off the runs by run id goes with them (attachments can be large).
+                for table in ("feedback", "attachments"):
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE run_id IN "
+                        f"(SELECT id FROM runs WHERE trace_key IN ({marks}))",
+                        chunk,
+                    )
                 deleted += conn.execute(
                     f"DELETE FROM runs WHERE trace_key IN ({marks})", chunk
                 ).rowcount
