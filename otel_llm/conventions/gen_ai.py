@@ -169,6 +169,7 @@ REQUEST_PARAMS_READ: dict[str, str] = {
     "gen_ai.openai.request.seed": "seed",
     "gen_ai.openai.request.response_format": "response_format",
     "gen_ai.openai.request.service_tier": "service_tier",
+    "openai.request.service_tier": "service_tier",  # 1.37+ (no gen_ai. prefix)
     "gen_ai.request.encoding_formats": "encoding_formats",
     "gen_ai.output.type": "output_type",
     "gen_ai.is_streaming": "stream",  # OpenLLMetry's
@@ -197,6 +198,9 @@ METADATA: dict[str, str] = {
     "gen_ai.openai.response.system_fingerprint": "system_fingerprint",
     "gen_ai.openai.system_fingerprint": "system_fingerprint",
     "gen_ai.openai.response.service_tier": "service_tier",
+    # 1.37+ moved the OpenAI keys out of gen_ai.* (openai-v2 2.4 writes these).
+    "openai.response.system_fingerprint": "system_fingerprint",
+    "openai.response.service_tier": "service_tier",
     sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: "embedding_dimensions",  # of the answer
 }
 

@@ -534,6 +534,25 @@ def test_request_parameters_and_models() -> None:
     assert raw(run) == {}
 
 
+@pytest.mark.parametrize("prefix", ["gen_ai.openai.", "openai."], ids=["before-1.37", "1.37+"])
+def test_openai_keys_in_both_spellings(prefix: str) -> None:
+    run = read(
+        {
+            **CHAT,
+            f"{prefix}request.service_tier": "auto",
+            f"{prefix}response.service_tier": "default",
+            f"{prefix}response.system_fingerprint": "fp_1",
+        }
+    )
+    assert run.extra["invocation_params"]["service_tier"] == "auto"
+    assert (run.metadata["service_tier"], run.metadata["system_fingerprint"]) == (
+        "default",
+        "fp_1",
+    )
+    assert raw(run) == {}
+    assert_round_trip(run)
+
+
 USAGE_SPELLINGS = [
     (
         {
