@@ -21,6 +21,7 @@ import pytest
 from otel_llm import runs_to_spans, spans_to_runs
 from otel_llm.evaluations import feedback_of_runs
 from otel_llm.otlp import decode_otlp_protobuf, encode_otlp_protobuf
+from otel_llm.sessions import session_of
 from tests.golden.cases import GOLDEN, as_json, case_runs, cases
 
 CASES = cases()
@@ -67,6 +68,19 @@ def test_evaluations_become_the_expected_feedback(case: Path) -> None:
         json.loads(expected_file.read_text(encoding="utf-8")) if expected_file.exists() else []
     )
     assert as_json(feedback_of_runs(case_runs(case))) == expected
+
+
+SESSION_CASES = [c for c in CASES if c.name == "session_conversation"]
+
+
+@pytest.mark.parametrize("case", SESSION_CASES, ids=_case_id)
+def test_a_conversation_of_traces_is_one_session(case: Path) -> None:
+    """Each convention's session case is two traces of one session: the id its producer
+    set is the session (`otel_llm.sessions`) of every trace's root run."""
+    roots = [r for r in case_runs(case) if r.parent_run_id is None]
+    assert len(roots) == 2
+    sessions = {session_of(r.extra.get("metadata")) for r in roots}
+    assert len(sessions) == 1 and None not in sessions, sessions
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
