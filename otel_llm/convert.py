@@ -505,8 +505,9 @@ def _extra(x: Extraction, obs: ObservationType) -> dict[str, Any]:
             if isinstance(value, kinds) and not isinstance(value, bool):
                 metadata.setdefault(key, value)
         if not x.usage and obs is G:  # e.g. MLflow spans: only the response says it
-            for key, count in (msgs.usage_of_response(x.outputs) or {}).items():
-                x.set_usage(key, count)
+            response_usage = msgs.usage_of_response(x.outputs)
+            if response_usage is not None:
+                msgs.provider_usage(x, response_usage)
         if x.usage:
             usage = dict(x.usage)
             if "total_tokens" not in usage:
