@@ -13,7 +13,10 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_llm.otlp import encode_otlp_json, span_from_readable
+from otel_llm.otlp import decode_otlp_protobuf, encode_otlp_json, span_from_readable
 
 GOLDEN = Path(__file__).resolve().parent
 if str(GOLDEN) not in sys.path:
@@ -95,4 +98,39 @@ def write_logs(records: Sequence[ReadableLogRecord], case_dir: Path) -> Path:
     out = case_dir / "logs.json"
     out.write_text(json.dumps(body, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{out}: {len(records)} log records")
+    return out
+
+
+@contextmanager
+def otlp_capture() -> Iterator[tuple[str, list[bytes]]]:
+    """An OTLP/HTTP receiver on 127.0.0.1 for a producer that sets up its own exporter
+    (MLflow): yields its traces endpoint and the list the protobuf bodies land in."""
+    bodies: list[bytes] = []
+
+    class Capture(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces", bodies
+    finally:
+        server.shutdown()
+
+
+def write_captured(bodies: Sequence[bytes], case_dir: Path) -> Path:
+    """Write the captured export requests' spans as one OTLP/JSON request."""
+    spans = [s for body in bodies for s in decode_otlp_protobuf(body)]
+    out = case_dir / "request.json"
+    body_json: Any = json.loads(encode_otlp_json(spans))
+    out.write_text(json.dumps(body_json, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{out}: {len(spans)} spans from {len(bodies)} export request(s)")
     return out
