@@ -735,7 +735,11 @@ def _facts(run: Run) -> RunFacts:
         facts.tool_arguments = args if isinstance(args, str) else dumps(args)
         if run.outputs is not None:
             result = run.outputs.get("output") if set(run.outputs) == {"output"} else run.outputs
-            facts.tool_result = result if isinstance(result, str) else dumps(result)
+            # Text that reads as a JSON string literal is encoded, so it reads back as is.
+            if isinstance(result, str) and gen_ai.unquoted(result) == result:
+                facts.tool_result = result
+            else:
+                facts.tool_result = dumps(result)
     elif obs is R:
         query = run.inputs.get("query")
         facts.retrieval_query = query if isinstance(query, str) else None

@@ -585,8 +585,18 @@ def _read_tool_io(x: Extraction, obs: ObservationType) -> None:
     if sc.GEN_AI_TOOL_CALL_RESULT in a:
         result = x.take(sc.GEN_AI_TOOL_CALL_RESULT)
         if x.outputs is None:
-            x.set_outputs({"output": result})
+            x.set_outputs({"output": unquoted(result)})
     _read_message_io(x, obs)
+
+
+def unquoted(result: Any) -> Any:
+    """A tool result is kept as the text it is, JSON or not, except a JSON string
+    literal (MLflow JSON-encodes every result): that is the string it encodes."""
+    if isinstance(result, str) and result.startswith('"'):
+        decoded = loads_maybe(result)
+        if isinstance(decoded, str):
+            return decoded
+    return result
 
 
 def _read_retrieval_io(x: Extraction, obs: ObservationType) -> None:

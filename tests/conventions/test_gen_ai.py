@@ -405,6 +405,26 @@ def test_tool_arguments_result_name_and_call_id() -> None:
     assert run.extra["otel"].get("name") is None  # the span name is the derived one
 
 
+@pytest.mark.parametrize(
+    ("sent", "output"),
+    [
+        ('"18\\u00b0C and sunny"', "18°C and sunny"),  # MLflow JSON-encodes every result
+        ("18°C and sunny", "18°C and sunny"),
+        ('"quoted" text', '"quoted" text'),
+    ],
+)
+def test_a_tool_result_that_is_a_json_string_is_that_string(sent: str, output: str) -> None:
+    run = read({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.result": sent})
+    assert run.outputs == {"output": output}
+    assert_round_trip(run)
+
+
+def test_tool_text_that_reads_as_a_json_string_survives_run_span_run() -> None:
+    run = read({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.result": '"\\"x\\""'})
+    assert run.outputs == {"output": '"x"'}
+    assert_round_trip(run)
+
+
 def test_tool_arguments_that_are_not_an_object() -> None:
     run = read({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.arguments": "Paris"})
     assert run.inputs == {"input": "Paris"}
