@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 
 from otel_llm import runs_to_spans, spans_to_runs
-from otel_llm.evaluations import feedback_of_runs
 from otel_llm.otlp import decode_otlp_protobuf, encode_otlp_protobuf
 from otel_llm.sessions import session_of
-from tests.golden.cases import GOLDEN, as_json, case_runs, cases
+from tests.golden.cases import GOLDEN, as_json, case_feedback, case_runs, cases
 
 CASES = cases()
 
@@ -67,7 +66,7 @@ def test_evaluations_become_the_expected_feedback(case: Path) -> None:
     expected = (
         json.loads(expected_file.read_text(encoding="utf-8")) if expected_file.exists() else []
     )
-    assert as_json(feedback_of_runs(case_runs(case))) == expected
+    assert as_json(case_feedback(case)) == expected
 
 
 SESSION_CASES = [c for c in CASES if c.name == "session_conversation"]
