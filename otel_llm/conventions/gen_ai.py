@@ -220,6 +220,10 @@ CONTENT_EVENTS: dict[str, tuple[str, str, bool]] = {
 }
 # Some SDKs (Semantic Kernel) put an event's body, as JSON, in one attribute.
 EVENT_BODY_KEY = "gen_ai.event.content"
+# 1.37+: one event (an OTLP log record joined to its span) with the operation's
+# attributes and its content (`gen_ai.input.messages`, ...), the join copying them onto
+# the span where it has none.
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 
 INPUT_MESSAGES, OUTPUT_MESSAGES = sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES
 SYSTEM_INSTRUCTIONS = sc.GEN_AI_SYSTEM_INSTRUCTIONS
@@ -399,6 +403,20 @@ def _read_message_io(x: Extraction, obs: ObservationType) -> None:
     outputs = _outputs(x, obs, events)
     if outputs is not None:
         x.set_outputs(outputs)
+    if x.span.events and not written_by_us:
+        _consume_details(x)
+
+
+def _consume_details(x: Extraction) -> None:
+    """A details event every attribute of which the span holds, with the same value,
+    says nothing the run does not: consumed, as message events are."""
+    a = x.span.attributes
+    x.consume_events(
+        i
+        for i, event in enumerate(x.span.events)
+        if event.name == DETAILS_EVENT
+        and all(k in a and a[k] == v for k, v in event.attributes.items())
+    )
 
 
 def _message_list(x: Extraction, key: str) -> list[msgs.Message] | None:

@@ -190,6 +190,27 @@ def test_message_events_become_messages_and_are_consumed() -> None:
     assert [e["name"] for e in run.events] == ["exception"]
 
 
+def test_a_details_event_repeating_the_span_is_consumed() -> None:
+    """openai-v2's event_only mode: the content is in a details log record, whose
+    attributes the log join copies onto its span; the event then adds nothing."""
+    details = {
+        **CHAT,
+        "gen_ai.input.messages": json.dumps([parts("user", "Hi")]),
+        "gen_ai.output.messages": json.dumps([parts("assistant", "Hello")]),
+        "openai.response.service_tier": "default",
+    }
+    name = "gen_ai.client.inference.operation.details"
+    run = read(details, events=[event(name, **details)])
+    assert run.inputs == {"messages": [{"role": "user", "content": "Hi"}]}
+    assert run.outputs == {"messages": [{"role": "assistant", "content": "Hello"}]}
+    assert run.events == []
+    assert_round_trip(run)
+    # One attribute the span lacks (or holds with another value): the event stays.
+    for other in ({"gen_ai.request.seed": 7}, {"openai.response.service_tier": "flex"}):
+        kept = read(details, events=[event(name, **{**details, **other})])
+        assert [e["name"] for e in kept.events] == [name]
+
+
 def test_structured_event_bodies_and_flat_tool_calls() -> None:
     run = read(
         CHAT,
