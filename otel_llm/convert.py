@@ -152,6 +152,14 @@ PROBLEMS_KEY = "otel_llm_problems"  # extra.metadata key listing malformed value
 OBSERVATION_KEY = "observation_type"  # extra.metadata key, set only where run_type can't say
 
 _NAMESPACE = uuid.UUID("6f74656c-2d6c-6c6d-0000-000000000000")
+# Invocation params a generation's metadata repeats as LangSmith's ls_* keys, with the
+# types those keys hold: a placeholder such as Langfuse's max_tokens "Infinity" (no
+# limit set) stays in the params only.
+LS_PARAMS: dict[str, tuple[str, tuple[type, ...]]] = {
+    "temperature": ("ls_temperature", (int, float)),
+    "max_tokens": ("ls_max_tokens", (int,)),
+    "stop": ("ls_stop", (str, list, tuple)),
+}
 
 
 # --- classification ----------------------------------------------------------------
@@ -492,16 +500,14 @@ def _extra(x: Extraction, obs: ObservationType) -> dict[str, Any]:
         if x.model is not None or x.response_model is not None:
             metadata.setdefault("ls_model_name", x.model or x.response_model)
         metadata.setdefault("ls_model_type", "chat" if obs is G else "embedding")
-        for param, key in (
-            ("temperature", "ls_temperature"),
-            ("max_tokens", "ls_max_tokens"),
-            ("stop", "ls_stop"),
-        ):
-            if params.get(param) is not None:
-                metadata.setdefault(key, params[param])
+        for param, (key, kinds) in LS_PARAMS.items():
+            value = params.get(param)
+            if isinstance(value, kinds) and not isinstance(value, bool):
+                metadata.setdefault(key, value)
         if not x.usage and obs is G:  # e.g. MLflow spans: only the response says it
-            for key, count in (msgs.usage_of_response(x.outputs) or {}).items():
-                x.set_usage(key, count)
+            response_usage = msgs.usage_of_response(x.outputs)
+            if response_usage is not None:
+                msgs.provider_usage(x, response_usage)
         if x.usage:
             usage = dict(x.usage)
             if "total_tokens" not in usage:
@@ -729,7 +735,11 @@ def _facts(run: Run) -> RunFacts:
         facts.tool_arguments = args if isinstance(args, str) else dumps(args)
         if run.outputs is not None:
             result = run.outputs.get("output") if set(run.outputs) == {"output"} else run.outputs
-            facts.tool_result = result if isinstance(result, str) else dumps(result)
+            # Text that reads as a JSON string literal is encoded, so it reads back as is.
+            if isinstance(result, str) and gen_ai.unquoted(result) == result:
+                facts.tool_result = result
+            else:
+                facts.tool_result = dumps(result)
     elif obs is R:
         query = run.inputs.get("query")
         facts.retrieval_query = query if isinstance(query, str) else None

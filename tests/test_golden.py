@@ -2,9 +2,11 @@
 the runs checked in next to them, and those runs survive run -> span -> run.
 
 Every case is a folder `tests/golden/<convention>/<case>/` with `request.json` (an
-OTLP/JSON ExportTraceServiceRequest, recorded by the case's `record.py`) and
-`expected_runs.json` (checked by hand). `python tests/golden/regen.py` shows how the
-current code's runs differ from the expected ones; `--write` accepts them.
+OTLP/JSON ExportTraceServiceRequest, recorded by the case's `record.py`), optionally the
+producer's log records in `logs.json`, and `expected_runs.json` (checked by hand), plus
+`expected_feedback.json` where its runs carry evaluations (tests/golden/cases.py).
+`python tests/golden/regen.py` shows how the current code's output differs from the
+expected files; `--write` accepts it.
 """
 
 from __future__ import annotations
@@ -16,25 +18,16 @@ from typing import Any
 
 import pytest
 
-from otel_llm import Run, runs_to_spans, spans_to_runs
-from otel_llm.otlp import decode_otlp_json, decode_otlp_protobuf, encode_otlp_protobuf
+from otel_llm import runs_to_spans, spans_to_runs
+from otel_llm.otlp import decode_otlp_protobuf, encode_otlp_protobuf
+from otel_llm.sessions import session_of
+from tests.golden.cases import GOLDEN, as_json, case_feedback, case_runs, cases
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
-CASES = sorted(p.parent for p in GOLDEN.glob("*/*/request.json"))
+CASES = cases()
 
 
 def _case_id(case: Path) -> str:
     return str(case.relative_to(GOLDEN))
-
-
-def _runs(case: Path) -> list[Run]:
-    return spans_to_runs(decode_otlp_json((case / "request.json").read_bytes()))
-
-
-def _plain(runs: list[Run]) -> list[dict[str, Any]]:
-    """Runs as the JSON the expected files hold (tuples become lists, and so on)."""
-    body: list[dict[str, Any]] = json.loads(json.dumps([r.to_dict() for r in runs]))
-    return body
 
 
 def test_every_convention_has_a_case() -> None:
@@ -59,10 +52,34 @@ def test_spans_become_the_expected_runs(case: Path) -> None:
         f"--write {case}` and check the runs by hand"
     )
     expected = json.loads(expected_file.read_text(encoding="utf-8"))
-    actual = _plain(_runs(case))
+    actual: list[dict[str, Any]] = as_json([r.to_dict() for r in case_runs(case)])
     assert [r["id"] for r in actual] == [r["id"] for r in expected]
     for got, want in zip(actual, expected, strict=True):
         assert got == want, f"run {want['id']} ({want['name']}) differs"
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_evaluations_become_the_expected_feedback(case: Path) -> None:
+    """The feedback the server files for the case's `gen_ai.evaluation.result` events
+    (none for a case without an expected_feedback.json)."""
+    expected_file = case / "expected_feedback.json"
+    expected = (
+        json.loads(expected_file.read_text(encoding="utf-8")) if expected_file.exists() else []
+    )
+    assert as_json(case_feedback(case)) == expected
+
+
+SESSION_CASES = [c for c in CASES if c.name == "session_conversation"]
+
+
+@pytest.mark.parametrize("case", SESSION_CASES, ids=_case_id)
+def test_a_conversation_of_traces_is_one_session(case: Path) -> None:
+    """Each convention's session case is two traces of one session: the id its producer
+    set is the session (`otel_llm.sessions`) of every trace's root run."""
+    roots = [r for r in case_runs(case) if r.parent_run_id is None]
+    assert len(roots) == 2
+    sessions = {session_of(r.extra.get("metadata")) for r in roots}
+    assert len(sessions) == 1 and None not in sessions, sessions
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
@@ -71,7 +88,7 @@ def test_runs_are_well_formed_trees(case: Path) -> None:
     in a complete tree it starts at the trace's root, while an incomplete run (its
     ancestors are not in the batch) starts at its topmost ancestor present. No run of a
     real instrumentation reports a malformed value."""
-    runs = _runs(case)
+    runs = case_runs(case)
     by_id = {r.id: r for r in runs}
     assert len(by_id) == len(runs)
     for run in runs:
@@ -91,7 +108,7 @@ def test_runs_are_well_formed_trees(case: Path) -> None:
 def test_run_span_run_is_stable(case: Path) -> None:
     """Each golden run, written as a span (through real OTLP bytes) and read back with
     its tree around it, is the same run."""
-    runs = _runs(case)
+    runs = case_runs(case)
     wire = decode_otlp_protobuf(encode_otlp_protobuf(runs_to_spans(runs)))
     back = {r.id: r for r in spans_to_runs(wire)}
     for run in runs:

@@ -169,6 +169,7 @@ REQUEST_PARAMS_READ: dict[str, str] = {
     "gen_ai.openai.request.seed": "seed",
     "gen_ai.openai.request.response_format": "response_format",
     "gen_ai.openai.request.service_tier": "service_tier",
+    "openai.request.service_tier": "service_tier",  # 1.37+ (no gen_ai. prefix)
     "gen_ai.request.encoding_formats": "encoding_formats",
     "gen_ai.output.type": "output_type",
     "gen_ai.is_streaming": "stream",  # OpenLLMetry's
@@ -197,6 +198,9 @@ METADATA: dict[str, str] = {
     "gen_ai.openai.response.system_fingerprint": "system_fingerprint",
     "gen_ai.openai.system_fingerprint": "system_fingerprint",
     "gen_ai.openai.response.service_tier": "service_tier",
+    # 1.37+ moved the OpenAI keys out of gen_ai.* (openai-v2 2.4 writes these).
+    "openai.response.system_fingerprint": "system_fingerprint",
+    "openai.response.service_tier": "service_tier",
     sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: "embedding_dimensions",  # of the answer
 }
 
@@ -216,6 +220,10 @@ CONTENT_EVENTS: dict[str, tuple[str, str, bool]] = {
 }
 # Some SDKs (Semantic Kernel) put an event's body, as JSON, in one attribute.
 EVENT_BODY_KEY = "gen_ai.event.content"
+# 1.37+: one event (an OTLP log record joined to its span) with the operation's
+# attributes and its content (`gen_ai.input.messages`, ...), the join copying them onto
+# the span where it has none.
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 
 INPUT_MESSAGES, OUTPUT_MESSAGES = sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES
 SYSTEM_INSTRUCTIONS = sc.GEN_AI_SYSTEM_INSTRUCTIONS
@@ -395,6 +403,20 @@ def _read_message_io(x: Extraction, obs: ObservationType) -> None:
     outputs = _outputs(x, obs, events)
     if outputs is not None:
         x.set_outputs(outputs)
+    if x.span.events and not written_by_us:
+        _consume_details(x)
+
+
+def _consume_details(x: Extraction) -> None:
+    """A details event every attribute of which the span holds, with the same value,
+    says nothing the run does not: consumed, as message events are."""
+    a = x.span.attributes
+    x.consume_events(
+        i
+        for i, event in enumerate(x.span.events)
+        if event.name == DETAILS_EVENT
+        and all(k in a and a[k] == v for k, v in event.attributes.items())
+    )
 
 
 def _message_list(x: Extraction, key: str) -> list[msgs.Message] | None:
@@ -581,8 +603,18 @@ def _read_tool_io(x: Extraction, obs: ObservationType) -> None:
     if sc.GEN_AI_TOOL_CALL_RESULT in a:
         result = x.take(sc.GEN_AI_TOOL_CALL_RESULT)
         if x.outputs is None:
-            x.set_outputs({"output": result})
+            x.set_outputs({"output": unquoted(result)})
     _read_message_io(x, obs)
+
+
+def unquoted(result: Any) -> Any:
+    """A tool result is kept as the text it is, JSON or not, except a JSON string
+    literal (MLflow JSON-encodes every result): that is the string it encodes."""
+    if isinstance(result, str) and result.startswith('"'):
+        decoded = loads_maybe(result)
+        if isinstance(decoded, str):
+            return decoded
+    return result
 
 
 def _read_retrieval_io(x: Extraction, obs: ObservationType) -> None:

@@ -53,26 +53,6 @@ PENDING = "pending_span"
 SPAN_TYPES = frozenset({"span", "log", PENDING})
 IN, OUT = "input_token_details", "output_token_details"
 
-# A provider's own usage object (OpenAI chat, OpenAI Responses, Anthropic): path ->
-# (usage_metadata group or None, key). Anthropic's input_tokens excludes cached tokens:
-# see `_ANTHROPIC_CACHE`.
-PROVIDER_USAGE: tuple[tuple[tuple[str, ...], str | None, str], ...] = (
-    (("prompt_tokens",), None, "input_tokens"),
-    (("input_tokens",), None, "input_tokens"),
-    (("completion_tokens",), None, "output_tokens"),
-    (("output_tokens",), None, "output_tokens"),
-    (("total_tokens",), None, "total_tokens"),
-    (("prompt_tokens_details", "cached_tokens"), IN, "cache_read"),
-    (("input_tokens_details", "cached_tokens"), IN, "cache_read"),
-    (("cache_read_input_tokens",), IN, "cache_read"),
-    (("cache_creation_input_tokens",), IN, "cache_creation"),
-    (("prompt_tokens_details", "audio_tokens"), IN, "audio"),
-    (("completion_tokens_details", "reasoning_tokens"), OUT, "reasoning"),
-    (("output_tokens_details", "reasoning_tokens"), OUT, "reasoning"),
-    (("completion_tokens_details", "audio_tokens"), OUT, "audio"),
-)
-_ANTHROPIC_CACHE = ("cache_read_input_tokens", "cache_creation_input_tokens")
-
 # Pydantic AI's provider-neutral usage details (on chat spans) -> usage_metadata.
 DETAILS_USAGE: dict[str, tuple[str, str]] = {
     "gen_ai.usage.details.reasoning_tokens": (OUT, "reasoning"),
@@ -284,7 +264,7 @@ def _response(x: Extraction, obs: ObservationType) -> None:
     usage = response.get("usage")
     if isinstance(usage, dict):
         if obs is G or obs is E:
-            provider_usage(x, usage)
+            msgs.provider_usage(x, usage)
         else:
             outputs["usage"] = usage  # not this run's own usage: kept, not counted
     for key, value in response.items():
@@ -307,25 +287,6 @@ def _message(message: dict[str, Any]) -> msgs.Message:
     return m
 
 
-def provider_usage(x: Extraction, usage: dict[str, Any]) -> None:
-    """Usage as the provider reported it (see PROVIDER_USAGE), cached tokens included in
-    the input tokens."""
-    for path, group, name in PROVIDER_USAGE:
-        value: Any = usage
-        for step in path:
-            value = value.get(step) if isinstance(value, dict) else None
-        if value is None:
-            continue
-        if name == "input_tokens" and "prompt_tokens" not in usage:
-            extra = [usage.get(k) for k in _ANTHROPIC_CACHE]
-            if any(isinstance(v, int) for v in extra) and isinstance(value, int):
-                value += sum(v for v in extra if isinstance(v, int))
-        if group is None:
-            x.set_usage(name, value)
-        else:
-            x.set_usage_detail(group, name, value)
-
-
 def _usage(x: Extraction) -> None:
     a = x.attrs
     for key, (group, name) in DETAILS_USAGE.items():
@@ -340,7 +301,7 @@ def _usage(x: Extraction) -> None:
     if RAW_USAGE_KEY in a:
         raw = json_object(x, RAW_USAGE_KEY)
         if raw is not None:
-            provider_usage(x, raw)
+            msgs.provider_usage(x, raw)
 
 
 # --- plain Logfire spans ------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_llm.conventions.base import dumps, loads_maybe
+from otel_llm.conventions.base import Extraction, dumps, loads_maybe
 
 Message = dict[str, Any]
 
@@ -262,14 +262,26 @@ def chat_messages(value: Any, default_role: str) -> list[Message] | None:
     return out
 
 
-# Usage in a provider's response, OpenAI's names -> usage_metadata's.
-_RESPONSE_USAGE = {
-    "prompt_tokens": "input_tokens",
-    "completion_tokens": "output_tokens",
-    "input_tokens": "input_tokens",
-    "output_tokens": "output_tokens",
-    "total_tokens": "total_tokens",
-}
+# A provider's own usage object (OpenAI chat, OpenAI Responses, Anthropic): path ->
+# (usage_metadata group or None, key). Anthropic's input_tokens excludes cached tokens:
+# see `_ANTHROPIC_CACHE`.
+IN, OUT = "input_token_details", "output_token_details"
+PROVIDER_USAGE: tuple[tuple[tuple[str, ...], str | None, str], ...] = (
+    (("prompt_tokens",), None, "input_tokens"),
+    (("input_tokens",), None, "input_tokens"),
+    (("completion_tokens",), None, "output_tokens"),
+    (("output_tokens",), None, "output_tokens"),
+    (("total_tokens",), None, "total_tokens"),
+    (("prompt_tokens_details", "cached_tokens"), IN, "cache_read"),
+    (("input_tokens_details", "cached_tokens"), IN, "cache_read"),
+    (("cache_read_input_tokens",), IN, "cache_read"),
+    (("cache_creation_input_tokens",), IN, "cache_creation"),
+    (("prompt_tokens_details", "audio_tokens"), IN, "audio"),
+    (("completion_tokens_details", "reasoning_tokens"), OUT, "reasoning"),
+    (("output_tokens_details", "reasoning_tokens"), OUT, "reasoning"),
+    (("completion_tokens_details", "audio_tokens"), OUT, "audio"),
+)
+_ANTHROPIC_CACHE = ("cache_read_input_tokens", "cache_creation_input_tokens")
 
 
 # Keys beside `usage` that say a value is a provider's response (or the run's outputs
@@ -278,20 +290,32 @@ _RESPONSE_MARKERS = frozenset(("choices", "output", "content", "messages", "obje
 
 
 def usage_of_response(value: Any) -> dict[str, Any] | None:
-    """Token usage from a recognised response shape (an OpenAI chat completion or
+    """The usage object of a recognised response shape (an OpenAI chat completion or
     response, an Anthropic message: a `usage` object beside `choices`, `output` or
     `content`), the value itself or under `output`; None for anything else."""
     for candidate in (value, value.get("output") if isinstance(value, dict) else None):
         if not isinstance(candidate, dict):
             continue
         usage = candidate.get("usage")
-        if not isinstance(usage, dict) or not _RESPONSE_MARKERS & candidate.keys():
-            continue
-        found = {
-            ours: usage[theirs]
-            for theirs, ours in _RESPONSE_USAGE.items()
-            if isinstance(usage.get(theirs), int) and not isinstance(usage[theirs], bool)
-        }
-        if found:
-            return found
+        if isinstance(usage, dict) and usage and _RESPONSE_MARKERS & candidate.keys():
+            return usage
     return None
+
+
+def provider_usage(x: Extraction, usage: dict[str, Any]) -> None:
+    """Usage as the provider reported it (see PROVIDER_USAGE), cached tokens included in
+    the input tokens."""
+    for path, group, name in PROVIDER_USAGE:
+        value: Any = usage
+        for step in path:
+            value = value.get(step) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        if name == "input_tokens" and "prompt_tokens" not in usage:
+            extra = [usage.get(k) for k in _ANTHROPIC_CACHE]
+            if any(isinstance(v, int) for v in extra) and isinstance(value, int):
+                value += sum(v for v in extra if isinstance(v, int))
+        if group is None:
+            x.set_usage(name, value)
+        else:
+            x.set_usage_detail(group, name, value)

@@ -187,10 +187,18 @@ def _generation_in(x: Extraction, value: Any) -> dict[str, Any]:
     system = value.get("system")
     if system is not None:
         messages = [msgs.message("system", system), *messages]
-    for k, v in value.items():
-        if k not in ("messages", "system"):
-            x.invocation_params.setdefault(k, v)
+    _request_params(x, value, ("messages", "system"))
     return {"messages": messages}
+
+
+def _request_params(x: Extraction, request: dict[str, Any], content: tuple[str, ...]) -> None:
+    """A request's fields besides its content are parameters; its model is the run's
+    model when no `mlflow.llm.model` named it (a manual span names it nowhere else)."""
+    for k, v in request.items():
+        if k not in content:
+            x.invocation_params.setdefault(k, v)
+    if isinstance(request.get("model"), str):
+        x.set_fact("model", request["model"])
 
 
 def _generation_out(x: Extraction, value: Any) -> dict[str, Any]:
@@ -247,9 +255,7 @@ def anthropic_message(response: dict[str, Any]) -> dict[str, Any]:
 def _embedding_in(x: Extraction, value: Any) -> dict[str, Any]:
     if isinstance(value, dict) and "input" in value:
         texts = value["input"]
-        for k, v in value.items():
-            if k != "input":
-                x.invocation_params.setdefault(k, v)
+        _request_params(x, value, ("input",))
         return {"input": texts if isinstance(texts, list) else [texts]}
     return as_dict(value, "input")
 

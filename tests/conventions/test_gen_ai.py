@@ -190,6 +190,27 @@ def test_message_events_become_messages_and_are_consumed() -> None:
     assert [e["name"] for e in run.events] == ["exception"]
 
 
+def test_a_details_event_repeating_the_span_is_consumed() -> None:
+    """openai-v2's event_only mode: the content is in a details log record, whose
+    attributes the log join copies onto its span; the event then adds nothing."""
+    details = {
+        **CHAT,
+        "gen_ai.input.messages": json.dumps([parts("user", "Hi")]),
+        "gen_ai.output.messages": json.dumps([parts("assistant", "Hello")]),
+        "openai.response.service_tier": "default",
+    }
+    name = "gen_ai.client.inference.operation.details"
+    run = read(details, events=[event(name, **details)])
+    assert run.inputs == {"messages": [{"role": "user", "content": "Hi"}]}
+    assert run.outputs == {"messages": [{"role": "assistant", "content": "Hello"}]}
+    assert run.events == []
+    assert_round_trip(run)
+    # One attribute the span lacks (or holds with another value): the event stays.
+    for other in ({"gen_ai.request.seed": 7}, {"openai.response.service_tier": "flex"}):
+        kept = read(details, events=[event(name, **{**details, **other})])
+        assert [e["name"] for e in kept.events] == [name]
+
+
 def test_structured_event_bodies_and_flat_tool_calls() -> None:
     run = read(
         CHAT,
@@ -405,6 +426,26 @@ def test_tool_arguments_result_name_and_call_id() -> None:
     assert run.extra["otel"].get("name") is None  # the span name is the derived one
 
 
+@pytest.mark.parametrize(
+    ("sent", "output"),
+    [
+        ('"18\\u00b0C and sunny"', "18°C and sunny"),  # MLflow JSON-encodes every result
+        ("18°C and sunny", "18°C and sunny"),
+        ('"quoted" text', '"quoted" text'),
+    ],
+)
+def test_a_tool_result_that_is_a_json_string_is_that_string(sent: str, output: str) -> None:
+    run = read({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.result": sent})
+    assert run.outputs == {"output": output}
+    assert_round_trip(run)
+
+
+def test_tool_text_that_reads_as_a_json_string_survives_run_span_run() -> None:
+    run = read({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.result": '"\\"x\\""'})
+    assert run.outputs == {"output": '"x"'}
+    assert_round_trip(run)
+
+
 def test_tool_arguments_that_are_not_an_object() -> None:
     run = read({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.arguments": "Paris"})
     assert run.inputs == {"input": "Paris"}
@@ -532,6 +573,25 @@ def test_request_parameters_and_models() -> None:
     assert (md["ls_temperature"], md["ls_max_tokens"], md["ls_stop"]) == (0.3, 100, ["\n", "END"])
     assert (md["response_id"], md["finish_reasons"]) == ("r1", ["stop"])
     assert raw(run) == {}
+
+
+@pytest.mark.parametrize("prefix", ["gen_ai.openai.", "openai."], ids=["before-1.37", "1.37+"])
+def test_openai_keys_in_both_spellings(prefix: str) -> None:
+    run = read(
+        {
+            **CHAT,
+            f"{prefix}request.service_tier": "auto",
+            f"{prefix}response.service_tier": "default",
+            f"{prefix}response.system_fingerprint": "fp_1",
+        }
+    )
+    assert run.extra["invocation_params"]["service_tier"] == "auto"
+    assert (run.metadata["service_tier"], run.metadata["system_fingerprint"]) == (
+        "default",
+        "fp_1",
+    )
+    assert raw(run) == {}
+    assert_round_trip(run)
 
 
 USAGE_SPELLINGS = [

@@ -62,6 +62,24 @@ def test_generation_messages_model_parameters_usage_and_cost() -> None:
     assert_round_trip(run)
 
 
+def test_placeholder_model_parameters_stay_out_of_the_ls_keys() -> None:
+    """The OpenAI wrapper reports an unset max_tokens as "Infinity": a parameter as
+    sent, not a token limit."""
+    run = read(
+        {
+            **GEN,
+            "langfuse.observation.model.name": "gpt-4o-mini",
+            "langfuse.observation.model.parameters": (
+                '{"temperature": 1, "max_tokens": "Infinity", "top_p": 1}'
+            ),
+        }
+    )
+    assert run.extra["invocation_params"]["max_tokens"] == "Infinity"
+    assert metadata(run)["ls_temperature"] == 1
+    assert "ls_max_tokens" not in metadata(run)
+    assert_round_trip(run)
+
+
 def test_openai_usage_keeps_cached_tokens_inside_the_input() -> None:
     usage = {
         "prompt_tokens": 23,

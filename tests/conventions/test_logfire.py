@@ -10,7 +10,7 @@ import pytest
 
 from otel_llm import span_to_run, spans_to_runs
 from otel_llm.conventions.base import Extraction
-from otel_llm.conventions.logfire import provider_usage
+from otel_llm.conventions.messages import provider_usage
 from tests.conventions.helpers import assert_round_trip, metadata, problems, raw, read, span
 
 SPAN = {"logfire.span_type": "span"}

@@ -109,6 +109,35 @@ def test_openai_chat_request_and_response() -> None:
     assert_round_trip(run)
 
 
+def test_manual_chat_span_model_and_usage_come_from_its_request_and_response() -> None:
+    """A `mlflow.start_span(span_type="CHAT_MODEL")` span names no model and no usage
+    attribute: the request's model and the response's usage (with its details) say."""
+    request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+    response = {
+        "id": "c1",
+        "object": "chat.completion",
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}}],
+        "usage": {
+            "prompt_tokens": 20,
+            "completion_tokens": 9,
+            "total_tokens": 29,
+            "prompt_tokens_details": {"cached_tokens": 16, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 4},
+        },
+    }
+    run = read({**CHAT, "mlflow.spanInputs": enc(request), "mlflow.spanOutputs": enc(response)})
+    assert metadata(run)["ls_model_name"] == "gpt-4o-mini"
+    assert run.usage == {
+        "input_tokens": 20,
+        "output_tokens": 9,
+        "total_tokens": 29,
+        "input_token_details": {"cache_read": 16, "audio": 0},
+        "output_token_details": {"reasoning": 4},
+    }
+    assert_round_trip(run)
+
+
 def test_anthropic_request_with_system_and_response_blocks() -> None:
     request = {
         "model": "claude",

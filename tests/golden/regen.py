@@ -1,10 +1,9 @@
 """Show, and with --write rewrite, the expected runs of the golden cases.
 
-Every case is a folder `tests/golden/<convention>/<case>/` holding `request.json` (an
-OTLP/JSON ExportTraceServiceRequest as recorded on the wire) and `expected_runs.json`
-(the runs `spans_to_runs` must make of it, checked by hand). This script converts each
-request with the current code and prints a unified diff against the expected runs, so a
-reviewer sees exactly what a change does; `--write` replaces the files.
+Every case is a folder `tests/golden/<convention>/<case>/` (cases.py says what it
+holds). This script converts each case with the current code and prints a unified diff
+against its expected files (runs, and feedback where there is any), so a reviewer sees
+exactly what a change does; `--write` replaces the files.
 
     python tests/golden/regen.py [--write] [CASE_DIR ...]
 
@@ -23,31 +22,25 @@ from typing import Any
 GOLDEN = Path(__file__).resolve().parent
 sys.path.insert(0, str(GOLDEN.parents[1]))
 
-from otel_llm.convert import spans_to_runs  # noqa: E402
-from otel_llm.otlp import decode_otlp_json  # noqa: E402
+from cases import cases, expected  # noqa: E402
 
 
-def cases() -> list[Path]:
-    """Every golden case folder, in a stable order."""
-    return sorted(p.parent for p in GOLDEN.glob("*/*/request.json"))
-
-
-def expected_text(case: Path) -> str:
-    """The expected_runs.json text the current code produces for a case."""
-    runs = spans_to_runs(decode_otlp_json((case / "request.json").read_bytes()))
-    body: Any = [run.to_dict() for run in runs]
+def _text(body: Any) -> str:
     return json.dumps(body, indent=1, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", action="store_true", help="rewrite expected_runs.json")
+    parser.add_argument("--write", action="store_true", help="rewrite the expected files")
     parser.add_argument("case", nargs="*", type=Path, help="case folders (default: all)")
     args = parser.parse_args(argv)
     changed = 0
-    for case in [c.resolve() for c in args.case] or cases():
-        target = case / "expected_runs.json"
-        new = expected_text(case)
+    targets = [
+        (case / name, _text(body))
+        for case in [c.resolve() for c in args.case] or cases()
+        for name, body in expected(case).items()
+    ]
+    for target, new in targets:
         old = target.read_text(encoding="utf-8") if target.exists() else ""
         if new == old:
             continue
