@@ -70,13 +70,22 @@ def feedback_of_runs(runs: Iterable[Run]) -> list[dict[str, Any]]:
             kwargs = event.get("kwargs")
             if not isinstance(kwargs, Mapping):
                 continue
-            time = event.get("time")
-            try:
-                time_ns = iso_to_ns(time) if isinstance(time, str) else run.start_time_ns
-            except ValueError:
-                time_ns = run.start_time_ns
+            time_ns = _event_ns(event, run.start_time_ns)
             trace = str(run.trace_id) if run.trace_id is not None else str(run.id)
             found = evaluation_feedback(str(run.id), trace, kwargs, time_ns)
             if found is not None:
                 out.append(found)
     return out
+
+
+def _event_ns(event: Mapping[str, Any], default: int) -> int:
+    """A run event's time to the nanosecond (its ISO `time` holds microseconds), so an
+    evaluation gets the same feedback id as a span event and as a joined log record."""
+    exact = event.get("time_unix_nano")
+    if isinstance(exact, int) and not isinstance(exact, bool):
+        return exact
+    time = event.get("time")
+    try:
+        return iso_to_ns(time) if isinstance(time, str) else default
+    except ValueError:
+        return default

@@ -248,3 +248,26 @@ def test_an_inference_details_record_gives_its_messages_and_usage() -> None:
     assert run.inputs == {"messages": [{"role": "user", "content": "hi"}]}
     assert run.outputs is not None and run.outputs["messages"][0]["content"] == "hello"
     assert run.usage is not None and run.usage["input_tokens"] == 3
+
+
+def test_an_evaluation_has_one_feedback_id_as_a_span_event_or_a_log_record() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_llm.convert import spans_to_runs
+    from otel_llm.evaluations import evaluation_feedback, feedback_of_runs
+
+    attrs = {"gen_ai.evaluation.name": "relevance", "gen_ai.evaluation.score.value": 0.5}
+    at_ns = 1_760_000_000_123_456_789  # below the microsecond an ISO time keeps
+    spans = InMemorySpanExporter()  # type: ignore[no-untyped-call]
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(spans))
+    with tp.get_tracer("t").start_as_current_span("chat gpt-4o", start_time=at_ns - 10) as span:
+        span.set_attribute("gen_ai.operation.name", "chat")
+        span.add_event("gen_ai.evaluation.result", attrs, timestamp=at_ns)
+    records = decode_otlp_protobuf(encode_spans(spans.get_finished_spans()).SerializeToString())
+    (run,) = spans_to_runs(records)
+    (from_span,) = feedback_of_runs([run])
+    from_log = evaluation_feedback(str(run.id), str(run.trace_id), attrs, at_ns)
+    assert from_log is not None and from_span["id"] == from_log["id"]
