@@ -9,9 +9,10 @@ import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar
 
 import click
 
@@ -98,111 +99,100 @@ def _stop_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _setting(*decls: str, **attrs: Any) -> Callable[[F], F]:
+    """A `serve` option that also reads its environment variable, and shows both the
+    variable and its default in `--help`."""
+    return click.option(*decls, show_envvar=True, show_default=True, **attrs)
+
+
 @click.command("serve")
-@click.option(
+@_setting(
     "--host",
     envvar=config.OTEL_LLM_HOST,
     default=DEFAULT_HOST,
-    show_default=True,
-    show_envvar=True,
     help="Interface to listen on (0.0.0.0 exposes the server).",
 )
-@click.option(
+@_setting(
     "--grpc-port",
     envvar=config.OTEL_LLM_GRPC_PORT,
     type=click.IntRange(0, 65535),
     default=DEFAULT_GRPC_PORT,
-    show_default=True,
-    show_envvar=True,
     help="OTLP/gRPC port; 0 disables gRPC.",
 )
-@click.option(
+@_setting(
     "--http-port",
     envvar=config.OTEL_LLM_HTTP_PORT,
     type=click.IntRange(0, 65535),
     default=DEFAULT_HTTP_PORT,
-    show_default=True,
-    show_envvar=True,
     help="HTTP port: OTLP/HTTP (/v1/traces, /otel/v1/traces) and the read API.",
 )
-@click.option(
+@_setting(
     "--db",
     envvar=config.OTEL_LLM_DB,
     type=click.Path(dir_okay=False, path_type=Path),
     default=config.DEFAULT_DB,
-    show_default=True,
-    show_envvar=True,
     help="SQLite database file of the run store (created if missing).",
 )
-@click.option(
+@_setting(
     "--api-key",
     envvar=config.OTEL_LLM_API_KEY,
     default=None,
-    show_envvar=True,
     help="Require this key on every request (x-api-key or Authorization: Bearer). "
     "On the command line it is visible to every user in `ps`: prefer the "
     "variable or --api-key-file.",
 )
-@click.option(
+@_setting(
     "--api-key-file",
     envvar=config.OTEL_LLM_API_KEY_FILE,
     default=None,
-    show_envvar=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Read the API key from this file (surrounding white space ignored).",
 )
-@click.option(
+@_setting(
     "--max-body-bytes",
     envvar=config.OTEL_LLM_MAX_BODY_BYTES,
     type=click.IntRange(1024),
     default=DEFAULT_MAX_BODY_BYTES,
-    show_default=True,
-    show_envvar=True,
     help="Largest request, on the wire and after decompression.",
 )
-@click.option(
+@_setting(
     "--max-attachment-bytes",
     envvar=config.OTEL_LLM_MAX_ATTACHMENT_BYTES,
     type=click.IntRange(1),
     default=DEFAULT_MAX_ATTACHMENT_BYTES,
-    show_default=True,
-    show_envvar=True,
     help="Largest run attachment (run ingest); larger get 413.",
 )
-@click.option(
+@_setting(
     "--queue-size",
     envvar=config.OTEL_LLM_QUEUE_SIZE,
     type=click.IntRange(1),
     default=DEFAULT_QUEUE_SIZE,
-    show_default=True,
-    show_envvar=True,
     help="Requests accepted but not yet committed; beyond it clients get "
     "503 / UNAVAILABLE and retry.",
 )
-@click.option(
+@_setting(
     "--max-inflight-bytes",
     envvar=config.OTEL_LLM_MAX_INFLIGHT_BYTES,
     type=click.IntRange(1),
     default=DEFAULT_MAX_INFLIGHT_BYTES,
-    show_default=True,
-    show_envvar=True,
     help="Decoded request bytes accepted but not yet committed.",
 )
-@click.option(
+@_setting(
     "--workers",
     envvar=config.OTEL_LLM_WORKERS,
     type=click.IntRange(0),
     default=None,
-    show_envvar=True,
     help="Decode+convert worker processes [default: one per CPU core, at most 4; "
     "0 on one core, which decodes on a thread of the server process].",
 )
-@click.option(
+@_setting(
     "--retention",
     envvar=config.OTEL_LLM_RETENTION,
     callback=_duration,
     default=None,
-    show_envvar=True,
     help="Delete traces older than this (e.g. 14d, 12h), checked every hour.",
 )
 @click.option(
@@ -212,31 +202,27 @@ def _stop_signals() -> Iterator[threading.Event]:
     metavar="PROJECT=DURATION",
     help="Keep one project's traces this long (repeatable; stored in the database).",
 )
-@click.option(
+@_setting(
     "--prices",
     envvar=config.OTEL_LLM_PRICES,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    show_envvar=True,
     help="Model price table (JSON, the shipped prices.json shape) that extends or "
     "overrides the shipped one.",
 )
-@click.option(
+@_setting(
     "--fsync/--no-fsync",
     envvar=config.OTEL_LLM_FSYNC,
     default=False,
-    show_default=True,
-    show_envvar=True,
     help="fsync every commit, so acknowledged spans survive an OS crash or power "
     "loss too (without it they survive a killed server). Group commit keeps "
     "this to one fsync per batch of requests.",
 )
-@click.option(
+@_setting(
     "--forward",
     multiple=True,
     envvar=config.OTEL_LLM_FORWARD,
     callback=_forward_urls,
-    show_envvar=True,
     metavar="URL",
     help="Forward every stored run to this destination (repeatable): "
     "http(s)://host:4318/v1/traces (OTLP/HTTP), grpc(s)://host:4317 "
@@ -244,69 +230,58 @@ def _stop_signals() -> Iterator[threading.Event]:
     "parameters: emit=gen_ai,openinference  header.NAME=VALUE  api_key=KEY  "
     "project=NAME. The variable takes a comma- or space-separated list.",
 )
-@click.option(
+@_setting(
     "--forward-wait",
     envvar=config.OTEL_LLM_FORWARD_WAIT,
     callback=_duration,
     default=None,
-    show_envvar=True,
     help=f"Forward runs that have not ended after this long "
     f"[default: {DEFAULT_FORWARD_WAIT_SECONDS:.0f}s].",
 )
-@click.option(
+@_setting(
     "--forward-max-bytes",
     envvar=config.OTEL_LLM_FORWARD_MAX_BYTES,
     type=click.IntRange(1),
     default=DEFAULT_FORWARD_MAX_BYTES,
-    show_default=True,
-    show_envvar=True,
     help="Outbox bound per destination (stored bytes of the runs waiting); the "
     "oldest runs beyond it go to the spill directory.",
 )
-@click.option(
+@_setting(
     "--forward-spill-dir",
     envvar=config.OTEL_LLM_FORWARD_SPILL_DIR,
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    show_envvar=True,
     help="Where runs beyond the outbox bound (or refused for good) are written, "
     "a folder per destination [default: <db>.forward-spill]; send them with "
     "`otel-llm replay DIR --to URL`.",
 )
-@click.option(
+@_setting(
     "--forward-batch-size",
     envvar=config.OTEL_LLM_FORWARD_BATCH_SIZE,
     type=click.IntRange(1),
     default=DEFAULT_FORWARD_BATCH_SIZE,
-    show_default=True,
-    show_envvar=True,
     help="Runs per forwarded request.",
 )
-@click.option(
+@_setting(
     "--log-join-wait",
     envvar="OTEL_LLM_LOG_JOIN_WAIT",
     callback=_duration,
     default=None,
-    show_envvar=True,
     help="An OTLP log record whose span has not arrived after this long counts as "
     "unjoined (kept, listed at /logs/unjoined, and still joined if the span "
     "comes later) [default: 10m].",
 )
-@click.option(
+@_setting(
     "--log-level",
     envvar=config.OTEL_LLM_LOG_LEVEL,
     type=click.Choice(LOG_LEVELS, case_sensitive=False),
     default="info",
-    show_default=True,
-    show_envvar=True,
     help="Logging verbosity.",
 )
-@click.option(
+@_setting(
     "--access-log/--no-access-log",
     envvar=config.OTEL_LLM_ACCESS_LOG,
     default=True,
-    show_default=True,
-    show_envvar=True,
     help="One info line per request: method, path, status, spans or runs, "
     "duration, client. Refusals (4xx, 5xx) are logged either way, with the "
     "reason the client was given.",
