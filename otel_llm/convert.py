@@ -24,7 +24,7 @@ import base64
 import functools
 import operator
 import uuid
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -834,6 +834,13 @@ def run_to_span(run: Run, emit: Collection[str] = DEFAULT_EMIT) -> SpanRecord:
             all four). Unknown names raise ValueError.
     """
     return _run_to_span(run, _emit_writers(emit), emit)
+
+
+def span_writer(emit: Collection[str] = DEFAULT_EMIT) -> Callable[[Run], SpanRecord]:
+    """`run_to_span` for one set of families, checked and ordered once (for callers that
+    write runs one at a time, such as the live instrumentation)."""
+    writers, chosen = _emit_writers(emit), frozenset(emit)
+    return lambda run: _run_to_span(run, writers, chosen)
 
 
 def _emit_writers(emit: Collection[str]) -> tuple[Writer, ...]:
