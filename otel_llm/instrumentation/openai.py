@@ -114,7 +114,8 @@ def _chat_start(kwargs: dict[str, Any], settings: Settings) -> tuple[str, Run]:
 
 def _parsed(result: Any) -> Any:
     """`with_raw_response` answers a LegacyAPIResponse: its parsed body (cached)."""
-    if hasattr(result, "parse") and not hasattr(result, "model_dump"):
+    # model_dump first: a missing attribute costs a pydantic model an exception.
+    if not hasattr(result, "model_dump") and hasattr(result, "parse"):
         return result.parse()
     return result
 

@@ -355,7 +355,7 @@ def test_a_failure_inside_never_reaches_the_app(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("writer bug")
 
-    monkeypatch.setattr(core, "run_to_span", broken)
+    monkeypatch.setattr(core, "set_attributes", broken)
     monkeypatch.setattr(core, "_logged", set())
     c = client(llm_url)
     for _ in range(2):
