@@ -81,6 +81,7 @@ from otel_llm.model import (
     span_record,
     total_tokens,
 )
+from otel_llm.sessions import session_of
 
 # Readers in precedence order: each fills only what the ones before it left empty.
 READERS: tuple[Convention, ...] = (
@@ -714,6 +715,7 @@ def _facts(run: Run) -> RunFacts:
         provider=provider if isinstance(provider, str) else None,
         invocation_params=params if isinstance(params, dict) else {},
         usage=run.usage,
+        session=session_of(md),
     )
     if obs is G or obs is E:
         response_model = md.get("response_model") if isinstance(md, dict) else None

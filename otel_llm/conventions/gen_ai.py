@@ -35,7 +35,6 @@ from otel_llm.conventions.base import (
     loads_maybe,
 )
 from otel_llm.model import ObservationType, Run, StatusCode
-from otel_llm.sessions import session_of
 
 NAMESPACES = frozenset({"gen_ai", "error"})
 
@@ -726,10 +725,8 @@ def write_context(run: Run, facts: Any, out: dict[str, Any]) -> None:
         value = md.get(meta)
         if isinstance(value, str):
             out[key] = value
-    if "gen_ai.conversation.id" not in out:
-        session = session_of(md)  # otel_llm.sessions: the one precedence of session keys
-        if session is not None:
-            out["gen_ai.conversation.id"] = session
+    if "gen_ai.conversation.id" not in out and facts.session is not None:
+        out["gen_ai.conversation.id"] = facts.session
     reasons = md.get("finish_reasons")
     if isinstance(reasons, list) and reasons and all(isinstance(r, str) for r in reasons):
         out["gen_ai.response.finish_reasons"] = list(reasons)

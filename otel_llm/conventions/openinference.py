@@ -27,7 +27,6 @@ from otel_llm.conventions.base import (
     loads_maybe,
 )
 from otel_llm.model import RUN_TYPE_OF, Attributes, ObservationType, Run
-from otel_llm.sessions import session_of
 
 NAMESPACES = frozenset(
     {
@@ -671,9 +670,8 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
         write_documents(facts.retrieval_documents, "retrieval.documents.", out)
     if run.tags:
         out["tag.tags"] = list(run.tags)
-    session = session_of(run.extra.get("metadata"))
-    if session is not None:
-        out["session.id"] = session
+    if facts.session is not None:
+        out["session.id"] = facts.session
 
 
 def write_messages(messages: list[dict[str, Any]], prefix: str, out: dict[str, Any]) -> None:
