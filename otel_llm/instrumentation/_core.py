@@ -28,9 +28,9 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from otel_llm import config
 from otel_llm import semconv as sc
-from otel_llm.convert import DEFAULT_EMIT, span_writer
+from otel_llm.convert import DEFAULT_EMIT, WrittenSpan, span_writer
 from otel_llm.ids import run_id_from_span_id
-from otel_llm.model import Run, SpanRecord
+from otel_llm.model import Run
 from otel_llm.redaction import Redactor
 
 T = TypeVar("T", bound=tuple[Any, ...])
@@ -86,7 +86,7 @@ class Settings:
     redactor: Redactor | None = field(default=None, compare=False)
 
     @cached_property
-    def write(self) -> Callable[[Run], SpanRecord]:
+    def write(self) -> Callable[[Run], WrittenSpan]:
         """`run_to_span` for these families, worked out once."""
         return span_writer(self.emit)
 
@@ -194,9 +194,11 @@ def set_attributes(span: Span, attrs: dict[str, Any]) -> None:
         and (store.maxlen is None or len(values) + len(attrs) <= store.maxlen)
         and getattr(span, "_end_time", 0) is None
     ):
+        lists = [key for key, value in attrs.items() if type(value) is list]
         with lock:
-            for key, value in attrs.items():
-                values[key] = tuple(value) if type(value) is list else value
+            values.update(attrs)
+            for key in lists:
+                values[key] = tuple(values[key])
         return
     span.set_attributes(attrs)
 
