@@ -91,8 +91,12 @@ def _request_peer() -> bool:
 
 
 def _chat_message(m: Any) -> dict[str, Any]:
-    if type(m) is dict and all(type(v) is str for v in m.values()):
-        return {"content": None, **m}  # the common case, already plain
+    if type(m) is dict:
+        for v in m.values():
+            if type(v) is not str:
+                break
+        else:
+            return {"content": None, **m}  # the common case, already plain
     d = plain(m)
     if not isinstance(d, dict):
         return msgs.message("user", d)
