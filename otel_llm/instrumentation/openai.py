@@ -18,7 +18,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 
 from otel_llm.conventions import messages as msgs
-from otel_llm.instrumentation._calls import Operation, async_wrapper, sync_wrapper
+from otel_llm.instrumentation._calls import Operation, async_wrapper, helper_wrapper, sync_wrapper
 from otel_llm.instrumentation._core import (
     Settings,
     available,
@@ -472,6 +472,20 @@ TARGETS: tuple[tuple[str, str, Operation, bool], ...] = (
     ("openai.resources.embeddings", "Embeddings.create", EMBEDDINGS, False),
     ("openai.resources.embeddings", "AsyncEmbeddings.create", EMBEDDINGS, True),
 )
+# The stream helpers (`with client.chat.completions.stream(...) as stream:`): they call
+# `create(stream=True)`, traced above; their managers end that call's span with the
+# `with` block. (module, Class.method); the beta module is that of older clients.
+_CHAT = "openai.resources.chat.completions.completions"
+_BETA_CHAT = "openai.resources.beta.chat.completions"
+_RESPONSES = "openai.resources.responses.responses"
+HELPERS: tuple[tuple[str, str], ...] = (
+    (_CHAT, "Completions.stream"),
+    (_CHAT, "AsyncCompletions.stream"),
+    (_BETA_CHAT, "Completions.stream"),
+    (_BETA_CHAT, "AsyncCompletions.stream"),
+    (_RESPONSES, "Responses.stream"),
+    (_RESPONSES, "AsyncResponses.stream"),
+)
 
 
 class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -491,7 +505,11 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for module, path, op, is_async in available(TARGETS):
             factory = async_wrapper if is_async else sync_wrapper
             wrap(module, path, factory(op, tracer, settings))
+        for module, path in available(HELPERS):
+            wrap(module, path, helper_wrapper)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for module, path, _, _ in available(TARGETS):
+            unwrap(module, path)
+        for module, path in available(HELPERS):
             unwrap(module, path)
