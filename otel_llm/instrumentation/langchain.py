@@ -70,6 +70,9 @@ class _RunSpan(trace.Span):
     them holding every ended span (which grew until lookups hit the recursion limit).
     """
 
+    live: bool
+    _previous: Span
+
     def __init__(self, span: Span, previous: Span, llm: bool) -> None:
         while isinstance(previous, _RunSpan) and not previous.live:
             previous = previous._previous
