@@ -690,10 +690,11 @@ def write_messages(messages: list[dict[str, Any]], prefix: str, out: dict[str, A
         out[role_key] = str(m.get("role"))
         if m.get("name") is not None:
             out[p + "name"] = str(m["name"])
-        parts = [part for part in m.get("parts") or () if isinstance(part, dict)]
         texts: list[dict[str, Any]] = []
         calls = 0
-        for part in parts:
+        for part in m.get("parts") or ():
+            if not isinstance(part, dict):
+                continue
             ptype = part.get("type")
             if ptype == "tool_call":
                 c = f"{p}tool_calls.{calls}.tool_call."
