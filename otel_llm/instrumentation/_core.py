@@ -285,11 +285,11 @@ def usage_metadata(
         "output_tokens": o,
         "total_tokens": total if isinstance(total, int) else i + o,
     }
-    details = {
-        k: v
-        for k, v in (("cache_read", cache_read), ("cache_creation", cache_creation))
-        if isinstance(v, int) and v
-    }
+    details: dict[str, int] = {}
+    if isinstance(cache_read, int) and cache_read:
+        details["cache_read"] = cache_read
+    if isinstance(cache_creation, int) and cache_creation:
+        details["cache_creation"] = cache_creation
     if details:
         usage["input_token_details"] = details
     if isinstance(reasoning, int) and reasoning:
