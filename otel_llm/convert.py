@@ -24,7 +24,7 @@ import base64
 import functools
 import operator
 import uuid
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -81,6 +81,7 @@ from otel_llm.model import (
     span_record,
     total_tokens,
 )
+from otel_llm.sessions import session_of
 
 # Readers in precedence order: each fills only what the ones before it left empty.
 READERS: tuple[Convention, ...] = (
@@ -720,6 +721,7 @@ def _facts(run: Run) -> RunFacts:
         provider=provider if isinstance(provider, str) else None,
         invocation_params=params if isinstance(params, dict) else {},
         usage=run.usage,
+        session=session_of(md),
     )
     if obs is G or obs is E:
         response_model = md.get("response_model") if isinstance(md, dict) else None
@@ -846,6 +848,29 @@ def run_to_span(run: Run, emit: Collection[str] = DEFAULT_EMIT) -> SpanRecord:
     return _run_to_span(run, _emit_writers(emit), emit)
 
 
+class WrittenSpan(NamedTuple):
+    """What `run_to_span` writes of a run on a span that exists already (whose ids,
+    times, status and scope are its own): its name, attributes and events."""
+
+    name: str
+    attributes: dict[str, Any]
+    events: list[SpanEvent]
+
+
+def span_writer(emit: Collection[str] = DEFAULT_EMIT) -> Callable[[Run], WrittenSpan]:
+    """`run_to_span`'s name, attributes and events of a run, for one set of families
+    checked and ordered once (for the live instrumentation, which writes runs one at a
+    time onto its own spans)."""
+    writers, chosen = _emit_writers(emit), frozenset(emit)
+
+    def write(run: Run) -> WrittenSpan:
+        name, attrs, _ = _written(run, writers, chosen)
+        events = [_span_event(ev, run.start_time_ns) for ev in run.events] if run.events else []
+        return WrittenSpan(name, attrs, events)
+
+    return write
+
+
 def _emit_writers(emit: Collection[str]) -> tuple[Writer, ...]:
     """The project's writer, then those of the chosen families in EMIT_FAMILIES order;
     ValueError if a family is unknown."""
@@ -858,16 +883,14 @@ def _emit_writers(emit: Collection[str]) -> tuple[Writer, ...]:
     return (native.write, *chosen)
 
 
-def _run_to_span(
-    run: Run,
-    writers: tuple[Writer, ...],
-    emit: Collection[str],
-) -> SpanRecord:
+def _written(
+    run: Run, writers: tuple[Writer, ...], emit: Collection[str]
+) -> tuple[str, dict[str, Any], ObservationType]:
+    """The span name and attributes of a run (and its observation type)."""
     facts = _facts(run)
     obs = facts.observation
     ot = run.otel
     span_name = facts.span_name = ot.get("name") or _default_span_name(run, obs, facts.model)
-
     attrs: dict[str, Any] = {}
     for write in writers:
         write(run, facts, attrs)
@@ -886,7 +909,16 @@ def _run_to_span(
     raw = ot.get("attributes")
     if raw:
         _add_raw(attrs, _from_json_safe(raw))
+    return span_name, attrs, obs
 
+
+def _run_to_span(
+    run: Run,
+    writers: tuple[Writer, ...],
+    emit: Collection[str],
+) -> SpanRecord:
+    span_name, attrs, obs = _written(run, writers, emit)
+    ot = run.otel
     trace_id, span_id, parent_id = otel_ids(run)
     start = ot.get("start_time_unix_nano", run.start_time_ns)
     end = ot.get("end_time_unix_nano", run.end_time_ns if run.end_time_ns is not None else start)

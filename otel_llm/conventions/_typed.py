@@ -102,6 +102,8 @@ def to_number(value: Any) -> int | float | None:
 
 def token_count(value: Any) -> int | None:
     """A usage number as a writer emits it: an int, for any finite number; else None."""
+    if type(value) is int:  # the common case, first: writers call this for every count
+        return value
     if not isinstance(value, (int, float)) or to_number(value) is None:  # bool, NaN, inf
         return None
     return int(value)

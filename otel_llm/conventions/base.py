@@ -291,6 +291,7 @@ class RunFacts:
     retrieval_query: str | None = None
     retrieval_documents: list[Any] | None = None
     span_name: str = ""  # the name the span gets
+    session: str | None = None  # otel_llm.sessions.session_of the run's metadata
 
 
 Reader = Callable[[Extraction], None]

@@ -35,7 +35,6 @@ from otel_llm.conventions.base import (
     loads_maybe,
 )
 from otel_llm.model import ObservationType, Run, StatusCode
-from otel_llm.sessions import session_of
 
 NAMESPACES = frozenset({"gen_ai", "error"})
 
@@ -132,13 +131,13 @@ REQUEST_PARAMS: dict[str, str] = {
     "stream": "gen_ai.request.stream",
 }
 
-# usage_metadata path -> gen_ai.usage.* key, as written.
-USAGE_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("input_tokens",), sc.GEN_AI_USAGE_INPUT_TOKENS),
-    (("output_tokens",), sc.GEN_AI_USAGE_OUTPUT_TOKENS),
-    (("input_token_details", "cache_read"), sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-    (("input_token_details", "cache_creation"), sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
-    (("output_token_details", "reasoning"), sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+# usage_metadata (details group or None, count) -> gen_ai.usage.* key, as written.
+USAGE_KEYS: tuple[tuple[str | None, str, str], ...] = (
+    (None, "input_tokens", sc.GEN_AI_USAGE_INPUT_TOKENS),
+    (None, "output_tokens", sc.GEN_AI_USAGE_OUTPUT_TOKENS),
+    ("input_token_details", "cache_read", sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    ("input_token_details", "cache_creation", sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+    ("output_token_details", "reasoning", sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
 )
 
 
@@ -691,10 +690,12 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
                 out[key] = list(value) if isinstance(value, (list, tuple)) else value
         usage = facts.usage
         if usage:
-            for path, key in USAGE_KEYS:
-                count = token_count(_dig(usage, path))
-                if count is not None:
-                    out[key] = count
+            for group, name, key in USAGE_KEYS:
+                counts = usage if group is None else usage.get(group)
+                if isinstance(counts, dict):
+                    count = token_count(counts.get(name))
+                    if count is not None:
+                        out[key] = count
     if facts.input_messages is not None:
         write_input_messages(facts.input_messages, out)
     if facts.output_messages is not None:
@@ -758,10 +759,8 @@ def write_context(run: Run, facts: Any, out: dict[str, Any]) -> None:
         value = md.get(meta)
         if isinstance(value, str):
             out[key] = value
-    if "gen_ai.conversation.id" not in out:
-        session = session_of(md)  # otel_llm.sessions: the one precedence of session keys
-        if session is not None:
-            out["gen_ai.conversation.id"] = session
+    if "gen_ai.conversation.id" not in out and facts.session is not None:
+        out["gen_ai.conversation.id"] = facts.session
     reasons = md.get("finish_reasons")
     if isinstance(reasons, list) and reasons and all(isinstance(r, str) for r in reasons):
         out["gen_ai.response.finish_reasons"] = list(reasons)
@@ -800,15 +799,6 @@ def _is_attr_value(value: Any) -> bool:
     if isinstance(value, (str, bool, int, float)):
         return True
     return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-
-
-def _dig(d: dict[str, Any], path: tuple[str, ...]) -> Any:
-    cur: Any = d
-    for p in path:
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(p)
-    return cur
 
 
 CONVENTION = Convention(

@@ -23,7 +23,6 @@ from otel_llm.conventions.base import (
     as_dict,
 )
 from otel_llm.model import ObservationType, Run, iso_to_ns, ns_to_iso
-from otel_llm.sessions import session_of
 
 NAMESPACES = frozenset({"langfuse", "user", "session"})
 
@@ -382,9 +381,8 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     out[KIND_KEY] = facts.observation.value
     if facts.observation in (G, E) and (facts.response_model or facts.model):
         out[MODEL_KEY] = facts.response_model or facts.model
-    session = session_of(run.extra.get("metadata"))
-    if session is not None:
-        out["langfuse.session.id"] = session
+    if facts.session is not None:
+        out["langfuse.session.id"] = facts.session
 
 
 CONVENTION = Convention(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import orjson
@@ -173,6 +174,12 @@ def _b64_size(text: str) -> int:
 # --- writing -----------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _metadata_key(key: str) -> str:
+    """`langsmith.metadata.{key}`, made once per metadata key (they recur on every run)."""
+    return f"langsmith.metadata.{key}"
+
+
 def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """Run ids and fields so LangSmith's OTLP endpoint keeps the run as it was."""
     out[KIND_KEY] = run.run_type
@@ -194,7 +201,7 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     md = run.extra.get("metadata") or {}
     for key, value in md.items():
         if value is not None:
-            out[f"langsmith.metadata.{key}"] = value if isinstance(value, str) else dumps(value)
+            out[_metadata_key(key)] = value if isinstance(value, str) else dumps(value)
     # The model LangSmith shows (ls_model_name) when only the parameters name it; the
     # model that answered is the run's metadata `response_model`, written above.
     if facts.model and "ls_model_name" not in md and facts.observation in (G, E):

@@ -97,7 +97,9 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
         out[sc.OTEL_LLM_RUN_NAME] = run.name
     if run.tags:
         out[sc.OTEL_LLM_RUN_TAGS] = list(run.tags)
-    extra = {k: v for k, v in run.extra.items() if k != "otel"}
+    extra = run.extra
+    if "otel" in extra:
+        extra = {k: v for k, v in extra.items() if k != "otel"}
     if extra:
         out[sc.OTEL_LLM_RUN_EXTRA] = dumps(extra)
     if run.session_name is not None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +28,6 @@ from otel_llm.conventions.base import (
     loads_maybe,
 )
 from otel_llm.model import RUN_TYPE_OF, Attributes, ObservationType, Run
-from otel_llm.sessions import session_of
 
 NAMESPACES = frozenset(
     {
@@ -671,22 +671,30 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
         write_documents(facts.retrieval_documents, "retrieval.documents.", out)
     if run.tags:
         out["tag.tags"] = list(run.tags)
-    session = session_of(run.extra.get("metadata"))
-    if session is not None:
-        out["session.id"] = session
+    if facts.session is not None:
+        out["session.id"] = facts.session
+
+
+@functools.lru_cache(maxsize=1024)
+def _message_keys(prefix: str, i: int) -> tuple[str, str, str]:
+    """(`{prefix}{i}.message.`, its role key, its content key): made once, as every
+    span with messages writes them."""
+    p = f"{prefix}{i}.message."
+    return p, p + "role", p + "content"
 
 
 def write_messages(messages: list[dict[str, Any]], prefix: str, out: dict[str, Any]) -> None:
     """Official `{role, parts}` messages as flattened OpenInference messages."""
     for i, m in enumerate(messages):
-        p = f"{prefix}{i}.message."
-        out[p + "role"] = str(m.get("role"))
+        p, role_key, content_key = _message_keys(prefix, i)
+        out[role_key] = str(m.get("role"))
         if m.get("name") is not None:
             out[p + "name"] = str(m["name"])
-        parts = [part for part in m.get("parts") or () if isinstance(part, dict)]
         texts: list[dict[str, Any]] = []
         calls = 0
-        for part in parts:
+        for part in m.get("parts") or ():
+            if not isinstance(part, dict):
+                continue
             ptype = part.get("type")
             if ptype == "tool_call":
                 c = f"{p}tool_calls.{calls}.tool_call."
@@ -712,7 +720,7 @@ def write_messages(messages: list[dict[str, Any]], prefix: str, out: dict[str, A
                 texts.append(part)
         if len(texts) == 1 and texts[0].get("type") == "text":
             content = texts[0].get("content")
-            out[p + "content"] = content if isinstance(content, str) else dumps(content)
+            out[content_key] = content if isinstance(content, str) else dumps(content)
         else:
             for j, part in enumerate(texts):
                 c = f"{p}contents.{j}.message_content."

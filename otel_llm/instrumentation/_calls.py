@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,12 @@ from otel_llm.instrumentation._wrapping import (
 from otel_llm.model import Run
 
 _SUPPRESS = context_api._SUPPRESS_INSTRUMENTATION_KEY
+
+# The streams our wrappers open while a stream helper's manager enters (see
+# `HelperManager`); None outside one.
+_HELPER_STREAMS: ContextVar[list[_StreamBase] | None] = ContextVar(
+    "otel_llm_helper_streams", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,7 @@ def sync_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> Wra
         call.detach()
         if _streams(op, kwargs):
             try:
-                return SyncStream(result, call)
+                return opened(SyncStream(result, call))
             except Exception as exc:
                 log_once(f"{op.where}: wrapping the stream", exc)
         call.answer(result)
@@ -190,13 +197,77 @@ def async_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> Wr
         call.detach()
         if _streams(op, kwargs):
             try:
-                return AsyncStream(result, call)
+                return opened(AsyncStream(result, call))
             except Exception as exc:
                 log_once(f"{op.where}: wrapping the stream", exc)
         call.answer(result)
         return result
 
     return traced
+
+
+def opened(stream: _StreamBase) -> _StreamBase:
+    """A stream just wrapped, made known to the stream helper entering (if any)."""
+    helper = _HELPER_STREAMS.get()
+    if helper is not None:
+        helper.append(stream)
+    return stream
+
+
+class HelperManager:
+    """A stream helper's context manager (`client.chat.completions.stream(...)`,
+    `client.responses.stream(...)`, ...), unchanged for the app. The helper reads a
+    stream that our `create` wrapper opens as it enters; that stream's span ends when
+    the `with` block does (with its error, if any), not only when the stream is read to
+    its end or dropped: a helper closes its HTTP response, not the stream."""
+
+    def __init__(self, manager: Any) -> None:
+        self._manager = manager
+        self._streams: list[_StreamBase] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._manager, name)
+
+    def _done(self, error: BaseException | None) -> None:
+        streams, self._streams = self._streams, []
+        for stream in streams:
+            stream._self_end(error)
+
+    def __enter__(self) -> Any:
+        token = _HELPER_STREAMS.set(self._streams)
+        try:
+            return self._manager.__enter__()
+        finally:
+            _HELPER_STREAMS.reset(token)
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self._manager.__exit__(*exc_info)
+        finally:
+            self._done(exc_info[1])
+
+    async def __aenter__(self) -> Any:
+        token = _HELPER_STREAMS.set(self._streams)
+        try:
+            return await self._manager.__aenter__()
+        finally:
+            _HELPER_STREAMS.reset(token)
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self._manager.__aexit__(*exc_info)
+        finally:
+            self._done(exc_info[1])
+
+
+def helper_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
+    """The wrapper of a stream helper method: its manager as a `HelperManager`."""
+    manager = wrapped(*args, **kwargs)
+    try:
+        return HelperManager(manager)
+    except Exception as exc:
+        log_once("wrapping a stream helper", exc)
+        return manager
 
 
 def _request_peer(op: Operation) -> bool:

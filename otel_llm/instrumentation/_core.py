@@ -17,8 +17,9 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -27,7 +28,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from otel_llm import config
 from otel_llm import semconv as sc
-from otel_llm.convert import DEFAULT_EMIT, run_to_span
+from otel_llm.convert import DEFAULT_EMIT, WrittenSpan, span_writer
 from otel_llm.ids import run_id_from_span_id
 from otel_llm.model import Run
 from otel_llm.redaction import Redactor
@@ -42,7 +43,9 @@ SCOPE_VERSION = "0.1.0"
 
 # A live span's run ids are its OTel ids, read back from the span itself: the writer's
 # id keys would only repeat them (and a LangSmith backend trusts them over span ids).
+# So a run written here keeps a stand-in id, whose keys are dropped.
 _ID_KEYS = (sc.OTEL_LLM_RUN_ID, "langsmith.span.id")
+_STAND_IN_ID = run_id_from_span_id(b"\x00" * 7 + b"\x01")
 
 # The scopes of the provider instrumentors: a call under one of their open spans is
 # inside a call already traced (a client method that calls another), not traced twice.
@@ -81,6 +84,11 @@ class Settings:
     emit: frozenset[str] = DEFAULT_EMIT
     capture_content: bool = True
     redactor: Redactor | None = field(default=None, compare=False)
+
+    @cached_property
+    def write(self) -> Callable[[Run], WrittenSpan]:
+        """`run_to_span` for these families, worked out once."""
+        return span_writer(self.emit)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -126,11 +134,6 @@ def now_ns() -> int:
     return time.time_ns()
 
 
-def span_run_id(span: Span) -> Any:
-    """The run id a reader derives from the span's id."""
-    return run_id_from_span_id(span.get_span_context().span_id.to_bytes(8, "big"))
-
-
 def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -149,10 +152,9 @@ def finish_span(
     try:
         if error is not None and run.error is None:
             run.error = error_text(error)
-        run.id = span_run_id(span)
         if settings.redactor is not None:
             run = settings.redactor(run)
-        record = run_to_span(run, settings.emit)
+        record = settings.write(run)
         attrs = record.attributes
         for key in _ID_KEYS:
             attrs.pop(key, None)
@@ -192,9 +194,11 @@ def set_attributes(span: Span, attrs: dict[str, Any]) -> None:
         and (store.maxlen is None or len(values) + len(attrs) <= store.maxlen)
         and getattr(span, "_end_time", 0) is None
     ):
+        lists = [key for key, value in attrs.items() if type(value) is list]
         with lock:
-            for key, value in attrs.items():
-                values[key] = tuple(value) if type(value) is list else value
+            values.update(attrs)
+            for key in lists:
+                values[key] = tuple(values[key])
         return
     span.set_attributes(attrs)
 
@@ -242,7 +246,7 @@ def generation_run(
         if params.get(param) is not None:
             metadata[key] = params[param]
     return Run(
-        id=run_id_from_span_id(b"\x00" * 7 + b"\x01"),  # replaced by the span's own
+        id=_STAND_IN_ID,
         name=name,
         run_type=run_type,
         start_time_ns=start_ns,
@@ -281,11 +285,11 @@ def usage_metadata(
         "output_tokens": o,
         "total_tokens": total if isinstance(total, int) else i + o,
     }
-    details = {
-        k: v
-        for k, v in (("cache_read", cache_read), ("cache_creation", cache_creation))
-        if isinstance(v, int) and v
-    }
+    details: dict[str, int] = {}
+    if isinstance(cache_read, int) and cache_read:
+        details["cache_read"] = cache_read
+    if isinstance(cache_creation, int) and cache_creation:
+        details["cache_creation"] = cache_creation
     if details:
         usage["input_token_details"] = details
     if isinstance(reasoning, int) and reasoning:

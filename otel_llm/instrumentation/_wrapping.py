@@ -93,7 +93,7 @@ def peer_span_active(span: trace.Span | None = None) -> bool:
 
 def request_peer(*classes: Any) -> bool:
     """Does a peer wrap the `request` method of one of these client classes?"""
-    return any(_peer_wrapper(vars(cls).get("request")) for cls in classes)
+    return any(_peer_wrapper(cls.__dict__.get("request")) for cls in classes)
 
 
 @contextmanager

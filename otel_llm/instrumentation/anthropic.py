@@ -21,8 +21,10 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from otel_llm import config
 from otel_llm.conventions import messages as msgs
 from otel_llm.instrumentation._calls import (
+    AsyncStream,
     Call,
     Operation,
+    SyncStream,
     async_wrapper,
     skip,
     start_call,
@@ -234,17 +236,36 @@ MESSAGES = Operation(
 
 
 class _StreamManager:
-    """`messages.stream(...)`'s manager: the span ends when its `with` block does, with
-    the message the helper put together."""
+    """`messages.stream(...)`'s manager. The helper reads the API's raw event stream
+    (its `_raw_stream`), whatever the app reads of it (events, `text_stream`, the final
+    message): that stream is read through our stream proxy, as `create(stream=True)`'s
+    is, so the span records the first token and ends when the events end, or when the
+    `with` block does. A helper without a raw stream to read gets the span ended with
+    its block, with the message it put together."""
 
     def __init__(self, manager: Any, call: Call) -> None:
         self._manager, self._call = manager, call
         self._stream: Any = None
+        self._raw: SyncStream | AsyncStream | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._manager, name)
 
+    def _read_raw(self, proxy: type[SyncStream | AsyncStream]) -> None:
+        """The helper's raw stream, read through our proxy, which now ends the span."""
+        raw = getattr(self._stream, "_raw_stream", None)
+        if raw is None or self._call is None:
+            return
+        try:
+            self._stream._raw_stream = self._raw = proxy(raw, self._call)
+            self._call = None  # type: ignore[assignment]
+        except Exception as exc:
+            log_once("anthropic messages.stream: reading the raw stream", exc)
+
     def _done(self, error: BaseException | None) -> None:
+        if self._raw is not None:
+            self._raw._self_end(error)
+            return
         call, self._call = self._call, None  # type: ignore[assignment]
         if call is None:
             return
@@ -259,6 +280,7 @@ class _StreamManager:
 
     def __enter__(self) -> Any:
         self._stream = self._manager.__enter__()
+        self._read_raw(SyncStream)
         return self._stream
 
     def __exit__(self, *exc_info: Any) -> Any:
@@ -269,6 +291,7 @@ class _StreamManager:
 
     async def __aenter__(self) -> Any:
         self._stream = await self._manager.__aenter__()
+        self._read_raw(AsyncStream)
         return self._stream
 
     async def __aexit__(self, *exc_info: Any) -> Any:

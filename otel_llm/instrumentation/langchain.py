@@ -64,12 +64,25 @@ class _RunSpan(trace.Span):
     LangChain may end a run in another context than the one it started it in (async
     end callbacks run in a shielded task), where the start's attachment cannot be
     undone; this stand-in makes a left-over attachment harmless: later spans there
-    get the right parent, not an ended run's span.
+    get the right parent, not an ended run's span. A stand-in made over ended ones
+    stands on what they stand for, and an ended one lets its span go: an async task
+    that awaits many model calls in a row keeps one left-over stand-in, not a chain of
+    them holding every ended span (which grew until lookups hit the recursion limit).
     """
 
+    live: bool
+    _previous: Span
+
     def __init__(self, span: Span, previous: Span, llm: bool) -> None:
+        while isinstance(previous, _RunSpan) and not previous.live:
+            previous = previous._previous
         self._span, self._previous, self._llm = span, previous, llm
         self.live = True
+
+    def ended(self) -> None:
+        """Its run has ended: it stands for the span current before it from now on."""
+        self.live = False
+        self._span = trace.INVALID_SPAN
 
     def _target(self) -> Span:
         return self._span if self.live else self._previous
@@ -157,7 +170,7 @@ class OtelLangChainTracer(BaseTracer):
         if found is None:
             return
         span, stand_in, token = found
-        stand_in.live = False
+        stand_in.ended()
         try:
             if trace.get_current_span() is stand_in:
                 _detach(token)

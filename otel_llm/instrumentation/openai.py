@@ -18,7 +18,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 
 from otel_llm.conventions import messages as msgs
-from otel_llm.instrumentation._calls import Operation, async_wrapper, sync_wrapper
+from otel_llm.instrumentation._calls import Operation, async_wrapper, helper_wrapper, sync_wrapper
 from otel_llm.instrumentation._core import (
     Settings,
     available,
@@ -91,8 +91,12 @@ def _request_peer() -> bool:
 
 
 def _chat_message(m: Any) -> dict[str, Any]:
-    if type(m) is dict and all(type(v) is str for v in m.values()):
-        return {"content": None, **m}  # the common case, already plain
+    if type(m) is dict:
+        for v in m.values():
+            if type(v) is not str:
+                break
+        else:
+            return {"content": None, **m}  # the common case, already plain
     d = plain(m)
     if not isinstance(d, dict):
         return msgs.message("user", d)
@@ -114,7 +118,8 @@ def _chat_start(kwargs: dict[str, Any], settings: Settings) -> tuple[str, Run]:
 
 def _parsed(result: Any) -> Any:
     """`with_raw_response` answers a LegacyAPIResponse: its parsed body (cached)."""
-    if hasattr(result, "parse") and not hasattr(result, "model_dump"):
+    # model_dump first: a missing attribute costs a pydantic model an exception.
+    if not hasattr(result, "model_dump") and hasattr(result, "parse"):
         return result.parse()
     return result
 
@@ -467,6 +472,20 @@ TARGETS: tuple[tuple[str, str, Operation, bool], ...] = (
     ("openai.resources.embeddings", "Embeddings.create", EMBEDDINGS, False),
     ("openai.resources.embeddings", "AsyncEmbeddings.create", EMBEDDINGS, True),
 )
+# The stream helpers (`with client.chat.completions.stream(...) as stream:`): they call
+# `create(stream=True)`, traced above; their managers end that call's span with the
+# `with` block. (module, Class.method); the beta module is that of older clients.
+_CHAT = "openai.resources.chat.completions.completions"
+_BETA_CHAT = "openai.resources.beta.chat.completions"
+_RESPONSES = "openai.resources.responses.responses"
+HELPERS: tuple[tuple[str, str], ...] = (
+    (_CHAT, "Completions.stream"),
+    (_CHAT, "AsyncCompletions.stream"),
+    (_BETA_CHAT, "Completions.stream"),
+    (_BETA_CHAT, "AsyncCompletions.stream"),
+    (_RESPONSES, "Responses.stream"),
+    (_RESPONSES, "AsyncResponses.stream"),
+)
 
 
 class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -486,7 +505,11 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for module, path, op, is_async in available(TARGETS):
             factory = async_wrapper if is_async else sync_wrapper
             wrap(module, path, factory(op, tracer, settings))
+        for module, path in available(HELPERS):
+            wrap(module, path, helper_wrapper)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for module, path, _, _ in available(TARGETS):
+            unwrap(module, path)
+        for module, path in available(HELPERS):
             unwrap(module, path)

@@ -177,8 +177,23 @@ def _responses_events(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         "response": {**full, "status": "in_progress", "output": [], "usage": None},
     }
     for i, item in enumerate(full["output"]):
+        # The items and parts open before their deltas (the client's stream helper
+        # builds its snapshot from these).
+        opened = {**item, "status": "in_progress"}
+        if item["type"] == "message":
+            opened["content"] = []
+        else:
+            opened["arguments"] = ""
+        yield {"type": "response.output_item.added", "output_index": i, "item": opened}
         if item["type"] == "message":
             text = item["content"][0]["text"]
+            yield {
+                "type": "response.content_part.added",
+                "item_id": item["id"],
+                "output_index": i,
+                "content_index": 0,
+                "part": {"type": "output_text", "text": "", "annotations": []},
+            }
             for piece in (text[:12], text[12:]):
                 yield {
                     "type": "response.output_text.delta",

@@ -114,11 +114,39 @@ def test_stream_helper(anthropic_traced: Traced, llm_url: str) -> None:
         model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "Capital?"}]
     ) as stream:
         assert "".join(stream.text_stream) == ANSWER
-    _, run = anthropic_traced.one()
+    span, run = anthropic_traced.one()
     assert run.outputs == {
         "messages": [{"role": "assistant", "content": ANSWER, "finish_reason": "end_turn"}]
     }
     assert run.usage == USAGE
+    # Time to first token, as for create(stream=True).
+    assert [e.name for e in span.events] == ["new_token"]
+    assert span.start_time < span.events[0].timestamp <= span.end_time
+    assert 0 < span.attributes["gen_ai.response.time_to_first_chunk"] < 5
+    assert [e["name"] for e in run.events] == ["new_token"]
+
+
+def test_stream_helper_left_early_and_async(anthropic_traced: Traced, llm_url: str) -> None:
+    question = [{"role": "user", "content": "Capital?"}]
+    with client(llm_url).messages.stream(model=MODEL, max_tokens=100, messages=question) as s:
+        for event in s:
+            if event.type == "text":
+                break
+        assert anthropic_traced.spans() == []
+    assert anthropic_traced.spans()[0].end_time is not None  # ended with its block
+
+    async def main() -> None:
+        c = anthropic.AsyncAnthropic(base_url=llm_url, api_key="sk", max_retries=0)
+        async with c.messages.stream(model=MODEL, max_tokens=100, messages=question) as s:
+            message = await s.get_final_message()
+        assert message.content[0].text == ANSWER  # type: ignore[union-attr]
+
+    asyncio.run(main())
+    first, second = anthropic_traced.spans()
+    assert [e.name for e in first.events] == [e.name for e in second.events] == ["new_token"]
+    assert anthropic_traced.runs()[1].outputs == {
+        "messages": [{"role": "assistant", "content": ANSWER, "finish_reason": "end_turn"}]
+    }
 
 
 def test_async_tool_result_round(anthropic_traced: Traced, llm_url: str) -> None:

@@ -6,6 +6,8 @@ under the chat-model span with its tokens counted once."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Iterator
 from typing import Any, TypedDict
 
@@ -17,7 +19,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_llm import Run
@@ -199,6 +201,41 @@ def test_async_and_streaming(lc_traced: Traced, llm_url: str) -> None:
     ]
     assert sorted(len(s.events) for s in lc_chats) == [0, 0, 1]  # the stream's first token
     assert [e.name for s in lc_chats for e in s.events] == ["new_token"]
+
+
+def test_async_calls_in_one_task_nest_and_keep_no_ended_span(
+    lc_traced: Traced, llm_url: str
+) -> None:
+    """Model calls awaited one after another in one task: LangChain ends each run in
+    another (shielded) task, so each leaves its start's attachment in this one; the
+    provider spans still nest under their chat-model spans, and the ended spans are
+    not kept alive by what is left."""
+    langchain_spans: list[weakref.ref[Any]] = []
+
+    class Watch(SpanProcessor):
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            if span.instrumentation_scope.name.endswith("langchain"):
+                langchain_spans.append(weakref.ref(span))
+
+    lc_traced.provider.add_span_processor(Watch())
+    model = llm(llm_url)
+
+    async def main() -> int:
+        for _ in range(20):
+            await model.ainvoke("Capital?")
+        gc.collect()
+        return sum(ref() is not None for ref in langchain_spans)
+
+    assert asyncio.run(main()) == 0
+    spans = lc_traced.spans()
+    by_id = {s.context.span_id: s for s in spans}
+    providers = [s for s in spans if s.instrumentation_scope.name.endswith("openai")]
+    assert len(providers) == len(langchain_spans) == 20
+    for provider in providers:
+        parent = by_id[provider.parent.span_id]  # type: ignore[union-attr]
+        assert parent.instrumentation_scope.name.endswith("langchain")
+        assert parent.name == "chat gpt-4o-mini" and parent.parent is None
+        assert "langsmith.metadata.usage_counted_by_parent" in provider.attributes
 
 
 def test_langgraph_nodes(lc_traced: Traced, llm_url: str) -> None:

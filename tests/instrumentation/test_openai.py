@@ -182,6 +182,80 @@ def test_stream_of_tool_calls(openai_traced: Traced, llm_url: str) -> None:
     assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
 
 
+def test_chat_stream_helper_read_to_its_end(openai_traced: Traced, llm_url: str) -> None:
+    c = client(llm_url)
+    for helper in (c.chat.completions, c.beta.chat.completions):
+        with helper.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+            deltas = [e.delta for e in stream if e.type == "content.delta"]
+            assert stream.get_final_completion().choices[0].message.content == ANSWER
+        assert "".join(deltas) == ANSWER
+    spans, runs = openai_traced.spans(), openai_traced.runs()
+    assert [s.name for s in spans] == ["chat gpt-4o-mini"] * 2
+    for span, run in zip(spans, runs, strict=True):
+        assert span.attributes["gen_ai.request.stream"] is True
+        assert 0 < span.attributes["gen_ai.response.time_to_first_chunk"] < 5
+        assert [e.name for e in span.events] == ["new_token"]
+        assert run.outputs == {
+            "messages": [{"role": "assistant", "content": ANSWER, "finish_reason": "stop"}]
+        }
+
+
+def test_chat_stream_helper_left_early_ends_with_its_block(
+    openai_traced: Traced, llm_url: str
+) -> None:
+    with client(llm_url).chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as s:
+        next(iter(s))
+        assert openai_traced.spans() == []
+    # Ended by the block, though the app still holds the stream (a helper closes its
+    # HTTP response, not the stream our wrapper handed it).
+    span, run = openai_traced.one()
+    assert span.status.status_code == StatusCode.UNSET
+    assert run.end_time_ns is not None and s is not None
+
+    with (
+        pytest.raises(KeyError),
+        client(llm_url).chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as s,
+    ):
+        next(iter(s))
+        raise KeyError("app bug")
+    failed = openai_traced.spans()[1]
+    assert failed.status.status_code == StatusCode.ERROR
+    assert failed.attributes["error.type"] == "KeyError"
+
+
+def test_responses_stream_helper(openai_traced: Traced, llm_url: str) -> None:
+    with client(llm_url).responses.stream(model="gpt-4o-mini", input="Hi") as stream:
+        for _ in stream:
+            pass
+        assert stream.get_final_response().output_text == ANSWER
+    span, run = openai_traced.one()
+    assert [e.name for e in span.events] == ["new_token"]
+    assert run.outputs == {
+        "messages": [{"role": "assistant", "content": ANSWER, "finish_reason": "stop"}]
+    }
+    assert run.usage is not None and run.usage["input_tokens"] == 23
+
+
+def test_async_stream_helpers(openai_traced: Traced, llm_url: str) -> None:
+    async def main() -> None:
+        c = openai.AsyncOpenAI(base_url=llm_url + "/v1", api_key="sk", max_retries=0)
+        async with c.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as s:
+            async for _ in s:
+                pass
+        async with c.responses.stream(model="gpt-4o-mini", input="Hi") as r:
+            async for _ in r:
+                break
+        assert len(openai_traced.spans()) == 2  # the second ended with its block
+
+    asyncio.run(main())
+    runs = openai_traced.runs()
+    assert [e["name"] for e in runs[0].events] == ["new_token"]
+    assert runs[0].outputs == {
+        "messages": [{"role": "assistant", "content": ANSWER, "finish_reason": "stop"}]
+    }
+    assert all(r.end_time_ns is not None for r in runs)
+
+
 def test_responses_api_plain_and_function_tools(openai_traced: Traced, llm_url: str) -> None:
     c = client(llm_url)
     c.responses.create(
@@ -355,7 +429,7 @@ def test_a_failure_inside_never_reaches_the_app(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("writer bug")
 
-    monkeypatch.setattr(core, "run_to_span", broken)
+    monkeypatch.setattr(core, "set_attributes", broken)
     monkeypatch.setattr(core, "_logged", set())
     c = client(llm_url)
     for _ in range(2):
