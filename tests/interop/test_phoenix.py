@@ -31,7 +31,8 @@ import pytest
 
 from otel_llm import Run, runs_to_spans, spans_to_runs
 from otel_llm.conventions import gen_ai, openinference
-from otel_llm.convert import _facts, _output_messages, observation_of
+from otel_llm.convert import observation_of
+from otel_llm.convert.write import _facts, _output_messages
 from otel_llm.otlp import decode_otlp_json, encode_otlp_protobuf
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]
