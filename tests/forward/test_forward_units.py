@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from otel_llm.cli import main
 from otel_llm.convert import spans_to_runs
 from otel_llm.forward import parse_destination, split_urls
-from otel_llm.forward.forwarder import render_stored
+from otel_llm.forward.render import render_stored
 from otel_llm.otlp import decode_otlp_protobuf
 from otel_llm.server.status_api import metrics_text
 from otel_llm.store.sqlite import SCHEMA_VERSION, SQLiteStore

@@ -19,10 +19,12 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
+from otel_llm._gc import collector_paused
+from otel_llm.ids import uuid_from_int
 from otel_llm.model import Run, mark_incomplete
 
 OUTBOX_SCHEMA = """
@@ -55,13 +57,19 @@ _ID, _END = 0, 10
 _JSON_COLUMNS = (11, 12, 13, 14, 15, 16, 17, 18)  # error, inputs ... serialized
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One queued run for one destination, as read (`seq` identifies the version)."""
+class Entry(NamedTuple):
+    """One queued run for one destination, as read (`seq` identifies the version).
+    A tuple: batches of them travel back from the render workers."""
 
     run_id: str
     seq: int
     queued_ns: int
+
+
+# A place in a destination's due order: (due, run_id). Batches are ranges of it, so the
+# forwarder can pick the next batch while earlier ones are still rendered or sent.
+Position = tuple[int, str]
+START: Position = (-1, "")  # before every row
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +125,36 @@ def due_entries(conn: sqlite3.Connection, destination: str, now_ns: int, limit: 
     ]
 
 
+def batch_end(
+    conn: sqlite3.Connection, destination: str, after: Position, now_ns: int, limit: int
+) -> Position | None:
+    """Where the next batch ends: the `limit`-th row due by `now_ns` after `after` (or
+    the last one, when fewer are due); None when none is. Reads the index only."""
+    row = conn.execute(
+        "SELECT due, run_id FROM (SELECT due, run_id FROM outbox WHERE destination = ? "
+        "AND due <= ? AND (due, run_id) > (?, ?) ORDER BY due, run_id LIMIT ?) "
+        "ORDER BY due DESC, run_id DESC LIMIT 1",
+        (destination, now_ns, *after, limit),
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def entries_between(
+    conn: sqlite3.Connection, destination: str, after: Position, last: Position
+) -> list[Entry]:
+    """The rows of `destination` after `after` up to `last` (a batch), in due order."""
+    return list(
+        map(
+            Entry._make,
+            conn.execute(
+                "SELECT run_id, seq, queued FROM outbox WHERE destination = ? "
+                "AND (due, run_id) > (?, ?) AND (due, run_id) <= (?, ?) ORDER BY due, run_id",
+                (destination, *after, *last),
+            ),
+        )
+    )
+
+
 def ack(conn: sqlite3.Connection, destination: str, entries: Iterable[Entry]) -> int:
     """Delete rows sent (inside a write transaction); a row whose run changed since it
     was read keeps its place. Returns the rows deleted."""
@@ -170,13 +208,16 @@ _STORED_RUN_SQL = (
 _CHUNK = 500
 
 
+@collector_paused()  # thousands of new dicts that hold no cycles
 def stored_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, Run]:
     """The runs with these ids as stored now (ids no longer stored are left out)."""
     out: dict[str, Run] = {}
     for i in range(0, len(run_ids), _CHUNK):
         chunk = run_ids[i : i + _CHUNK]
         sql = _STORED_RUN_SQL.format(", ".join("?" * len(chunk)))
-        for row in conn.execute(sql, chunk):
+        # Fetched whole, then decoded: the read ends at once (a long one would keep the
+        # checkpointer from recycling the WAL the writer is filling).
+        for row in conn.execute(sql, chunk).fetchall():
             out[row[0]] = _run(row)
     return out
 
@@ -209,11 +250,11 @@ def _run(row: tuple[Any, ...]) -> Run:
         extra["metadata"] = orjson.loads(metadata)
     mark_incomplete(extra, bool(incomplete))
     return Run(
-        id=uuid.UUID(rid),
+        id=_uuid(rid),
         name=name,
         run_type=run_type,
-        trace_id=uuid.UUID(trace),
-        parent_run_id=uuid.UUID(parent) if parent else None,
+        trace_id=_uuid(trace),
+        parent_run_id=_uuid(parent) if parent else None,
         dotted_order=dotted,
         start_time_ns=start,
         end_time_ns=end,
@@ -225,6 +266,11 @@ def _run(row: tuple[Any, ...]) -> Run:
         events=orjson.loads(events) if events else [],
         serialized=orjson.loads(serialized) if serialized else None,
         session_name=project,
-        reference_example_id=uuid.UUID(reference) if reference else None,
+        reference_example_id=_uuid(reference) if reference else None,
         attachments=orjson.loads(attachments) if attachments else {},
     )
+
+
+def _uuid(text: str) -> uuid.UUID:
+    """A stored (canonical, valid) UUID's text as a UUID, without the constructor's checks."""
+    return uuid_from_int(int(text.replace("-", ""), 16))

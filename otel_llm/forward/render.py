@@ -1,0 +1,90 @@
+"""Rendering a batch: read its outbox rows and runs as stored now, make the payload.
+
+This is the forwarder's CPU work (reading a run back, `runs_to_spans`, encoding: about
+as much CPU a span as ingesting it). A server with decode workers does it in render
+worker processes that run at a lower CPU priority than ingest (`RENDER_NICENESS`): an
+export request waits on its commit, a forwarded batch waits on nobody, so when both
+want the cores, ingest gets them and the outbox absorbs the difference (bounded, and
+drained as soon as ingest leaves CPU to spare).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from otel_llm.forward.destinations import LANGSMITH, DestinationSpec, render
+from otel_llm.server.pipeline import _worker_init as worker_init
+from otel_llm.store.sqlite.outbox import Entry, Position, entries_between, stored_runs
+
+# Added to the render workers' nice value: 10 gives each ~1/10 of a core's share when
+# ingest processes (nice 0) want the same core, and the whole core when they do not.
+RENDER_NICENESS = 10
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A batch ready to send: the payload and which outbox rows it covers."""
+
+    payload: Any
+    sent: list[Entry]
+    held: list[Entry]  # incomplete runs a LangSmith destination should not get yet
+    gone: list[Entry]  # no longer stored
+
+
+def render_stored(
+    conn: sqlite3.Connection, spec: DestinationSpec, entries: list[Entry], hold_after_ns: int
+) -> Rendered:
+    """Read the runs of `entries` as stored now and render them for `spec`."""
+    runs = stored_runs(conn, [e.run_id for e in entries])
+    sent, held, gone, batch = [], [], [], []
+    for entry in entries:
+        run = runs.get(entry.run_id)
+        if run is None:
+            gone.append(entry)
+        elif (
+            spec.kind == LANGSMITH
+            and entry.queued_ns > hold_after_ns
+            and (run.extra.get("otel") or {}).get("incomplete")
+        ):
+            held.append(entry)  # its parent may still come and complete its dotted order
+        else:
+            sent.append(entry)
+            batch.append(run)
+    return Rendered(render(spec, batch) if batch else None, sent, held, gone)
+
+
+def render_range(
+    conn: sqlite3.Connection,
+    spec: DestinationSpec,
+    after: Position,
+    last: Position,
+    hold_after_ns: int,
+) -> Rendered:
+    """Render the batch of `spec`'s outbox rows after `after` up to `last`."""
+    return render_stored(conn, spec, entries_between(conn, spec.name, after, last), hold_after_ns)
+
+
+_connections = threading.local()  # a render worker's read connection, per store file
+
+
+def render_range_in_worker(
+    db_path: str, spec: DestinationSpec, after: Position, last: Position, hold_after_ns: int
+) -> Rendered:
+    """`render_range` in a render worker process, on its own read connection."""
+    by_path: dict[str, sqlite3.Connection] = _connections.__dict__.setdefault("by_path", {})
+    conn = by_path.get(db_path)
+    if conn is None:
+        conn = by_path[db_path] = sqlite3.connect(db_path, isolation_level=None, timeout=30.0)
+        conn.execute("PRAGMA query_only = 1")
+    return render_range(conn, spec, after, last, hold_after_ns)
+
+
+def render_worker_init() -> None:
+    """As the decode workers (collector tuned, signals left to the server, exit with
+    it), at a lower CPU priority than ingest."""
+    worker_init()
+    os.nice(RENDER_NICENESS)
