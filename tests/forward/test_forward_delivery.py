@@ -162,6 +162,22 @@ def test_a_destination_down_for_a_while_gets_everything_once(tmp_path: Path) -> 
             assert status(source)[url]["state"] == "ok"
 
 
+def test_small_batches_rendered_ahead_in_worker_processes_arrive_once(tmp_path: Path) -> None:
+    with serving(tmp_path / "r.db", http_port=0) as receiver:
+        url = f"grpc://{receiver.grpc_address}"
+        with serving(tmp_path / "s.db", forward=(url,), forward_batch_size=3, workers=1) as source:
+            spans = [s for seed in range(1, 6) for s in trace_spans(seed)]
+            send(source, spans)
+            expected = run_ids(spans)
+            wait_until(lambda: expected <= stored_ids(receiver.store), timeout=90)
+            wait_until(lambda: status(source)[url]["outbox_runs"] == 0)
+            sent = status(source)[url]
+            # Batches are rendered ahead (up to 3 at a time); none overlapped another.
+            assert sent["sent_runs"] == len(expected)
+            assert sent["sent_batches"] >= len(expected) // 3
+        assert run_count(receiver.store) == len(expected)
+
+
 def test_the_outbox_bound_spills_and_replay_sends_them(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}/v1/traces"
     spill = tmp_path / "spill"

@@ -16,7 +16,15 @@ from otel_llm.forward.render import render_stored
 from otel_llm.otlp import decode_otlp_protobuf
 from otel_llm.server.status_api import metrics_text
 from otel_llm.store.sqlite import SCHEMA_VERSION, SQLiteStore
-from otel_llm.store.sqlite.outbox import Outbox, ack, depth, due_entries
+from otel_llm.store.sqlite.outbox import (
+    START,
+    Outbox,
+    ack,
+    batch_end,
+    depth,
+    due_entries,
+    entries_between,
+)
 from tests.server.helpers import trace_spans
 
 
@@ -102,6 +110,22 @@ def test_a_change_while_in_flight_keeps_its_outbox_row(tmp_path: Path) -> None:
         with store._write() as conn:
             assert ack(conn, "d", fresh) == len(ids)
         assert depth(store._reader(), "d").runs == 0
+
+
+def test_batches_are_consecutive_ranges_of_the_due_order(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.db") as store:
+        ids = [i for seed in range(1, 4) for i in _stored(store, Outbox(["d", "e"], 0), seed)]
+        conn = store._reader()
+        batches, after = [], START
+        while (last := batch_end(conn, "d", after, 2**62, 4)) is not None:
+            batches.append(entries_between(conn, "d", after, last))
+            after = last
+        assert all(0 < len(b) <= 4 for b in batches) and len(batches) == -(-len(ids) // 4)
+        in_order = [e for b in batches for e in b]
+        # Every row once, in the order `due_entries` gives, and only this destination's.
+        assert in_order == due_entries(conn, "d", 2**62, len(ids) + 1)
+        assert sorted(e.run_id for e in in_order) == sorted(ids)
+        assert batch_end(conn, "d", START, 0, 4) is None  # nothing due yet at time 0
 
 
 def test_open_runs_are_due_after_the_wait(tmp_path: Path) -> None:
