@@ -30,7 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from otel_llm.forward.destinations import Destination, DestinationSpec, open_destination
+from otel_llm.forward.destinations import (
+    Destination,
+    DestinationSpec,
+    Outcome,
+    open_destination,
+)
 from otel_llm.forward.render import (
     Rendered,
     render_range,
@@ -43,11 +48,11 @@ from otel_llm.store.sqlite.outbox import (
     Entry,
     Outbox,
     Position,
-    ack,
     batch_end,
-    defer,
     depth,
-    oldest_entries,
+    oldest_rows,
+    prepare_outbox,
+    settle,
     stored_runs,
 )
 from otel_llm.store.sqlite.store import SQLiteStore
@@ -172,6 +177,8 @@ class Forwarder:
 
     def start(self) -> None:
         """Install the outbox hook, then start one delivery thread per destination."""
+        with self.store._write() as conn:
+            prepare_outbox(conn)
         self.store.outbox = Outbox(
             [s.name for s in self.specs], int(self.settings.open_wait_seconds * 1e9)
         )
@@ -276,14 +283,10 @@ class Forwarder:
         self, spec: DestinationSpec, after: Position, last: Position, hold_after: int
     ) -> Future[Rendered]:
         assert self._executor is not None
+        args = (spec, after, last, hold_after, self.settings.batch_size)
         if self._render_workers:
-            path = str(self.store.path)
-            return self._executor.submit(
-                render_range_in_worker, path, spec, after, last, hold_after
-            )
-        return self._executor.submit(
-            lambda: render_range(self.store._reader(), spec, after, last, hold_after)
-        )
+            return self._executor.submit(render_range_in_worker, str(self.store.path), *args)
+        return self._executor.submit(lambda: render_range(self.store._reader(), *args))
 
     @staticmethod
     def _abandon(pipeline: deque[Future[Rendered]]) -> None:
@@ -306,25 +309,24 @@ class Forwarder:
         stats: DestinationStats,
         rendered: Rendered,
     ) -> int | None:
-        """Send a rendered batch and settle its rows; the rows settled, or None after a
+        """Send a rendered batch and settle its rows; the runs settled, or None after a
         failure."""
-        if rendered.held or rendered.gone:
-            with self.store._write() as wconn:
-                defer(wconn, spec.name, rendered.held, time.time_ns() + _HOLD_RETRY_NS)
-                ack(wconn, spec.name, rendered.gone)
-            stats.gone_runs += len(rendered.gone)
-        if not rendered.sent:
-            return len(rendered.held) + len(rendered.gone)
-        outcome = destination.send(rendered.payload, len(rendered.sent))
+        outcome = Outcome(True)
+        for payload in rendered.payloads:  # none when no run is to be sent
+            outcome = destination.send(payload, len(rendered.sent))
+            if not outcome.ok:
+                break
         if outcome.ok:
             with self.store._write() as wconn:
-                ack(wconn, spec.name, rendered.sent)
-            stats.sent_runs += len(rendered.sent)
-            stats.sent_batches += 1
-            if stats.retrying:
-                logger.info("forward %s: delivering again", spec.name)
-            stats.retrying = False
-            return len(rendered.sent)
+                settle(wconn, spec.name, rendered.settled, rendered.held, self._hold_until())
+            stats.gone_runs += len(rendered.gone)
+            if rendered.sent:
+                stats.sent_runs += len(rendered.sent)
+                stats.sent_batches += len(rendered.payloads)
+                if stats.retrying:
+                    logger.info("forward %s: delivering again", spec.name)
+                stats.retrying = False
+            return len(rendered.settled) + len(rendered.held)
         stats.last_error = outcome.problem
         if not outcome.retryable:
             logger.error(
@@ -333,7 +335,9 @@ class Forwarder:
                 len(rendered.sent),
                 outcome.problem,
             )
-            spilled = self._spill(spec, stats, rendered.sent)
+            spilled = self._spill(
+                spec, stats, rendered.sent, rendered.gone + rendered.skipped, rendered.held
+            )
             stats.refused_runs += spilled
             return spilled or None
         stats.retries += 1
@@ -346,6 +350,10 @@ class Forwarder:
         stats.retrying = True
         stats.retry_after = outcome.retry_after
         return None
+
+    @staticmethod
+    def _hold_until() -> int:
+        return time.time_ns() + _HOLD_RETRY_NS
 
     # --- depth, the outbox bound, the spill directory ------------------------------------
 
@@ -363,12 +371,13 @@ class Forwarder:
                 limit,
             )
             while excess > 0 and not self._stop.is_set():
-                chosen, size = [], 0
-                for entry, entry_bytes in oldest_entries(conn, spec.name, 1000):
+                chosen: list[Entry] = []
+                size = 0
+                for entries, row_bytes in oldest_rows(conn, spec.name, 100):
                     if size >= excess:
                         break
-                    chosen.append(entry)
-                    size += entry_bytes
+                    chosen += entries
+                    size += row_bytes
                 if not chosen or not self._spill(spec, stats, chosen):
                     break
                 excess -= size
@@ -383,10 +392,17 @@ class Forwarder:
     def spill_directory(self, spec: DestinationSpec) -> Path:
         return self.settings.spill_dir / _slug(spec.name)
 
-    def _spill(self, spec: DestinationSpec, stats: DestinationStats, entries: list[Entry]) -> int:
-        """Write the runs of `entries` to the spill directory, then take them out of
-        the outbox; the number spilled (0 when the file could not be written: the rows
-        then stay queued)."""
+    def _spill(
+        self,
+        spec: DestinationSpec,
+        stats: DestinationStats,
+        entries: list[Entry],
+        also: Sequence[Entry] = (),
+        held: Sequence[Entry] = (),
+    ) -> int:
+        """Write the runs of `entries` to the spill directory, then take their rows
+        (with `also`, and `held` queued again) out of the outbox; the number spilled (0
+        when the file could not be written: the rows then stay queued)."""
         runs = stored_runs(self.store._reader(), [e.run_id for e in entries])
         ordered = [runs[e.run_id] for e in entries if e.run_id in runs]
         directory = SpillDirectory(self.spill_directory(spec), max_bytes=2**62)
@@ -398,7 +414,7 @@ class Forwarder:
             )
             return 0
         with self.store._write() as wconn:
-            ack(wconn, spec.name, entries)
+            settle(wconn, spec.name, [*entries, *also], held, self._hold_until())
         stats.spilled_runs += len(ordered)
         stats.gone_runs += len(entries) - len(ordered)
         logger.warning(

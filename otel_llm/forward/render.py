@@ -27,34 +27,54 @@ RENDER_NICENESS = 10
 
 @dataclass(frozen=True)
 class Rendered:
-    """A batch ready to send: the payload and which outbox rows it covers."""
+    """A batch ready to send: its payloads (one request each) and the outbox entries
+    it covers."""
 
-    payload: Any
+    payloads: list[Any]
     sent: list[Entry]
     held: list[Entry]  # incomplete runs a LangSmith destination should not get yet
     gone: list[Entry]  # no longer stored
+    # Not sent from here: queued while open and ended since (sent from the row of their
+    # end), or in the batch already (changed again: sent once, in the newest state).
+    skipped: list[Entry]
+
+    @property
+    def settled(self) -> list[Entry]:
+        """What leaves the outbox once the payloads are delivered."""
+        return self.sent + self.gone + self.skipped
 
 
 def render_stored(
-    conn: sqlite3.Connection, spec: DestinationSpec, entries: list[Entry], hold_after_ns: int
+    conn: sqlite3.Connection,
+    spec: DestinationSpec,
+    entries: list[Entry],
+    hold_after_ns: int,
+    per_request: int = 1000,
 ) -> Rendered:
-    """Read the runs of `entries` as stored now and render them for `spec`."""
+    """Read the runs of `entries` as stored now and render them for `spec`, at most
+    `per_request` runs a payload."""
     runs = stored_runs(conn, [e.run_id for e in entries])
-    sent, held, gone, batch = [], [], [], []
+    sent, held, gone, skipped, batch = [], [], [], [], []
+    seen: set[str] = set()
     for entry in entries:
         run = runs.get(entry.run_id)
         if run is None:
             gone.append(entry)
+        elif entry.run_id in seen or (entry.open and run.end_time_ns is not None):
+            skipped.append(entry)
         elif (
             spec.kind == LANGSMITH
             and entry.queued_ns > hold_after_ns
             and (run.extra.get("otel") or {}).get("incomplete")
         ):
             held.append(entry)  # its parent may still come and complete its dotted order
+            seen.add(entry.run_id)
         else:
             sent.append(entry)
             batch.append(run)
-    return Rendered(render(spec, batch) if batch else None, sent, held, gone)
+            seen.add(entry.run_id)
+    payloads = [render(spec, batch[i : i + per_request]) for i in range(0, len(batch), per_request)]
+    return Rendered(payloads, sent, held, gone, skipped)
 
 
 def render_range(
@@ -63,24 +83,24 @@ def render_range(
     after: Position,
     last: Position,
     hold_after_ns: int,
+    per_request: int,
 ) -> Rendered:
     """Render the batch of `spec`'s outbox rows after `after` up to `last`."""
-    return render_stored(conn, spec, entries_between(conn, spec.name, after, last), hold_after_ns)
+    entries = entries_between(conn, spec.name, after, last)
+    return render_stored(conn, spec, entries, hold_after_ns, per_request)
 
 
 _connections = threading.local()  # a render worker's read connection, per store file
 
 
-def render_range_in_worker(
-    db_path: str, spec: DestinationSpec, after: Position, last: Position, hold_after_ns: int
-) -> Rendered:
+def render_range_in_worker(db_path: str, *args: Any) -> Rendered:
     """`render_range` in a render worker process, on its own read connection."""
     by_path: dict[str, sqlite3.Connection] = _connections.__dict__.setdefault("by_path", {})
     conn = by_path.get(db_path)
     if conn is None:
         conn = by_path[db_path] = sqlite3.connect(db_path, isolation_level=None, timeout=30.0)
         conn.execute("PRAGMA query_only = 1")
-    return render_range(conn, spec, after, last, hold_after_ns)
+    return render_range(conn, *args)
 
 
 def render_worker_init() -> None:
