@@ -6,6 +6,7 @@ for a while, the outbox bound reached (spilled, then replayed)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -175,6 +176,11 @@ def test_small_batches_rendered_ahead_in_worker_processes_arrive_once(tmp_path: 
             # Batches are rendered ahead (up to 3 at a time); none overlapped another.
             assert sent["sent_runs"] == len(expected)
             assert sent["sent_batches"] >= len(expected) // 3
+            # The render workers take only CPU time nothing else wants.
+            assert source.forwarder is not None
+            workers = list(source.forwarder._executor._processes)  # type: ignore[union-attr]
+            assert workers
+            assert {os.sched_getscheduler(pid) for pid in workers} == {os.SCHED_IDLE}
         assert run_count(receiver.store) == len(expected)
 
 
