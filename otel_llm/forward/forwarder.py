@@ -1,49 +1,58 @@
 """The forwarder: one delivery thread per destination, draining the store's outbox.
 
-Each thread loops: take the due outbox rows (earliest first), read those runs as they
-are stored now, render them for the destination (in a worker process when the server
-has workers, so the server process keeps its CPU for ingest), send, and delete the rows
-whose run did not change meanwhile. A failed send is retried with exponential backoff
-and full jitter, or after the delay the destination asked for (`Retry-After`, gRPC
-`RetryInfo`); a batch the destination refuses for good is written to the spill
-directory. Ingest never waits for any of this: it only adds outbox rows in its own
-transaction. When a destination is down, the outbox grows up to `max_bytes` of run data
-per destination; the oldest runs beyond it are moved to the spill directory (counted
-and logged), from where `otel-llm replay DIR --to URL` sends them later.
+Each thread keeps a pipeline of batches: it marks out the next range of due outbox rows
+(earliest first) and has it rendered (the runs read as stored now and encoded for the
+destination; in render worker processes at a lower CPU priority when the server has
+workers, see `otel_llm.forward.render`) while it sends the batches rendered before, in
+order, and deletes the rows whose run did not change meanwhile. A failed send is
+retried with exponential backoff and full jitter, or after the delay the destination
+asked for (`Retry-After`, gRPC `RetryInfo`); a batch the destination refuses for good is
+written to the spill directory. Ingest never waits for any of this: it only adds outbox
+rows in its own transaction. When a destination is down, the outbox grows up to
+`max_bytes` of run data per destination; the oldest runs beyond it are moved to the
+spill directory (counted and logged), from where `otel-llm replay DIR --to URL` sends
+them later.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import random
 import re
-import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from otel_llm.forward.destinations import (
-    LANGSMITH,
     Destination,
     DestinationSpec,
+    Outcome,
     open_destination,
-    render,
 )
-from otel_llm.server.pipeline import _worker_init as worker_init
+from otel_llm.forward.render import (
+    Rendered,
+    render_range,
+    render_range_in_worker,
+    render_worker_init,
+)
 from otel_llm.sinks.spill import SpillDirectory
 from otel_llm.store.sqlite.outbox import (
+    START,
     Entry,
     Outbox,
-    ack,
-    defer,
+    Position,
+    batch_end,
     depth,
-    due_entries,
-    oldest_entries,
+    oldest_rows,
+    prepare_outbox,
+    settle,
     stored_runs,
 )
 from otel_llm.store.sqlite.store import SQLiteStore
@@ -56,6 +65,16 @@ DEFAULT_BATCH_SIZE = 1000
 _IDLE_POLL = 0.05  # seconds between looks at an empty outbox
 _DEPTH_EVERY = 1.0  # seconds between depth and bound checks
 _HOLD_RETRY_NS = 1_000_000_000  # an incomplete run for LangSmith is looked at again after
+# Batches are marked out in due order from a cursor; a row that went back behind it (a
+# run changed while queued keeps its earlier due) is reached when the pipeline empties,
+# or at the latest after this many seconds, when the cursor starts over.
+_RESCAN_SECONDS = 5.0
+
+
+def _render_workers() -> int:
+    """Render worker processes: one per core, as the decode workers (they yield to
+    ingest, see `otel_llm.forward.render`)."""
+    return min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -121,52 +140,6 @@ class DestinationStats:
         }
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A batch ready to send: the payload and which outbox rows it covers."""
-
-    payload: Any
-    sent: list[Entry]
-    held: list[Entry]  # incomplete runs a LangSmith destination should not get yet
-    gone: list[Entry]  # no longer stored
-
-
-def render_stored(
-    conn: sqlite3.Connection, spec: DestinationSpec, entries: list[Entry], hold_after_ns: int
-) -> Rendered:
-    """Read the runs of `entries` as stored now and render them for `spec`."""
-    runs = stored_runs(conn, [e.run_id for e in entries])
-    sent, held, gone, batch = [], [], [], []
-    for entry in entries:
-        run = runs.get(entry.run_id)
-        if run is None:
-            gone.append(entry)
-        elif (
-            spec.kind == LANGSMITH
-            and entry.queued_ns > hold_after_ns
-            and (run.extra.get("otel") or {}).get("incomplete")
-        ):
-            held.append(entry)  # its parent may still come and complete its dotted order
-        else:
-            sent.append(entry)
-            batch.append(run)
-    return Rendered(render(spec, batch) if batch else None, sent, held, gone)
-
-
-_worker_connections: dict[str, sqlite3.Connection] = {}
-
-
-def _render_in_worker(
-    db_path: str, spec: DestinationSpec, entries: list[Entry], hold_after_ns: int
-) -> Rendered:
-    conn = _worker_connections.get(db_path)
-    if conn is None:
-        conn = sqlite3.connect(db_path, isolation_level=None, timeout=30.0)
-        conn.execute("PRAGMA query_only = 1")
-        _worker_connections[db_path] = conn
-    return render_stored(conn, spec, entries, hold_after_ns)
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")
 
@@ -178,8 +151,8 @@ class Forwarder:
         store: the server's store; the forwarder installs the outbox hook on it.
         specs: the destinations.
         settings: waits, bounds, batch size.
-        worker_process: render batches in a worker process (the server's setting when
-            it has decode workers); else on the delivery threads.
+        worker_process: render batches in render worker processes, one per core (the
+            server's setting when it has decode workers); else on one thread.
     """
 
     def __init__(
@@ -194,23 +167,29 @@ class Forwarder:
         self.specs = list(specs)
         self.settings = settings or ForwardSettings()
         self.stats = {s.name: DestinationStats(s.name, s.kind) for s in self.specs}
-        self._worker_process = worker_process
+        self._render_workers = _render_workers() if worker_process else 0
+        # Batches rendered ahead per destination: one per renderer and one more, so a
+        # renderer never waits for the send.
+        self._pipeline_depth = max(1, self._render_workers) + 1
         self._executor: Executor | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         """Install the outbox hook, then start one delivery thread per destination."""
+        with self.store._write() as conn:
+            prepare_outbox(conn)
         self.store.outbox = Outbox(
             [s.name for s in self.specs], int(self.settings.open_wait_seconds * 1e9)
         )
-        if self._worker_process:
+        if self._render_workers:
             self._executor = ProcessPoolExecutor(
-                max_workers=1,
+                max_workers=self._render_workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                # As the decode workers: ignore Ctrl+C, exit when the server dies.
-                initializer=worker_init,
+                initializer=render_worker_init,
             )
+        else:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="otel-llm-forward-render")
         for spec in self.specs:
             thread = threading.Thread(
                 target=self._deliver_forever,
@@ -240,7 +219,9 @@ class Forwarder:
         destination = open_destination(spec)
         stats = self.stats[spec.name]
         attempt = 0
-        next_try = next_depth = next_log = 0.0
+        next_try = next_depth = next_log = rescan_at = 0.0
+        cursor = START  # where the last batch marked out ends
+        pipeline: deque[Future[Rendered]] = deque()  # in due order
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
@@ -253,22 +234,66 @@ class Forwarder:
                 if now < next_try:
                     self._stop.wait(min(next_try - now, _DEPTH_EVERY))
                     continue
+                if not pipeline:  # nothing in flight: start over from the earliest row
+                    cursor, rescan_at = START, now + _RESCAN_SECONDS
                 try:
-                    result = self._deliver_batch(spec, destination, stats)
+                    if now < rescan_at:
+                        # While the destination fails, one batch probes it at a time.
+                        ahead = 1 if stats.retrying else self._pipeline_depth
+                        cursor = self._fill(spec, cursor, pipeline, ahead)
+                    if not pipeline:
+                        self._stop.wait(_IDLE_POLL)
+                        continue
+                    result = self._finish(spec, destination, stats, pipeline.popleft().result())
                 except Exception as exc:  # a bug or the store closing: keep the rows
                     logger.exception("forward %s: batch failed", spec.name)
                     result, stats.last_error = None, f"{type(exc).__name__}: {exc}"
-                if result is None:  # failed: back off (rows stay queued)
+                if result is None:  # failed: back off (rows stay queued), start over after
+                    self._abandon(pipeline)
                     attempt += 1
                     next_try = time.monotonic() + self._backoff(attempt, stats)
-                elif result == 0:
-                    attempt = 0
-                    self._stop.wait(_IDLE_POLL)
                 else:
                     attempt = 0
         finally:
+            self._abandon(pipeline)
             self._log_summary(stats)
             destination.close()
+
+    def _fill(
+        self,
+        spec: DestinationSpec,
+        cursor: Position,
+        pipeline: deque[Future[Rendered]],
+        ahead: int,
+    ) -> Position:
+        """Mark out and submit batches after `cursor` until `ahead` are in the pipeline
+        or no more rows are due; returns the new cursor."""
+        conn = self.store._reader()
+        while len(pipeline) < ahead:
+            now_ns = time.time_ns()
+            last = batch_end(conn, spec.name, cursor, now_ns, self.settings.batch_size)
+            if last is None:
+                break
+            hold_after = now_ns - int(self.settings.open_wait_seconds * 1e9)
+            pipeline.append(self._render(spec, cursor, last, hold_after))
+            cursor = last
+        return cursor
+
+    def _render(
+        self, spec: DestinationSpec, after: Position, last: Position, hold_after: int
+    ) -> Future[Rendered]:
+        assert self._executor is not None
+        args = (spec, after, last, hold_after, self.settings.batch_size)
+        if self._render_workers:
+            return self._executor.submit(render_range_in_worker, str(self.store.path), *args)
+        return self._executor.submit(lambda: render_range(self.store._reader(), *args))
+
+    @staticmethod
+    def _abandon(pipeline: deque[Future[Rendered]]) -> None:
+        """Drop the batches in flight (their rows stay queued)."""
+        for future in pipeline:
+            future.cancel()
+        pipeline.clear()
 
     def _backoff(self, attempt: int, stats: DestinationStats) -> float:
         asked, stats.retry_after = stats.retry_after, None
@@ -277,38 +302,31 @@ class Forwarder:
         bound = min(self.settings.backoff_max, self.settings.backoff_initial * 2 ** (attempt - 1))
         return random.uniform(0, bound)
 
-    def _deliver_batch(
-        self, spec: DestinationSpec, destination: Destination, stats: DestinationStats
+    def _finish(
+        self,
+        spec: DestinationSpec,
+        destination: Destination,
+        stats: DestinationStats,
+        rendered: Rendered,
     ) -> int | None:
-        """Send one batch; the runs sent (0: nothing due), or None after a failure."""
-        conn = self.store._reader()
-        entries = due_entries(conn, spec.name, time.time_ns(), self.settings.batch_size)
-        if not entries:
-            return 0
-        hold_after = time.time_ns() - int(self.settings.open_wait_seconds * 1e9)
-        if self._executor is not None:
-            rendered: Rendered = self._executor.submit(
-                _render_in_worker, str(self.store.path), spec, entries, hold_after
-            ).result()
-        else:
-            rendered = render_stored(conn, spec, entries, hold_after)
-        if rendered.held or rendered.gone:
-            with self.store._write() as wconn:
-                defer(wconn, spec.name, rendered.held, time.time_ns() + _HOLD_RETRY_NS)
-                ack(wconn, spec.name, rendered.gone)
-            stats.gone_runs += len(rendered.gone)
-        if not rendered.sent:
-            return len(entries)
-        outcome = destination.send(rendered.payload, len(rendered.sent))
+        """Send a rendered batch and settle its rows; the runs settled, or None after a
+        failure."""
+        outcome = Outcome(True)
+        for payload in rendered.payloads:  # none when no run is to be sent
+            outcome = destination.send(payload, len(rendered.sent))
+            if not outcome.ok:
+                break
         if outcome.ok:
             with self.store._write() as wconn:
-                ack(wconn, spec.name, rendered.sent)
-            stats.sent_runs += len(rendered.sent)
-            stats.sent_batches += 1
-            if stats.retrying:
-                logger.info("forward %s: delivering again", spec.name)
-            stats.retrying = False
-            return len(rendered.sent)
+                settle(wconn, spec.name, rendered.settled, rendered.held, self._hold_until())
+            stats.gone_runs += len(rendered.gone)
+            if rendered.sent:
+                stats.sent_runs += len(rendered.sent)
+                stats.sent_batches += len(rendered.payloads)
+                if stats.retrying:
+                    logger.info("forward %s: delivering again", spec.name)
+                stats.retrying = False
+            return len(rendered.settled) + len(rendered.held)
         stats.last_error = outcome.problem
         if not outcome.retryable:
             logger.error(
@@ -317,7 +335,9 @@ class Forwarder:
                 len(rendered.sent),
                 outcome.problem,
             )
-            spilled = self._spill(spec, stats, rendered.sent)
+            spilled = self._spill(
+                spec, stats, rendered.sent, rendered.gone + rendered.skipped, rendered.held
+            )
             stats.refused_runs += spilled
             return spilled or None
         stats.retries += 1
@@ -330,6 +350,10 @@ class Forwarder:
         stats.retrying = True
         stats.retry_after = outcome.retry_after
         return None
+
+    @staticmethod
+    def _hold_until() -> int:
+        return time.time_ns() + _HOLD_RETRY_NS
 
     # --- depth, the outbox bound, the spill directory ------------------------------------
 
@@ -347,12 +371,13 @@ class Forwarder:
                 limit,
             )
             while excess > 0 and not self._stop.is_set():
-                chosen, size = [], 0
-                for entry, entry_bytes in oldest_entries(conn, spec.name, 1000):
+                chosen: list[Entry] = []
+                size = 0
+                for entries, row_bytes in oldest_rows(conn, spec.name, 100):
                     if size >= excess:
                         break
-                    chosen.append(entry)
-                    size += entry_bytes
+                    chosen += entries
+                    size += row_bytes
                 if not chosen or not self._spill(spec, stats, chosen):
                     break
                 excess -= size
@@ -367,10 +392,17 @@ class Forwarder:
     def spill_directory(self, spec: DestinationSpec) -> Path:
         return self.settings.spill_dir / _slug(spec.name)
 
-    def _spill(self, spec: DestinationSpec, stats: DestinationStats, entries: list[Entry]) -> int:
-        """Write the runs of `entries` to the spill directory, then take them out of
-        the outbox; the number spilled (0 when the file could not be written: the rows
-        then stay queued)."""
+    def _spill(
+        self,
+        spec: DestinationSpec,
+        stats: DestinationStats,
+        entries: list[Entry],
+        also: Sequence[Entry] = (),
+        held: Sequence[Entry] = (),
+    ) -> int:
+        """Write the runs of `entries` to the spill directory, then take their rows
+        (with `also`, and `held` queued again) out of the outbox; the number spilled (0
+        when the file could not be written: the rows then stay queued)."""
         runs = stored_runs(self.store._reader(), [e.run_id for e in entries])
         ordered = [runs[e.run_id] for e in entries if e.run_id in runs]
         directory = SpillDirectory(self.spill_directory(spec), max_bytes=2**62)
@@ -382,7 +414,7 @@ class Forwarder:
             )
             return 0
         with self.store._write() as wconn:
-            ack(wconn, spec.name, entries)
+            settle(wconn, spec.name, [*entries, *also], held, self._hold_until())
         stats.spilled_runs += len(ordered)
         stats.gone_runs += len(entries) - len(ordered)
         logger.warning(

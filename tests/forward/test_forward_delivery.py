@@ -6,6 +6,7 @@ for a while, the outbox bound reached (spilled, then replayed)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -160,6 +161,27 @@ def test_a_destination_down_for_a_while_gets_everything_once(tmp_path: Path) -> 
             assert run_count(receiver.store) == len(expected)
             assert trace_run_counts(receiver.store) == len(expected)
             assert status(source)[url]["state"] == "ok"
+
+
+def test_small_batches_rendered_ahead_in_worker_processes_arrive_once(tmp_path: Path) -> None:
+    with serving(tmp_path / "r.db", http_port=0) as receiver:
+        url = f"grpc://{receiver.grpc_address}"
+        with serving(tmp_path / "s.db", forward=(url,), forward_batch_size=3, workers=1) as source:
+            spans = [s for seed in range(1, 6) for s in trace_spans(seed)]
+            send(source, spans)
+            expected = run_ids(spans)
+            wait_until(lambda: expected <= stored_ids(receiver.store), timeout=90)
+            wait_until(lambda: status(source)[url]["outbox_runs"] == 0)
+            sent = status(source)[url]
+            # Batches are rendered ahead (up to 3 at a time); none overlapped another.
+            assert sent["sent_runs"] == len(expected)
+            assert sent["sent_batches"] >= len(expected) // 3
+            # The render workers take only CPU time nothing else wants.
+            assert source.forwarder is not None
+            workers = list(source.forwarder._executor._processes)  # type: ignore[union-attr]
+            assert workers
+            assert {os.sched_getscheduler(pid) for pid in workers} == {os.SCHED_IDLE}
+        assert run_count(receiver.store) == len(expected)
 
 
 def test_the_outbox_bound_spills_and_replay_sends_them(tmp_path: Path) -> None:

@@ -12,11 +12,20 @@ from click.testing import CliRunner
 from otel_llm.cli import main
 from otel_llm.convert import spans_to_runs
 from otel_llm.forward import parse_destination, split_urls
-from otel_llm.forward.forwarder import render_stored
+from otel_llm.forward.render import render_stored
 from otel_llm.otlp import decode_otlp_protobuf
 from otel_llm.server.status_api import metrics_text
 from otel_llm.store.sqlite import SCHEMA_VERSION, SQLiteStore
-from otel_llm.store.sqlite.outbox import Outbox, ack, depth, due_entries
+from otel_llm.store.sqlite.outbox import (
+    START,
+    Outbox,
+    batch_end,
+    depth,
+    due_entries,
+    entries_between,
+    prepare_outbox,
+    settle,
+)
 from tests.server.helpers import trace_spans
 
 
@@ -90,18 +99,47 @@ def _stored(store: SQLiteStore, outbox: Outbox, seed: int = 1) -> list[str]:
     return [str(r.id) for r in runs]
 
 
-def test_a_change_while_in_flight_keeps_its_outbox_row(tmp_path: Path) -> None:
+def test_a_change_while_in_flight_is_queued_again(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "s.db") as store:
         ids = _stored(store, Outbox(["d"], open_wait_ns=0))
-        entries = due_entries(store._reader(), "d", 2**62, 100)
-        assert {e.run_id for e in entries} == set(ids)
+        entries = due_entries(store._reader(), "d", 2**62)
+        assert sorted(e.run_id for e in entries) == sorted(ids)
         store.ingest(spans_to_runs(trace_spans(1)))  # the same runs again: changed
         with store._write() as conn:
-            assert ack(conn, "d", entries) == 0  # read before the change: kept
-        fresh = due_entries(store._reader(), "d", 2**62, 100)
+            settle(conn, "d", entries)  # sent as read before the change
+        again = due_entries(store._reader(), "d", 2**62)
+        assert sorted(e.run_id for e in again) == sorted(ids)  # the change still goes out
         with store._write() as conn:
-            assert ack(conn, "d", fresh) == len(ids)
+            settle(conn, "d", again)
         assert depth(store._reader(), "d").runs == 0
+
+
+def test_held_runs_are_queued_again_later(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.db") as store:
+        ids = _stored(store, Outbox(["d"], open_wait_ns=0))
+        entries = due_entries(store._reader(), "d", 2**62)
+        with store._write() as conn:
+            settle(conn, "d", entries[1:], entries[:1], due_ns=2**62)
+        assert due_entries(store._reader(), "d", 2**62 - 1) == []
+        [held] = due_entries(store._reader(), "d", 2**62)
+        assert held.run_id == ids[0] and depth(store._reader(), "d").runs == 1
+
+
+def test_batches_are_consecutive_ranges_of_the_due_order(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.db") as store:
+        ids = [i for seed in range(1, 4) for i in _stored(store, Outbox(["d", "e"], 0), seed)]
+        conn = store._reader()
+        batches, after = [], START
+        while (last := batch_end(conn, "d", after, 2**62, 4)) is not None:
+            batches.append(entries_between(conn, "d", after, last))
+            after = last
+        # Each ingest appended one row per destination: a batch is whole rows.
+        assert len(batches) == 3 and all(len(b) == len(ids) // 3 for b in batches)
+        in_order = [e for b in batches for e in b]
+        # Every run once, in the order `due_entries` gives, and only this destination's.
+        assert in_order == due_entries(conn, "d", 2**62)
+        assert sorted(e.run_id for e in in_order) == sorted(ids)
+        assert batch_end(conn, "d", START, 0, 4) is None  # nothing due yet at time 0
 
 
 def test_open_runs_are_due_after_the_wait(tmp_path: Path) -> None:
@@ -110,11 +148,11 @@ def test_open_runs_are_due_after_the_wait(tmp_path: Path) -> None:
         runs = spans_to_runs(trace_spans(2))
         runs[0].end_time_ns = None
         store.ingest(runs)
-        due_now = {e.run_id for e in due_entries(store._reader(), "d", 2**62 // 2, 100)}
+        due_later = {e.run_id for e in due_entries(store._reader(), "d", 2**62 // 2)}
         import time
 
-        due_soon = {e.run_id for e in due_entries(store._reader(), "d", time.time_ns(), 100)}
-        assert str(runs[0].id) in due_now - due_soon
+        due_now = {e.run_id for e in due_entries(store._reader(), "d", time.time_ns())}
+        assert due_later - due_now == {str(runs[0].id)}
         d = depth(store._reader(), "d")
         assert d.runs == len(runs) and d.bytes > 0 and d.oldest_queued_ns is not None
 
@@ -122,10 +160,11 @@ def test_open_runs_are_due_after_the_wait(tmp_path: Path) -> None:
 def test_rendered_spans_are_the_stored_runs(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "s.db") as store:
         _stored(store, Outbox(["d"], 0), seed=3)
-        entries = due_entries(store._reader(), "d", 2**62, 100)
+        entries = due_entries(store._reader(), "d", 2**62)
         spec = parse_destination("http://x/v1/traces?emit=gen_ai")
-        rendered = render_stored(store._reader(), spec, entries, 0)
-        spans = decode_otlp_protobuf(rendered.payload)
+        rendered = render_stored(store._reader(), spec, entries, 0, per_request=2)
+        assert len(rendered.payloads) == -(-len(entries) // 2)
+        spans = [s for p in rendered.payloads for s in decode_otlp_protobuf(p)]
         assert sorted(s.name for s in spans) == sorted(s.name for s in trace_spans(3))
         assert not any(k.startswith("openinference") for s in spans for k in s.attributes)
 
@@ -134,7 +173,7 @@ def test_an_older_database_gets_the_outbox(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     SQLiteStore(path).close()
     conn = sqlite3.connect(path)
-    conn.executescript("DROP TABLE outbox; PRAGMA user_version = 1;")
+    conn.executescript("DROP TABLE forward_outbox; PRAGMA user_version = 1;")
     conn.close()
     with SQLiteStore(path) as store:
         tables = {
@@ -144,7 +183,30 @@ def test_an_older_database_gets_the_outbox(tmp_path: Path) -> None:
             )
         }
         version = store._reader().execute("PRAGMA user_version").fetchone()[0]
-    assert "outbox" in tables and version == SCHEMA_VERSION
+    assert "forward_outbox" in tables and version == SCHEMA_VERSION
+
+
+def test_rows_of_the_first_outbox_layout_are_moved(tmp_path: Path) -> None:
+    """Version 2 files queued a row per (destination, run) in `outbox`."""
+    path = tmp_path / "v2.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE outbox (destination TEXT NOT NULL, run_id TEXT NOT NULL, "
+        "seq INTEGER NOT NULL, due INTEGER NOT NULL, queued INTEGER NOT NULL, "
+        "bytes INTEGER NOT NULL, PRIMARY KEY (destination, run_id)) WITHOUT ROWID;"
+        "INSERT INTO outbox VALUES ('d', 'r1', 1, 10, 10, 500), ('d', 'r2', 1, 99, 9, 700);"
+    )
+    conn.close()
+    with SQLiteStore(path) as store:
+        with store._write() as wconn:
+            prepare_outbox(wconn)
+        entries = due_entries(store._reader(), "d", 100)
+        assert [(e.run_id, e.open) for e in entries] == [("r1", False), ("r2", True)]
+        d = depth(store._reader(), "d")
+        assert (d.runs, d.bytes, d.oldest_queued_ns) == (2, 1200, 9)
+        tables = {t for (t,) in store._reader().execute("SELECT name FROM sqlite_master")}
+        assert "outbox" not in tables
 
 
 def test_metrics_text() -> None:
