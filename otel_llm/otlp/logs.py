@@ -269,10 +269,20 @@ def decode_logs_json(data: bytes | bytearray | memoryview | str) -> list[LogReco
     return logs_from_json_doc(doc)
 
 
+def span_attributes_of(record: LogRecord) -> dict[str, Any]:
+    """What a GenAI record says of its span's operation: its attributes (the 1.37+
+    details record carries the messages, model, usage and provider keys there), without
+    the event's own name and an evaluation's result, which judge the span."""
+    return {
+        k: v
+        for k, v in record.attributes.items()
+        if k != "event.name" and not k.startswith("gen_ai.evaluation.")
+    }
+
+
 def apply_to_span(span: SpanRecord, records: list[LogRecord]) -> None:
     """Make GenAI records part of their span: each a span event (time order kept), and
-    their `gen_ai.*` attributes (the 1.37+ `gen_ai.client.inference.operation.details`
-    record carries the messages there) span attributes where the span has none."""
+    their `span_attributes_of` span attributes where the span has none."""
     for record in records:
         span.events.append(
             SpanEvent(
@@ -281,9 +291,8 @@ def apply_to_span(span: SpanRecord, records: list[LogRecord]) -> None:
                 record.event_attributes(),
             )
         )
-        for key, value in record.attributes.items():
-            if key.startswith("gen_ai.") and not key.startswith("gen_ai.evaluation."):
-                span.attributes.setdefault(key, value)
+        for key, value in span_attributes_of(record).items():
+            span.attributes.setdefault(key, value)
     span.events.sort(key=lambda e: e.time_unix_nano)
 
 

@@ -100,3 +100,27 @@ def test_a_span_with_its_own_run_id(tmp_path: Path) -> None:
         store.commit(StoreChanges(log_events=[r.to_dict() for r in records]))
         store.commit(StoreChanges(rows=store.row_builder(spans_to_runs([span]), "p")))
         _joined(store, own)
+
+
+@pytest.mark.parametrize("logs_first", [False, True], ids=["spans-first", "logs-first"])
+@pytest.mark.parametrize("case", ["openai_v2_events", "openai_v2_event_only", "evaluation_results"])
+def test_the_store_joins_a_recorded_case_as_convert_does(
+    tmp_path: Path, case: str, logs_first: bool
+) -> None:
+    """The golden cases recorded with their log records: what the store makes of spans +
+    records, in either order, is what `otel-llm convert --logs` makes of them."""
+    from tests.golden.cases import GOLDEN, _logs, _spans, case_runs
+
+    folder = GOLDEN / "gen_ai" / case
+    offline = {str(r.id): r for r in case_runs(folder)}
+    with SQLiteStore(tmp_path / "s.db") as store:
+        rows = store.row_builder(spans_to_runs(_spans(folder)), "p")
+        logs = StoreChanges(log_events=[r.to_dict() for r in _logs(folder)])
+        for changes in [logs, StoreChanges(rows=rows)][:: -1 if not logs_first else 1]:
+            store.commit(changes)
+        for run_id, want in offline.items():
+            got = store.get_run(run_id)
+            assert got is not None
+            assert got["inputs"] == want.inputs, want.name
+            assert got["outputs"] == (want.outputs or None), want.name
+            assert [e["name"] for e in got["events"]] == [e["name"] for e in want.events]

@@ -37,7 +37,7 @@ from otel_llm.convert import span_to_run
 from otel_llm.evaluations import EVALUATION_EVENT, evaluation_feedback
 from otel_llm.ids import run_id_from_span_id, span_id_from_run_id, uuid_str
 from otel_llm.model import Run, SpanEvent, SpanKind, SpanRecord
-from otel_llm.otlp.logs import LogRecord
+from otel_llm.otlp.logs import LogRecord, span_attributes_of
 from otel_llm.projects import DEFAULT_PROJECT, project_for
 from otel_llm.store.base import UnstorableRun
 from otel_llm.store.sqlite.rows import Row, SQLiteRowBuilder
@@ -234,9 +234,8 @@ def joined_run(
     if operation is not None:
         attrs["gen_ai.operation.name"] = operation
     for record in records:
-        for key, value in record.attributes.items():
-            if key.startswith("gen_ai.") and not key.startswith("gen_ai.evaluation."):
-                attrs.setdefault(key, value)
+        for key, value in span_attributes_of(record).items():
+            attrs.setdefault(key, value)
     end = base.end_time_ns if base.end_time_ns is not None else base.start_time_ns
     span = SpanRecord(
         trace_id=first.trace_id,
