@@ -11,55 +11,19 @@ embedding); spans in `request.json`, log records in `logs.json`.
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import sys
 from pathlib import Path
 
 os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
 os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "event_only"
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent.parent), str(HERE.parents[3])]
-
-import openai  # noqa: E402
-from fake_llm import serve  # noqa: E402
-from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor  # noqa: E402
-from recording import WEATHER_TOOL, log_provider, provider, write_logs, write_request  # noqa: E402
-
-
-def main() -> None:
-    tp, exporter = provider("weather-bot")
-    lp, log_exporter = log_provider("weather-bot")
-    OpenAIInstrumentor().instrument(tracer_provider=tp, logger_provider=lp)
-    with serve() as url:
-        client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-golden", max_retries=0)
-        messages: list[dict[str, object]] = [
-            {"role": "system", "content": "You are a concise weather assistant."},
-            {"role": "user", "content": "What's the weather in Paris?"},
-        ]
-        first = client.chat.completions.create(
-            model="gpt-4o-mini",
-            messages=messages,  # type: ignore[arg-type]
-            tools=[WEATHER_TOOL],  # type: ignore[list-item]
-            temperature=0.2,
-            max_tokens=200,
-        )
-        call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
-        messages.append(first.choices[0].message.model_dump(exclude_none=True))
-        messages.append({"role": "tool", "tool_call_id": call.id, "content": "18°C and sunny"})
-        stream = client.chat.completions.create(
-            model="gpt-4o-mini",
-            messages=messages,  # type: ignore[arg-type]
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-        answer = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
-        client.embeddings.create(model="text-embedding-3-small", input=[answer])
-    tp.force_flush()
-    lp.force_flush()
-    write_request(exporter.get_finished_spans(), HERE)
-    write_logs(log_exporter.get_finished_logs(), HERE)
-
+PROGRAM = HERE.parent / "openai_v2_events" / "record.py"
 
 if __name__ == "__main__":
-    main()
+    spec = importlib.util.spec_from_file_location("openai_v2_events_record", PROGRAM)
+    assert spec is not None and spec.loader is not None
+    program = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(program)
+    program.main(HERE)

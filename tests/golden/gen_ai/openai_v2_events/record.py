@@ -16,9 +16,11 @@ import sys
 from pathlib import Path
 
 # Default mode: no OTEL_SEMCONV_STABILITY_OPT_IN; content is captured (as events) only
-# when asked for.
-os.environ.pop("OTEL_SEMCONV_STABILITY_OPT_IN", None)
-os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
+# when asked for. A case that runs this program in another mode (openai_v2_event_only)
+# sets both before loading it.
+if "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT" not in os.environ:
+    os.environ.pop("OTEL_SEMCONV_STABILITY_OPT_IN", None)
+    os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent.parent), str(HERE.parents[3])]
@@ -29,7 +31,8 @@ from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor  # noqa: 
 from recording import WEATHER_TOOL, log_provider, provider, write_logs, write_request  # noqa: E402
 
 
-def main() -> None:
+def main(out: Path = HERE) -> None:
+    """Run the program and write its spans and log records to `out`."""
     tp, exporter = provider("weather-bot")
     lp, log_exporter = log_provider("weather-bot")
     OpenAIInstrumentor().instrument(tracer_provider=tp, logger_provider=lp)
@@ -59,8 +62,8 @@ def main() -> None:
         client.embeddings.create(model="text-embedding-3-small", input=[answer])
     tp.force_flush()
     lp.force_flush()
-    write_request(exporter.get_finished_spans(), HERE)
-    write_logs(log_exporter.get_finished_logs(), HERE)
+    write_request(exporter.get_finished_spans(), out)
+    write_logs(log_exporter.get_finished_logs(), out)
 
 
 if __name__ == "__main__":
