@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_llm.forward.destinations import LANGSMITH, DestinationSpec, render
-from otel_llm.server.pipeline import _worker_init as worker_init
+from otel_llm.server.pipeline import worker_init
 from otel_llm.store.sqlite.outbox import Entry, Position, entries_between, stored_runs
 
 RENDER_NICENESS = 19  # where SCHED_IDLE is missing

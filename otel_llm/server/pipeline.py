@@ -34,7 +34,7 @@ from otel_llm.store.base import RowBuilder, StoreChanges, StoreError, Unstorable
 logger = logging.getLogger(__name__)
 
 
-def _worker_init() -> None:
+def worker_init() -> None:
     tune_collector()
     # The server process decides when workers stop (after in-flight requests finish);
     # a Ctrl+C or SIGTERM sent to the whole process group must not kill them first.
@@ -103,7 +103,7 @@ class IngestPipeline:
         return ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
+            initializer=worker_init,
         )
 
     async def start(self) -> None:
