@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,7 @@ class Forwarder:
         # renderer never waits for the send.
         self._pipeline_depth = max(1, self._render_workers) + 1
         self._executor: Executor | None = None
+        self._executor_lock = threading.Lock()  # the destinations' threads share it
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -182,14 +184,7 @@ class Forwarder:
         self.store.outbox = Outbox(
             [s.name for s in self.specs], int(self.settings.open_wait_seconds * 1e9)
         )
-        if self._render_workers:
-            self._executor = ProcessPoolExecutor(
-                max_workers=self._render_workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=render_worker_init,
-            )
-        else:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="otel-llm-forward-render")
+        self._executor = self._new_executor()
         for spec in self.specs:
             thread = threading.Thread(
                 target=self._deliver_forever,
@@ -199,6 +194,24 @@ class Forwarder:
             )
             thread.start()
             self._threads.append(thread)
+
+    def _new_executor(self) -> Executor:
+        if self._render_workers:
+            return ProcessPoolExecutor(
+                max_workers=self._render_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=render_worker_init,
+            )
+        return ThreadPoolExecutor(1, thread_name_prefix="otel-llm-forward-render")
+
+    def _renew_executor(self, broken: Executor) -> None:
+        """Replace a process pool one of whose workers died (killed, out of memory):
+        such a pool fails every batch from then on."""
+        with self._executor_lock:
+            if self._executor is broken:
+                logger.warning("forward: a render worker died; starting new render workers")
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._executor = self._new_executor()
 
     def stop(self) -> None:
         """Stop the threads (a batch in flight is finished or left queued); what is
@@ -226,7 +239,7 @@ class Forwarder:
             while not self._stop.is_set():
                 now = time.monotonic()
                 if now >= next_depth:
-                    self._check_depth(spec, stats)
+                    self._check_depth(spec, stats, pipeline)
                     next_depth = now + _DEPTH_EVERY
                 if now >= next_log:
                     self._log_summary(stats)
@@ -245,9 +258,15 @@ class Forwarder:
                         self._stop.wait(_IDLE_POLL)
                         continue
                     result = self._finish(spec, destination, stats, pipeline.popleft().result())
+                except BrokenProcessPool as exc:  # a render worker died: the rows stay
+                    assert self._executor is not None
+                    self._renew_executor(self._executor)
+                    result, stats.last_error = None, f"{type(exc).__name__}: {exc}"
+                    stats.retries, stats.retrying = stats.retries + 1, True
                 except Exception as exc:  # a bug or the store closing: keep the rows
                     logger.exception("forward %s: batch failed", spec.name)
                     result, stats.last_error = None, f"{type(exc).__name__}: {exc}"
+                    stats.retries, stats.retrying = stats.retries + 1, True
                 if result is None:  # failed: back off (rows stay queued), start over after
                     self._abandon(pipeline)
                     attempt += 1
@@ -357,11 +376,16 @@ class Forwarder:
 
     # --- depth, the outbox bound, the spill directory ------------------------------------
 
-    def _check_depth(self, spec: DestinationSpec, stats: DestinationStats) -> None:
+    def _check_depth(
+        self, spec: DestinationSpec, stats: DestinationStats, pipeline: deque[Future[Rendered]]
+    ) -> None:
         conn = self.store._reader()
         d = depth(conn, spec.name)
         limit = self.settings.max_outbox_bytes
         if d.bytes > limit:
+            # The oldest rows are those of the batches in flight: drop the batches, so a
+            # row is settled by the spill or by a send, never by both.
+            self._abandon(pipeline)
             excess = d.bytes - int(limit * 0.9)  # spill a little more: not every second
             logger.warning(
                 "forward %s: outbox holds %d bytes of runs (bound %d); moving the oldest "
@@ -403,8 +427,9 @@ class Forwarder:
         """Write the runs of `entries` to the spill directory, then take their rows
         (with `also`, and `held` queued again) out of the outbox; the number spilled (0
         when the file could not be written: the rows then stay queued)."""
-        runs = stored_runs(self.store._reader(), [e.run_id for e in entries])
-        ordered = [runs[e.run_id] for e in entries if e.run_id in runs]
+        ids = list(dict.fromkeys(e.run_id for e in entries))  # once each, in order
+        runs = stored_runs(self.store._reader(), ids)
+        ordered = [runs[i] for i in ids if i in runs]
         directory = SpillDirectory(self.spill_directory(spec), max_bytes=2**62)
         if ordered and not directory.write(ordered):
             logger.error(
@@ -416,7 +441,7 @@ class Forwarder:
         with self.store._write() as wconn:
             settle(wconn, spec.name, [*entries, *also], held, self._hold_until())
         stats.spilled_runs += len(ordered)
-        stats.gone_runs += len(entries) - len(ordered)
+        stats.gone_runs += len(ids) - len(ordered)
         logger.warning(
             "forward %s: %d runs written to %s (send them with `otel-llm replay %s --to URL`)",
             spec.name,

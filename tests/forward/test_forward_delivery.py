@@ -214,3 +214,44 @@ def test_the_outbox_bound_spills_and_replay_sends_them(tmp_path: Path) -> None:
         assert run_count(receiver.store) == figures["spilled_runs"]
         assert stored_ids(receiver.store) <= run_ids(spans)
     assert not list(folders[0].glob("runs-*.jsonl"))
+
+
+def test_a_render_worker_that_dies_is_replaced(tmp_path: Path) -> None:
+    """A dead render worker (OOM killer, a native crash) breaks its process pool for
+    good: the forwarder starts new workers and delivers what came after."""
+    import signal
+    import time
+
+    from otel_llm.convert import spans_to_runs
+    from otel_llm.forward import parse_destination
+    from otel_llm.forward.forwarder import Forwarder, ForwardSettings
+
+    recorder = RunIngestRecorder()
+    url = recorder.url.replace("http://", "langsmith+http://") + "?api_key=K&project=p"
+    settings = ForwardSettings(spill_dir=tmp_path / "spill", backoff_max=0.5)
+
+    def delivered(ids: set[str]) -> bool:
+        deadline = time.monotonic() + 60
+        while not ids <= set(recorder.runs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return ids <= set(recorder.runs)
+
+    try:
+        with SQLiteStore(tmp_path / "s.db") as store:
+            forwarder = Forwarder(store, [parse_destination(url)], settings, worker_process=True)
+            forwarder.start()
+            try:
+                first = spans_to_runs(trace_spans(1))
+                store.ingest(first)
+                assert delivered({str(r.id) for r in first})
+                executor = forwarder._executor
+                pids = list(executor._processes)  # type: ignore[union-attr]
+                os.kill(pids[0], signal.SIGKILL)
+                second = spans_to_runs(trace_spans(2))
+                store.ingest(second)
+                assert delivered({str(r.id) for r in second})
+                assert forwarder._executor is not executor
+            finally:
+                forwarder.stop()
+    finally:
+        recorder.close()

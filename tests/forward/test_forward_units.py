@@ -202,7 +202,10 @@ def test_rows_of_the_first_outbox_layout_are_moved(tmp_path: Path) -> None:
         with store._write() as wconn:
             prepare_outbox(wconn)
         entries = due_entries(store._reader(), "d", 100)
-        assert [(e.run_id, e.open) for e in entries] == [("r1", False), ("r2", True)]
+        # Updated in place, a v2 row cannot tell whether its run was open when queued:
+        # moved as not open, so the run is sent as stored (an open row of an ended run
+        # would be skipped, and that run never sent).
+        assert [(e.run_id, e.open) for e in entries] == [("r1", False), ("r2", False)]
         d = depth(store._reader(), "d")
         assert (d.runs, d.bytes, d.oldest_queued_ns) == (2, 1200, 9)
         tables = {t for (t,) in store._reader().execute("SELECT name FROM sqlite_master")}
@@ -229,3 +232,69 @@ def test_metrics_text() -> None:
     assert 'otel_llm_forward_outbox_runs{destination="grpc://a:1"} 3' in text
     assert "# TYPE otel_llm_forward_sent_runs_total counter" in text
     assert 'otel_llm_forward_lag_seconds{destination="grpc://a:1"} 1.5' in text
+
+
+def test_a_change_to_an_ended_run_without_an_end_time_is_due_at_once(tmp_path: Path) -> None:
+    """A repeated post of an ended run (no end_time in it) keeps the stored end time: its
+    change is due now, and not queued as open (an ended run's open row is skipped)."""
+    import time
+
+    with SQLiteStore(tmp_path / "s.db") as store:
+        store.outbox = Outbox(["d"], open_wait_ns=3600 * 10**9)
+        (run,) = spans_to_runs(trace_spans(3, children=0))
+        store.ingest([run])
+        with store._write() as conn:
+            settle(conn, "d", due_entries(conn, "d", 2**62))
+        run.end_time_ns, run.name = None, "renamed"
+        store.ingest([run])
+        (entry,) = due_entries(store._reader(), "d", time.time_ns())
+        assert (entry.run_id, entry.open) == (str(run.id), False)
+
+
+def test_outbox_row_ids_are_never_reused_and_settle_is_per_destination(tmp_path: Path) -> None:
+    """A batch in flight names its rows by id: a row deleted meanwhile (spilled) must not
+    hand its id to a newer row that the batch's settle would then delete."""
+    with SQLiteStore(tmp_path / "s.db") as store:
+        _stored(store, Outbox(["d", "e"], 0), 1)
+        conn = store._reader()
+        in_flight = due_entries(conn, "d", 2**62)
+        top = max(e.row for e in in_flight + due_entries(conn, "e", 2**62))
+        with store._write() as wconn:
+            wconn.execute("DELETE FROM forward_outbox")  # e.g. spilled by the bound
+        _stored(store, Outbox(["d", "e"], 0), 2)
+        newer = due_entries(conn, "d", 2**62) + due_entries(conn, "e", 2**62)
+        assert min(e.row for e in newer) > top
+        with store._write() as wconn:
+            settle(wconn, "d", in_flight)  # the stale batch settles: nothing of the newer
+            settle(wconn, "d", due_entries(wconn, "e", 2**62))  # another destination's ids
+        assert depth(conn, "d").runs + depth(conn, "e").runs == len(newer)
+
+
+def test_spilling_for_the_bound_drops_the_batches_in_flight(tmp_path: Path) -> None:
+    """The bound spills the oldest rows, which are those of the batches rendered ahead:
+    those batches are dropped, so a row is settled by the spill or by a send, not both."""
+    import dataclasses
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from otel_llm.forward.forwarder import Forwarder, ForwardSettings
+    from otel_llm.forward.render import Rendered
+
+    spec = parse_destination("grpc://127.0.0.1:1")
+    with SQLiteStore(tmp_path / "s.db") as store:
+        settings = ForwardSettings(batch_size=1, spill_dir=tmp_path / "spill")
+        forwarder = Forwarder(store, [spec], settings)
+        for seed in (1, 2, 3):
+            _stored(store, Outbox([spec.name], 0), seed)
+        with ThreadPoolExecutor(1) as executor:
+            forwarder._executor = executor
+            pipeline: deque[Future[Rendered]] = deque()
+            forwarder._fill(spec, START, pipeline, 2)
+            assert len(pipeline) == 2
+            stats = forwarder.stats[spec.name]
+            forwarder._check_depth(spec, stats, pipeline)  # within the bound: kept
+            assert len(pipeline) == 2
+            total = depth(store._reader(), spec.name).bytes
+            forwarder.settings = dataclasses.replace(settings, max_outbox_bytes=total - 1)
+            forwarder._check_depth(spec, stats, pipeline)
+            assert not pipeline and stats.spilled_runs > 0

@@ -35,7 +35,7 @@ from otel_llm.model import Run, mark_incomplete
 
 OUTBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS forward_outbox (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a batch in flight names its rows
     destination TEXT NOT NULL,
     due INTEGER NOT NULL,
     queued INTEGER NOT NULL,
@@ -46,10 +46,11 @@ CREATE TABLE IF NOT EXISTS forward_outbox (
 );
 CREATE INDEX IF NOT EXISTS forward_outbox_due ON forward_outbox (destination, due);
 """
-# The first layout (schema version 2): a row per (destination, run).
+# The first layout (schema version 2): a row per (destination, run), updated in place, so
+# whether its run was open cannot be told: moved as not open (the run is sent as stored).
 _FIRST_LAYOUT_MOVE = """
 INSERT INTO forward_outbox (destination, due, queued, runs, bytes, open, run_ids)
-SELECT destination, due, queued, 1, bytes, due > queued, run_id FROM outbox;
+SELECT destination, due, queued, 1, bytes, 0, run_id FROM outbox;
 DROP TABLE outbox;
 """
 _INSERT = (
@@ -58,6 +59,7 @@ _INSERT = (
 )
 _ROW_OVERHEAD = 200  # bytes of a run's fixed columns, roughly
 _SEP = ","  # between the ids of `run_ids` (UUID text has none)
+_CHUNK = 500  # ids per `IN (...)` query
 
 # Positions in a runs-table row (see schema._RUN_COLUMNS) that the hook reads.
 _ID, _END = 0, 10
@@ -122,11 +124,13 @@ class Outbox:
         if not self.destinations:
             return
         now = time.time_ns()
+        rows = list(rows)
+        still_open = _still_open(conn, [row[_ID] for row in rows if row[_END] is None])
         ended: list[str] = []
         open_: list[str] = []
         sizes = [0, 0]
         for row in rows:
-            is_open = row[_END] is None
+            is_open = row[_ID] in still_open
             (open_ if is_open else ended).append(row[_ID])
             sizes[is_open] += _ROW_OVERHEAD + sum(len(row[i]) for i in _JSON_COLUMNS if row[i])
         conn.executemany(
@@ -141,6 +145,24 @@ class Outbox:
                 for d in self.destinations
             ],
         )
+
+
+def _still_open(conn: sqlite3.Connection, run_ids: list[str]) -> set[str]:
+    """Which of these just-upserted runs have no end time as stored (a row without one
+    may be a change to a run that has ended: that change is due now, not after the
+    wait)."""
+    found: set[str] = set()
+    for i in range(0, len(run_ids), _CHUNK):
+        chunk = run_ids[i : i + _CHUNK]
+        found.update(
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM runs WHERE id IN ({', '.join('?' * len(chunk))}) "
+                "AND end_time IS NULL",
+                chunk,
+            )
+        )
+    return found
 
 
 def _entries(rows: Iterable[tuple[int, int, int, str]]) -> list[Entry]:
@@ -205,7 +227,10 @@ def settle(
     were sent, or are gone; the `held` runs are queued again in one row due at `due_ns`
     (e.g. runs still waiting for their parent)."""
     rows = {e.row for e in entries} | {e.row for e in held}
-    conn.executemany("DELETE FROM forward_outbox WHERE id = ?", [(r,) for r in rows])
+    conn.executemany(
+        "DELETE FROM forward_outbox WHERE id = ? AND destination = ?",
+        [(r, destination) for r in rows],
+    )
     for is_open in (False, True):
         again = [e for e in held if e.open == is_open]
         if again:
@@ -247,7 +272,6 @@ _STORED_RUN_SQL = (
     "r.tags, r.events, r.serialized, r.reference_example_id, r.attachments "
     "FROM runs r LEFT JOIN projects p ON p.id = r.project_id WHERE r.id IN ({})"
 )
-_CHUNK = 500
 
 
 @collector_paused()  # thousands of new dicts that hold no cycles
