@@ -214,7 +214,32 @@ def opened(stream: _StreamBase) -> _StreamBase:
     return stream
 
 
-class HelperManager:
+class ManagerProxy:
+    """A context manager of the client's, unchanged for the app, whose exit also ends
+    the spans it knows of (`_done`, with the block's error if any)."""
+
+    _manager: Any
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._manager, name)
+
+    def _done(self, error: BaseException | None) -> None:
+        raise NotImplementedError
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self._manager.__exit__(*exc_info)
+        finally:
+            self._done(exc_info[1])
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self._manager.__aexit__(*exc_info)
+        finally:
+            self._done(exc_info[1])
+
+
+class HelperManager(ManagerProxy):
     """A stream helper's context manager (`client.chat.completions.stream(...)`,
     `client.responses.stream(...)`, ...), unchanged for the app. The helper reads a
     stream that our `create` wrapper opens as it enters; that stream's span ends when
@@ -224,9 +249,6 @@ class HelperManager:
     def __init__(self, manager: Any) -> None:
         self._manager = manager
         self._streams: list[_StreamBase] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._manager, name)
 
     def _done(self, error: BaseException | None) -> None:
         streams, self._streams = self._streams, []
@@ -240,24 +262,12 @@ class HelperManager:
         finally:
             _HELPER_STREAMS.reset(token)
 
-    def __exit__(self, *exc_info: Any) -> Any:
-        try:
-            return self._manager.__exit__(*exc_info)
-        finally:
-            self._done(exc_info[1])
-
     async def __aenter__(self) -> Any:
         token = _HELPER_STREAMS.set(self._streams)
         try:
             return await self._manager.__aenter__()
         finally:
             _HELPER_STREAMS.reset(token)
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        try:
-            return await self._manager.__aexit__(*exc_info)
-        finally:
-            self._done(exc_info[1])
 
 
 def helper_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:

@@ -23,6 +23,7 @@ from otel_llm.conventions import messages as msgs
 from otel_llm.instrumentation._calls import (
     AsyncStream,
     Call,
+    ManagerProxy,
     Operation,
     SyncStream,
     async_wrapper,
@@ -235,7 +236,7 @@ MESSAGES = Operation(
 # --- the messages.stream() helper -------------------------------------------------
 
 
-class _StreamManager:
+class _StreamManager(ManagerProxy):
     """`messages.stream(...)`'s manager. The helper reads the API's raw event stream
     (its `_raw_stream`), whatever the app reads of it (events, `text_stream`, the final
     message): that stream is read through our stream proxy, as `create(stream=True)`'s
@@ -247,9 +248,6 @@ class _StreamManager:
         self._manager, self._call = manager, call
         self._stream: Any = None
         self._raw: SyncStream | AsyncStream | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._manager, name)
 
     def _read_raw(self, proxy: type[SyncStream | AsyncStream]) -> None:
         """The helper's raw stream, read through our proxy, which now ends the span."""
@@ -283,22 +281,10 @@ class _StreamManager:
         self._read_raw(SyncStream)
         return self._stream
 
-    def __exit__(self, *exc_info: Any) -> Any:
-        try:
-            return self._manager.__exit__(*exc_info)
-        finally:
-            self._done(exc_info[1])
-
     async def __aenter__(self) -> Any:
         self._stream = await self._manager.__aenter__()
         self._read_raw(AsyncStream)
         return self._stream
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        try:
-            return await self._manager.__aexit__(*exc_info)
-        finally:
-            self._done(exc_info[1])
 
 
 def stream_helper(tracer: trace.Tracer, settings: Settings) -> WrapperFn:
