@@ -70,6 +70,12 @@ _HOLD_RETRY_NS = 1_000_000_000  # an incomplete run for LangSmith is looked at a
 # run changed while queued keeps its earlier due) is reached when the pipeline empties,
 # or at the latest after this many seconds, when the cursor starts over.
 _RESCAN_SECONDS = 5.0
+# While ingest has stored runs this recently, one batch is rendered at a time: idle
+# priority does not keep render workers out of ingest's way (on the core beside the
+# writer they still slow it: shared caches, memory bandwidth). On two cores, one render
+# at a time left ingest at 0.97-1.05x of its rate without forwarding, two at 0.77-0.92x
+# (bench/bench_forward.py); with ingest quiet, every render worker drains the outbox.
+_INGEST_ACTIVE_SECONDS = 1.0
 
 
 def _render_workers() -> int:
@@ -286,9 +292,12 @@ class Forwarder:
         ahead: int,
     ) -> Position:
         """Mark out and submit batches after `cursor` until `ahead` are in the pipeline
-        or no more rows are due; returns the new cursor."""
+        (while ingest is active, until one is being rendered) or no more rows are due;
+        returns the new cursor."""
         conn = self.store._reader()
-        while len(pipeline) < ahead:
+        while len(pipeline) < ahead and not (
+            self._ingest_active() and any(not f.done() for f in pipeline)
+        ):
             now_ns = time.time_ns()
             last = batch_end(conn, spec.name, cursor, now_ns, self.settings.batch_size)
             if last is None:
@@ -297,6 +306,12 @@ class Forwarder:
             pipeline.append(self._render(spec, cursor, last, hold_after))
             cursor = last
         return cursor
+
+    def _ingest_active(self) -> bool:
+        outbox = self.store.outbox
+        return (
+            outbox is not None and time.monotonic() - outbox.last_enqueue < _INGEST_ACTIVE_SECONDS
+        )
 
     def _render(
         self, spec: DestinationSpec, after: Position, last: Position, hold_after: int

@@ -286,6 +286,8 @@ def test_spilling_for_the_bound_drops_the_batches_in_flight(tmp_path: Path) -> N
         forwarder = Forwarder(store, [spec], settings)
         for seed in (1, 2, 3):
             _stored(store, Outbox([spec.name], 0), seed)
+        assert store.outbox is not None
+        store.outbox.last_enqueue = 0.0  # ingest quiet: batches are rendered ahead
         with ThreadPoolExecutor(1) as executor:
             forwarder._executor = executor
             pipeline: deque[Future[Rendered]] = deque()
@@ -298,3 +300,29 @@ def test_spilling_for_the_bound_drops_the_batches_in_flight(tmp_path: Path) -> N
             forwarder.settings = dataclasses.replace(settings, max_outbox_bytes=total - 1)
             forwarder._check_depth(spec, stats, pipeline)
             assert not pipeline and stats.spilled_runs > 0
+
+
+def test_while_ingest_is_active_one_batch_is_rendered_at_a_time(tmp_path: Path) -> None:
+    """Render workers slow ingest even at idle priority: while runs are being stored,
+    a batch is submitted only when none is still rendering."""
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from otel_llm.forward.forwarder import Forwarder, ForwardSettings
+    from otel_llm.forward.render import Rendered
+
+    spec = parse_destination("grpc://127.0.0.1:1")
+    with SQLiteStore(tmp_path / "s.db") as store:
+        forwarder = Forwarder(store, [spec], ForwardSettings(batch_size=1))
+        outbox = Outbox([spec.name], 0)
+        for seed in (1, 2, 3, 4):
+            _stored(store, outbox, seed)  # ingest: active now
+        with ThreadPoolExecutor(1) as executor:
+            forwarder._executor = executor
+            rendering: Future[Rendered] = Future()  # a batch still being rendered
+            pipeline: deque[Future[Rendered]] = deque([rendering])
+            cursor = forwarder._fill(spec, START, pipeline, 3)
+            assert list(pipeline) == [rendering] and cursor == START
+            outbox.last_enqueue = 0.0  # ingest quiet: fill the pipeline
+            forwarder._fill(spec, START, pipeline, 3)
+            assert len(pipeline) == 3

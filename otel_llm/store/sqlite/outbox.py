@@ -117,12 +117,14 @@ class Outbox:
     def __init__(self, destinations: Sequence[str], open_wait_ns: int) -> None:
         self.destinations = tuple(destinations)
         self.open_wait_ns = open_wait_ns
+        self.last_enqueue = 0.0  # time.monotonic() of the last ingest: the forwarder yields
 
     def enqueue(self, conn: sqlite3.Connection, rows: Iterable[list[Any]]) -> None:
         """Queue `rows` (runs-table rows being upserted) for every destination; runs
         inside the ingest transaction, on the writer's connection."""
         if not self.destinations:
             return
+        self.last_enqueue = time.monotonic()
         now = time.time_ns()
         rows = list(rows)
         still_open = _still_open(conn, [row[_ID] for row in rows if row[_END] is None])
