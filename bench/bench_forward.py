@@ -29,11 +29,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import socket
-import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -43,53 +39,12 @@ from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 import httpx
+from bench_serve import Server, free_port
 from fixtures import make_request_spans
 
 from otel_llm.otlp import encode_otlp_protobuf
 
 SPANS_PER_REQUEST = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    """`python -m otel_llm serve` on given or free loopback ports."""
-
-    def __init__(self, db: Path, *extra: str, http_port: int = 0, grpc_port: int = 0) -> None:
-        self.db = db
-        self.http_port = http_port or free_port()
-        self.grpc_port = grpc_port or free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "otel_llm", "serve", "--db", str(db),
-             "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port),
-             "--log-level", "warning", *extra],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if "read API" in line:
-                break
-        else:
-            raise SystemExit("otel-llm serve did not start")
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    def runs(self) -> int:
-        with sqlite3.connect(self.db, timeout=30) as conn:
-            count: int = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-            return count
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(300)
 
 
 def ingest(server: Server, bodies: list[bytes], clients: int) -> float:
@@ -191,9 +146,9 @@ def main() -> None:
         work = Path(tmp)
         # 1 and 2, in alternating rounds (the same requests to each server, so a shared
         # machine's changing load falls on both alike); the medians are compared.
-        plain = Server(work / "plain.db")
+        plain = Server(work / "plain", [])
         receiver = CountingReceiver()
-        source = Server(work / "source.db", "--forward", f"grpc://127.0.0.1:{receiver.port}")
+        source = Server(work / "source", ["--forward", f"grpc://127.0.0.1:{receiver.port}"])
         warm_up = bodies(1_000)  # workers, page cache
         ingest(plain, warm_up, args.clients)
         ingest(source, warm_up, args.clients)
@@ -219,7 +174,7 @@ def main() -> None:
         for destination in ("receiver", "serve"):
             port = free_port()
             backlog = Server(
-                work / f"backlog-{destination}.db", "--forward", f"grpc://127.0.0.1:{port}"
+                work / f"backlog-{destination}", ["--forward", f"grpc://127.0.0.1:{port}"]
             )
             ingest(backlog, bodies(3_000), args.clients)
             if destination == "receiver":
@@ -227,7 +182,7 @@ def main() -> None:
                 rates[destination] = arrival_rate(counter.spans, total)
                 counter.stop()
             else:
-                late = Server(work / "late.db", grpc_port=port)
+                late = Server(work / "late", [], grpc_port=port)
                 rates[destination] = arrival_rate(late.runs, total)
                 late.stop()
             backlog.stop()

@@ -29,6 +29,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -61,10 +62,13 @@ def free_port() -> int:
 
 
 class Server:
-    """`python -m otel_llm serve` with a fresh database in a temporary directory."""
+    """`python -m otel_llm serve` with a fresh database in `workdir` (made if missing),
+    on free loopback ports (or the given gRPC port)."""
 
-    def __init__(self, workdir: Path, extra: list[str]) -> None:
-        self.http_port, self.grpc_port = free_port(), free_port()
+    def __init__(self, workdir: Path, extra: list[str], *, grpc_port: int = 0) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.db = workdir / "bench.db"
+        self.http_port, self.grpc_port = free_port(), grpc_port or free_port()
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -72,7 +76,7 @@ class Server:
                 "otel_llm",
                 "serve",
                 "--db",
-                str(workdir / "bench.db"),
+                str(self.db),
                 "--http-port",
                 str(self.http_port),
                 "--grpc-port",
@@ -95,8 +99,18 @@ class Server:
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
 
     @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/v1/traces"
+        return f"{self.base}/v1/traces"
+
+    def runs(self) -> int:
+        """Runs stored so far."""
+        with sqlite3.connect(self.db, timeout=30) as conn:
+            count: int = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            return count
 
     def rss_mb(self) -> tuple[float, float]:
         """(server process, server + its children) resident memory in MB."""
