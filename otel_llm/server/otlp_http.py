@@ -6,7 +6,10 @@ Answers in the request's encoding: an ExportTraceServiceResponse on success (wit
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
@@ -33,23 +36,35 @@ from otel_llm.server.status import RequestError
 TRACES_PATHS = ("/v1/traces", "/otel/v1/traces")
 
 
-def export_response(prepared: Prepared, media: Media) -> bytes:
-    """ExportTraceServiceResponse bytes; `partial_success` only when spans were rejected."""
-    message = prepared.rejection_message()
+def partial_success(
+    media: Media,
+    rejected: int,
+    message: str,
+    json_field: str,
+    response: Callable[[int, str], Message],
+) -> bytes:
+    """An OTLP export response body: empty unless items were rejected, then its
+    `partial_success` with how many (`json_field` in OTLP/JSON) and why."""
     if media is Media.JSON:
-        if not prepared.rejected:
+        if not rejected:
             return b"{}"
         # int64 fields are decimal strings in OTLP/JSON.
-        partial = {"rejectedSpans": str(prepared.rejected), "errorMessage": message}
+        partial = {json_field: str(rejected), "errorMessage": message}
         return orjson.dumps({"partialSuccess": partial})
-    if not prepared.rejected:
-        return b""
-    response = ExportTraceServiceResponse(
-        partial_success=ExportTracePartialSuccess(
-            rejected_spans=prepared.rejected, error_message=message
-        )
+    return response(rejected, message).SerializeToString() if rejected else b""
+
+
+def export_response(prepared: Prepared, media: Media) -> bytes:
+    """ExportTraceServiceResponse bytes; `partial_success` only when spans were rejected."""
+    return partial_success(
+        media,
+        prepared.rejected,
+        prepared.rejection_message(),
+        "rejectedSpans",
+        lambda n, message: ExportTraceServiceResponse(
+            partial_success=ExportTracePartialSuccess(rejected_spans=n, error_message=message)
+        ),
     )
-    return response.SerializeToString()
 
 
 def status_response(error: RequestError, media: Media) -> Response:

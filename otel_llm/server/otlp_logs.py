@@ -41,7 +41,7 @@ from otel_llm.server.body import (
     read_body,
     too_large,
 )
-from otel_llm.server.otlp_http import status_response
+from otel_llm.server.otlp_http import partial_success, status_response
 from otel_llm.server.pipeline import IngestPipeline
 from otel_llm.server.projects import PROJECT_HEADER, project_for
 from otel_llm.server.read_api import JSON
@@ -139,19 +139,15 @@ def _hex(value: Any) -> Any:
 
 def logs_response(prepared: PreparedLogs, media: Media) -> bytes:
     """ExportLogsServiceResponse bytes; `partial_success` only when records were rejected."""
-    message = prepared.rejection_message()
-    if media is Media.JSON:
-        if not prepared.rejected:
-            return b"{}"
-        partial = {"rejectedLogRecords": str(prepared.rejected), "errorMessage": message}
-        return orjson.dumps({"partialSuccess": partial})
-    if not prepared.rejected:
-        return b""
-    return ExportLogsServiceResponse(
-        partial_success=ExportLogsPartialSuccess(
-            rejected_log_records=prepared.rejected, error_message=message
-        )
-    ).SerializeToString()
+    return partial_success(
+        media,
+        prepared.rejected,
+        prepared.rejection_message(),
+        "rejectedLogRecords",
+        lambda n, message: ExportLogsServiceResponse(
+            partial_success=ExportLogsPartialSuccess(rejected_log_records=n, error_message=message)
+        ),
+    )
 
 
 async def ingest_logs(
