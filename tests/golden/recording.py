@@ -134,3 +134,26 @@ def write_captured(bodies: Sequence[bytes], case_dir: Path) -> Path:
     out.write_text(json.dumps(body_json, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{out}: {len(spans)} spans from {len(bodies)} export request(s)")
     return out
+
+
+@contextmanager
+def langfuse_recording(service: str, case_dir: Path, **options: Any) -> Iterator[Any]:
+    """A Langfuse client (the real SDK, OTel based) whose spans land in memory; on exit
+    they are flushed and written as the case's `request.json`. `options` go to
+    `Langfuse(...)` (e.g. environment, release)."""
+    from langfuse import Langfuse
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider(resource=Resource.create({"service.name": service}))
+    client = Langfuse(
+        public_key="pk-lf-golden",
+        secret_key="sk-lf-golden",
+        base_url="http://127.0.0.1:9",  # nothing listens: the spans stay in memory
+        tracer_provider=tp,
+        span_exporter=exporter,
+        **options,
+    )
+    yield client
+    client.flush()
+    tp.force_flush()
+    write_request(exporter.get_finished_spans(), case_dir)

@@ -16,26 +16,12 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent.parent), str(HERE.parents[3])]
 
 from fake_llm import serve  # noqa: E402
-from langfuse import Langfuse, propagate_attributes  # noqa: E402
-from opentelemetry.sdk.resources import Resource  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
-    InMemorySpanExporter,
-)
-from recording import write_request  # noqa: E402
+from langfuse import propagate_attributes  # noqa: E402
+from recording import langfuse_recording  # noqa: E402
 
 
 def main() -> None:
-    exporter = InMemorySpanExporter()
-    tp = TracerProvider(resource=Resource.create({"service.name": "chat-app"}))
-    langfuse = Langfuse(
-        public_key="pk-lf-golden",
-        secret_key="sk-lf-golden",
-        base_url="http://127.0.0.1:9",
-        tracer_provider=tp,
-        span_exporter=exporter,
-    )
-    with serve() as url:
+    with langfuse_recording("chat-app", HERE) as langfuse, serve() as url:
         from langfuse.openai import OpenAI  # the drop-in; uses the client made above
 
         client = OpenAI(base_url=f"{url}/v1", api_key="sk-golden", max_retries=0)
@@ -55,9 +41,6 @@ def main() -> None:
                 answer = reply.choices[0].message.content or ""
                 turn.update(output={"answer": answer})
             history.append({"role": "assistant", "content": answer})
-        langfuse.flush()
-    tp.force_flush()
-    write_request(exporter.get_finished_spans(), HERE)
 
 
 if __name__ == "__main__":

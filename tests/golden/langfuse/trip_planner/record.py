@@ -21,13 +21,8 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent.parent), str(HERE.parents[3])]
 
 from fake_llm import serve  # noqa: E402
-from langfuse import Langfuse, propagate_attributes  # noqa: E402
-from opentelemetry.sdk.resources import Resource  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
-    InMemorySpanExporter,
-)
-from recording import write_request  # noqa: E402
+from langfuse import propagate_attributes  # noqa: E402
+from recording import langfuse_recording  # noqa: E402
 
 WEATHER_TOOL = {
     "type": "function",
@@ -40,18 +35,10 @@ WEATHER_TOOL = {
 
 
 def main() -> None:
-    exporter = InMemorySpanExporter()
-    tp = TracerProvider(resource=Resource.create({"service.name": "trip-planner"}))
-    langfuse = Langfuse(
-        public_key="pk-lf-golden",
-        secret_key="sk-lf-golden",
-        base_url="http://127.0.0.1:9",
-        tracer_provider=tp,
-        span_exporter=exporter,
-        environment="golden",
-        release="v1.2",
-    )
-    with serve() as url:
+    with (
+        langfuse_recording("trip-planner", HERE, environment="golden", release="v1.2") as langfuse,
+        serve() as url,
+    ):
         from langfuse.openai import OpenAI  # the drop-in; uses the client made above
 
         client = OpenAI(base_url=f"{url}/v1", api_key="sk-golden")
@@ -113,9 +100,6 @@ def main() -> None:
             ) as guard:
                 guard.update(level="ERROR", status_message="PII detector unavailable")
             agent.update(output={"answer": "Mild and sunny: pack light."})
-        langfuse.flush()
-    tp.force_flush()
-    write_request(exporter.get_finished_spans(), HERE)
 
 
 if __name__ == "__main__":
