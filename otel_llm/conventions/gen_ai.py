@@ -140,6 +140,11 @@ USAGE_KEYS: tuple[tuple[str | None, str, str], ...] = (
     ("output_token_details", "reasoning", sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
 )
 
+# The same, by group: (group or None, ((count, key), ...)), for the writer.
+USAGE_WRITTEN: tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...] = tuple(
+    (group, tuple((name, key) for g, name, key in USAGE_KEYS if g == group))
+    for group in dict.fromkeys(g for g, _, _ in USAGE_KEYS)
+)
 
 # --- reading -----------------------------------------------------------------------
 
@@ -684,18 +689,19 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     if facts.response_model and obs in (G, E):
         out[sc.GEN_AI_RESPONSE_MODEL] = facts.response_model
     if obs in (G, E):
-        for param, key in REQUEST_PARAMS.items():
-            value = facts.invocation_params.get(param)
-            if value is not None and _is_attr_value(value):
-                out[key] = list(value) if isinstance(value, (list, tuple)) else value
+        for param, value in facts.invocation_params.items():  # a call's few, not all
+            key = REQUEST_PARAMS.get(param)
+            if key is not None and value is not None and _is_attr_value(value):
+                out[key] = tuple(value) if isinstance(value, (list, tuple)) else value
         usage = facts.usage
         if usage:
-            for group, name, key in USAGE_KEYS:
+            for group, counted in USAGE_WRITTEN:
                 counts = usage if group is None else usage.get(group)
                 if isinstance(counts, dict):
-                    count = token_count(counts.get(name))
-                    if count is not None:
-                        out[key] = count
+                    for name, key in counted:
+                        count = token_count(counts.get(name))
+                        if count is not None:
+                            out[key] = count
     if facts.input_messages is not None:
         write_input_messages(facts.input_messages, out)
     if facts.output_messages is not None:
@@ -763,7 +769,7 @@ def write_context(run: Run, facts: Any, out: dict[str, Any]) -> None:
         out["gen_ai.conversation.id"] = facts.session
     reasons = md.get("finish_reasons")
     if isinstance(reasons, list) and reasons and all(isinstance(r, str) for r in reasons):
-        out["gen_ai.response.finish_reasons"] = list(reasons)
+        out["gen_ai.response.finish_reasons"] = tuple(reasons)
 
 
 def _tool_definition(tool: Any) -> Any:

@@ -96,7 +96,7 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     if run.name != facts.span_name:
         out[sc.OTEL_LLM_RUN_NAME] = run.name
     if run.tags:
-        out[sc.OTEL_LLM_RUN_TAGS] = list(run.tags)
+        out[sc.OTEL_LLM_RUN_TAGS] = tuple(run.tags)
     extra = run.extra
     if "otel" in extra:
         extra = {k: v for k, v in extra.items() if k != "otel"}

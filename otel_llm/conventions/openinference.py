@@ -670,7 +670,7 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     elif obs is R and facts.retrieval_documents:
         write_documents(facts.retrieval_documents, "retrieval.documents.", out)
     if run.tags:
-        out["tag.tags"] = list(run.tags)
+        out["tag.tags"] = tuple(run.tags)
     if facts.session is not None:
         out["session.id"] = facts.session
 

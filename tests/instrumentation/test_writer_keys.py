@@ -58,7 +58,7 @@ def test_context_keys_are_written() -> None:
     ]
     assert a["gen_ai.response.id"] == "chatcmpl-1"
     assert a["gen_ai.response.model"] == "gpt-4o-mini-2024"
-    assert a["gen_ai.response.finish_reasons"] == ["stop"]
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
     assert a["gen_ai.conversation.id"] == "thread-7"
 
 
