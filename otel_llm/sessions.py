@@ -19,11 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 SESSION_KEYS = ("session_id", "thread_id", "conversation_id", "sessionId")
+_KEYS = frozenset(SESSION_KEYS)
 
 
 def session_of(metadata: Any) -> str | None:
     """The session id a run's metadata names, or None."""
-    if not isinstance(metadata, dict):
+    if not isinstance(metadata, dict) or _KEYS.isdisjoint(metadata):  # most runs: none
         return None
     for key in SESSION_KEYS:
         value = metadata.get(key)

@@ -743,6 +743,8 @@ def write_input_messages(messages: list[dict[str, Any]], out: dict[str, Any]) ->
     out[INPUT_MESSAGES] = dumps(messages)
 
 
+_STRINGS = frozenset({str})
+
 # metadata key -> the official key it is written as (all read back by `_context`).
 CONTEXT_WRITTEN: dict[str, str] = {
     "response_id": "gen_ai.response.id",
@@ -768,7 +770,7 @@ def write_context(run: Run, facts: Any, out: dict[str, Any]) -> None:
     if "gen_ai.conversation.id" not in out and facts.session is not None:
         out["gen_ai.conversation.id"] = facts.session
     reasons = md.get("finish_reasons")
-    if isinstance(reasons, list) and reasons and all(isinstance(r, str) for r in reasons):
+    if isinstance(reasons, list) and reasons and _STRINGS.issuperset(map(type, reasons)):
         out["gen_ai.response.finish_reasons"] = tuple(reasons)
 
 

@@ -189,7 +189,8 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     complete = not run.otel_incomplete
     if run.trace_id is not None and complete:
         out["langsmith.trace.id"] = uuid_str(run.trace_id)
-    out["langsmith.span.id"] = uuid_str(run.id)
+    if facts.ids:
+        out["langsmith.span.id"] = uuid_str(run.id)
     if run.parent_run_id is not None:
         out["langsmith.span.parent_id"] = uuid_str(run.parent_run_id)
     if run.dotted_order and complete:

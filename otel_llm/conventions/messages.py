@@ -134,31 +134,36 @@ def to_gen_ai(messages: Any) -> list[dict[str, Any]] | None:
     for m in messages:
         if not isinstance(m, dict) or "role" not in m:
             return None
-        parts: list[dict[str, Any]] = []
         content = m.get("content")
+        parts: list[dict[str, Any]]
         if m.get("tool_call_id") is not None:
             text = content if isinstance(content, str) else dumps(content)
-            parts.append({"type": "tool_call_response", "id": m["tool_call_id"], "response": text})
+            parts = [{"type": "tool_call_response", "id": m["tool_call_id"], "response": text}]
         elif isinstance(content, str):
-            parts.append({"type": "text", "content": content})
+            parts = [{"type": "text", "content": content}]
         elif isinstance(content, list):
-            for part in content:
-                parts.append(_part_to_gen_ai(part))
-        for call in m.get("tool_calls") or ():
-            fn = call.get("function") or {}
-            parts.append(
-                {
-                    "type": "tool_call",
-                    "id": call.get("id"),
-                    "name": fn.get("name"),
-                    "arguments": loads_maybe(fn.get("arguments")),
-                }
-            )
+            parts = [_part_to_gen_ai(part) for part in content]
+        else:
+            parts = []
+        calls = m.get("tool_calls")
+        if calls:
+            for call in calls:
+                fn = call.get("function") or {}
+                parts.append(
+                    {
+                        "type": "tool_call",
+                        "id": call.get("id"),
+                        "name": fn.get("name"),
+                        "arguments": loads_maybe(fn.get("arguments")),
+                    }
+                )
         gm: dict[str, Any] = {"role": m["role"], "parts": parts}
-        if m.get("name") is not None:
-            gm["name"] = m["name"]
-        if m.get("finish_reason") is not None:
-            gm["finish_reason"] = m["finish_reason"]
+        name = m.get("name")
+        if name is not None:
+            gm["name"] = name
+        reason = m.get("finish_reason")
+        if reason is not None:
+            gm["finish_reason"] = reason
         out.append(gm)
     return out
 

@@ -86,7 +86,8 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """The exact run fields. Small keys only; content travels in input/output.value."""
     out[sc.OTEL_LLM_OBSERVATION_TYPE] = facts.observation.value
     out[sc.OTEL_LLM_RUN_TYPE] = run.run_type
-    out[sc.OTEL_LLM_RUN_ID] = uuid_str(run.id)
+    if facts.ids:
+        out[sc.OTEL_LLM_RUN_ID] = uuid_str(run.id)
     if run.trace_id is not None:
         out[sc.OTEL_LLM_RUN_TRACE_ID] = uuid_str(run.trace_id)
     if run.parent_run_id is not None:

@@ -690,9 +690,17 @@ def write_messages(messages: list[dict[str, Any]], prefix: str, out: dict[str, A
         out[role_key] = str(m.get("role"))
         if m.get("name") is not None:
             out[p + "name"] = str(m["name"])
+        parts = m.get("parts")
+        if type(parts) is list and len(parts) == 1:  # the common message: one text part
+            part = parts[0]
+            if type(part) is dict and part.get("type") == "text":
+                content = part.get("content")
+                if type(content) is str:
+                    out[content_key] = content
+                    continue
         texts: list[dict[str, Any]] = []
         calls = 0
-        for part in m.get("parts") or ():
+        for part in parts or ():
             if not isinstance(part, dict):
                 continue
             ptype = part.get("type")

@@ -44,7 +44,7 @@ from otel_llm.model import (
 from otel_llm.sessions import session_of
 
 
-def _facts(run: Run) -> RunFacts:
+def _facts(run: Run, ids: bool = True) -> RunFacts:
     obs = observation_of(run)
     md = run.extra.get("metadata")
     params = run.extra.get("invocation_params")
@@ -56,6 +56,7 @@ def _facts(run: Run) -> RunFacts:
         invocation_params=params if isinstance(params, dict) else {},
         usage=run.usage,
         session=session_of(md),
+        ids=ids,
     )
     if obs is G or obs is E:
         response_model = md.get("response_model") if isinstance(md, dict) else None
@@ -194,11 +195,11 @@ class WrittenSpan(NamedTuple):
 def span_writer(emit: Collection[str] = DEFAULT_EMIT) -> Callable[[Run], WrittenSpan]:
     """`run_to_span`'s name, attributes and events of a run, for one set of families
     checked and ordered once (for the live instrumentation, which writes runs one at a
-    time onto its own spans)."""
+    time onto its own spans: their ids are the span's, not written again)."""
     writers, chosen = _emit_writers(emit), frozenset(emit)
 
     def write(run: Run) -> WrittenSpan:
-        name, attrs, _ = _written(run, writers, chosen)
+        name, attrs, _ = _written(run, writers, chosen, ids=False)
         events = [_span_event(ev, run.start_time_ns) for ev in run.events] if run.events else []
         return WrittenSpan(name, attrs, events)
 
@@ -218,10 +219,11 @@ def _emit_writers(emit: Collection[str]) -> tuple[Writer, ...]:
 
 
 def _written(
-    run: Run, writers: tuple[Writer, ...], emit: Collection[str]
+    run: Run, writers: tuple[Writer, ...], emit: Collection[str], ids: bool = True
 ) -> tuple[str, dict[str, Any], ObservationType]:
-    """The span name and attributes of a run (and its observation type)."""
-    facts = _facts(run)
+    """The span name and attributes of a run (and its observation type); `ids`: see
+    `RunFacts.ids`."""
+    facts = _facts(run, ids)
     obs = facts.observation
     ot = run.otel
     span_name = facts.span_name = ot.get("name") or default_span_name(run, obs, facts.model)
