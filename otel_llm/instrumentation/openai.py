@@ -62,15 +62,29 @@ _PARAMS = (
 )
 
 
+# Each key's place in `_PARAMS`: the order params are kept in, whatever the call's.
+_PARAM_ORDER = {k: i for i, k in enumerate(_PARAMS)}
+
+
 def _params(kwargs: dict[str, Any]) -> dict[str, Any]:
-    params = {k: plain(kwargs[k]) for k in _PARAMS if k in kwargs and given(kwargs[k])}
+    # The call's few arguments are read, rather than all of `_PARAMS` looked up.
+    keys = [k for k in kwargs if k in _PARAM_ORDER]
+    if len(keys) > 1:
+        keys.sort(key=_PARAM_ORDER.__getitem__)
+    params = {}
+    for k in keys:
+        value = kwargs[k]
+        if type(value) is str:  # the model, at least: plain already
+            params[k] = value
+        elif given(value):
+            params[k] = plain(value)
     if "max_tokens" not in params:
         for alias in ("max_completion_tokens", "max_output_tokens"):
             if alias in params:
                 params["max_tokens"] = params[alias]
                 break
     tools = kwargs.get("tools")
-    if given(tools) and tools:
+    if tools and given(tools):  # (openai's NOT_GIVEN and Omit are false)
         params["tools"] = plain(list(tools))
     return params
 
