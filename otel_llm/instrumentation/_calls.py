@@ -137,8 +137,10 @@ class Call:
 def skip(current: trace.Span | None = None) -> bool:
     """Not traced here: a call inside one we trace, or one a peer already traces."""
     current = trace.get_current_span() if current is None else current
-    scope = getattr(current, "instrumentation_scope", None)
-    if getattr(scope, "name", None) in PROVIDER_SCOPES:
+    name = getattr(getattr(current, "instrumentation_scope", None), "name", None)
+    if name is None:  # no span here, or not the SDK's: neither ours nor a peer's
+        return False
+    if name in PROVIDER_SCOPES:
         return True
     return peer_span_active(current)
 

@@ -130,8 +130,8 @@ def tracer_for(name: str, kwargs: Mapping[str, Any]) -> trace.Tracer:
     return trace.get_tracer(name, SCOPE_VERSION, kwargs.get("tracer_provider"))
 
 
-def now_ns() -> int:
-    return time.time_ns()
+# Epoch nanoseconds (the clock itself: no Python frame around it, twice a call).
+now_ns = time.time_ns
 
 
 def error_text(exc: BaseException) -> str:
