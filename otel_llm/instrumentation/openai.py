@@ -104,13 +104,21 @@ def _request_peer() -> bool:
 # --- chat completions -------------------------------------------------------------
 
 
+def _chat_messages(messages: Any) -> list[dict[str, Any]]:
+    out = []
+    for m in messages or ():
+        if type(m) is dict:
+            for v in m.values():
+                if type(v) is not str:
+                    break
+            else:  # the common case, already plain (read here: no call per message)
+                out.append({"content": None, **m})
+                continue
+        out.append(_chat_message(m))
+    return out
+
+
 def _chat_message(m: Any) -> dict[str, Any]:
-    if type(m) is dict:
-        for v in m.values():
-            if type(v) is not str:
-                break
-        else:
-            return {"content": None, **m}  # the common case, already plain
     d = plain(m)
     if not isinstance(d, dict):
         return msgs.message("user", d)
@@ -126,7 +134,7 @@ def _chat_start(kwargs: dict[str, Any], settings: Settings) -> tuple[str, Run]:
         "ChatOpenAI", provider=PROVIDER, model=model, params=params, start_ns=now_ns()
     )
     if settings.capture_content:
-        run.inputs = {"messages": [_chat_message(m) for m in kwargs.get("messages") or ()]}
+        run.inputs = {"messages": _chat_messages(kwargs.get("messages"))}
     return (f"chat {model}" if model else "chat"), run
 
 
@@ -181,11 +189,12 @@ def _chat_end(run: Run, result: Any, settings: Settings, nested: bool) -> None:
         out = []
         for c in choices:
             m = c.message
+            calls = m.tool_calls
             out.append(
                 msgs.message(
                     m.role or "assistant",
                     m.content,
-                    tool_calls=_tool_calls(m.tool_calls),
+                    tool_calls=_tool_calls(calls) if calls else None,
                     finish_reason=c.finish_reason,
                 )
             )
