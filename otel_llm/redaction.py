@@ -252,20 +252,28 @@ class Redactor:
         Args:
             run: the run to redact.
         """
+        hiding = self.hide_inputs or self.hide_outputs
         inputs: dict[str, Any] = {} if self.hide_inputs else run.inputs
         outputs = run.outputs
         if outputs is not None and self.hide_outputs:
             outputs = {}
-        extra = self._hide_content(run.extra)
+        extra = self._hide_content(run.extra) if hiding else run.extra
         error, events, serialized = run.error, run.events, run.serialized
         if self.keys or self.patterns:
-            # One walk over the parts of the run (a tuple comes back as it was when
-            # nothing in it changed).
-            parts = (inputs, outputs, error, events, serialized)
+            # One walk over the parts of the run, `extra` among them unless it keeps a
+            # span's `otel` (walked apart, see `_extra`). A tuple comes back as it was
+            # when nothing in it changed.
+            from_span = type(extra.get("otel")) is dict
+            if from_span:
+                extra = self._extra(extra)
+            parts = (inputs, outputs, error, events, serialized, None if from_span else extra)
             walked = self._walk(parts)
             if walked is not parts:
-                inputs, outputs, error, events, serialized = walked
-            extra = self._extra(extra)
+                inputs, outputs, error, events, serialized, walked_extra = walked
+                if not from_span:
+                    extra = walked_extra
+            elif extra is run.extra and not hiding:
+                return run  # nothing to redact: no copy
         if (
             inputs is run.inputs
             and outputs is run.outputs
@@ -286,10 +294,8 @@ class Redactor:
         )
 
     def _extra(self, extra: dict[str, Any]) -> dict[str, Any]:
-        otel = extra.get("otel")
-        if type(otel) is not dict:
-            out: dict[str, Any] = self._walk(extra)
-            return out
+        """`extra` with a span's `otel`, redacted."""
+        otel = extra["otel"]
         # OTel ids, times and numeric fields are never secrets and must survive intact:
         # only the rest of `otel` (attributes, resource, scope, links, status) is read.
         new_extra: dict[str, Any] = self._walk(extra, _OTEL)
@@ -391,9 +397,10 @@ class Redactor:
         return value if out is None else out
 
     def _hide_content(self, extra: dict[str, Any]) -> dict[str, Any]:
-        """Without their inputs/outputs, runs must not keep them in raw attributes."""
+        """Without their inputs/outputs, runs must not keep them in raw attributes
+        (called when inputs or outputs are hidden)."""
         otel = extra.get("otel")
-        if not (self.hide_inputs or self.hide_outputs) or not isinstance(otel, dict):
+        if not isinstance(otel, dict):
             return extra
         attrs = otel.get("attributes")
         if not isinstance(attrs, dict):

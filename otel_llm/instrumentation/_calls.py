@@ -83,12 +83,18 @@ class Call:
         settings: Settings,
         kwargs: dict[str, Any],
         nested: bool | None = None,
+        parent: context_api.Context | None = None,
     ) -> None:
         self.op, self.settings = op, settings
         name, self.run = op.start(kwargs, settings)
         self.nested = under_llm_run() if nested is None else nested
-        self.span = tracer.start_span(name, kind=SpanKind.CLIENT, start_time=self.run.start_time_ns)
-        ctx = trace.set_span_in_context(self.span)
+        # The context read once and handed on: the SDK would read it three more times.
+        if parent is None:
+            parent = context_api.get_current()
+        self.span = tracer.start_span(
+            name, parent, kind=SpanKind.CLIENT, start_time=self.run.start_time_ns
+        )
+        ctx = trace.set_span_in_context(self.span, parent)
         if op.request_peer():
             ctx = context_api.set_value(_SUPPRESS, True, ctx)
         self.token = context_api.attach(ctx)
@@ -131,8 +137,10 @@ class Call:
 def skip(current: trace.Span | None = None) -> bool:
     """Not traced here: a call inside one we trace, or one a peer already traces."""
     current = trace.get_current_span() if current is None else current
-    scope = getattr(current, "instrumentation_scope", None)
-    if getattr(scope, "name", None) in PROVIDER_SCOPES:
+    name = getattr(getattr(current, "instrumentation_scope", None), "name", None)
+    if name is None:  # no span here, or not the SDK's: neither ours nor a peer's
+        return False
+    if name in PROVIDER_SCOPES:
         return True
     return peer_span_active(current)
 
@@ -143,10 +151,13 @@ def start_call(
     settings: Settings,
     kwargs: dict[str, Any],
     current: trace.Span | None = None,
+    parent: context_api.Context | None = None,
 ) -> Call | None:
+    """The call started, or None when that failed (logged); `current` and `parent`: the
+    current span and context, when the caller has them already."""
     try:
         nested = None if current is None else bool(getattr(current, "otel_llm_llm_run", False))
-        return Call(op, tracer, settings, kwargs, nested)
+        return Call(op, tracer, settings, kwargs, nested, parent)
     except Exception as exc:
         log_once(f"{op.where}: starting the span", exc)
         return None
@@ -154,11 +165,12 @@ def start_call(
 
 def sync_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> WrapperFn:
     def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
-        current = trace.get_current_span()
+        parent = context_api.get_current()
+        current = trace.get_current_span(parent)
         if skip(current):
             with suppressed(_request_peer(op)):
                 return skip_peers(wrapped)(*args, **kwargs)
-        call = start_call(op, tracer, settings, kwargs, current)
+        call = start_call(op, tracer, settings, kwargs, current, parent)
         if call is None:
             return wrapped(*args, **kwargs)
         try:
@@ -181,11 +193,12 @@ def sync_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> Wra
 
 def async_wrapper(op: Operation, tracer: trace.Tracer, settings: Settings) -> WrapperFn:
     async def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
-        current = trace.get_current_span()
+        parent = context_api.get_current()
+        current = trace.get_current_span(parent)
         if skip(current):
             with suppressed(_request_peer(op)):
                 return await skip_peers(wrapped)(*args, **kwargs)
-        call = start_call(op, tracer, settings, kwargs, current)
+        call = start_call(op, tracer, settings, kwargs, current, parent)
         if call is None:
             return await wrapped(*args, **kwargs)
         try:

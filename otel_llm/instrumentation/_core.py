@@ -130,8 +130,8 @@ def tracer_for(name: str, kwargs: Mapping[str, Any]) -> trace.Tracer:
     return trace.get_tracer(name, SCOPE_VERSION, kwargs.get("tracer_provider"))
 
 
-def now_ns() -> int:
-    return time.time_ns()
+# Epoch nanoseconds (the clock itself: no Python frame around it, twice a call).
+now_ns = time.time_ns
 
 
 def error_text(exc: BaseException) -> str:
@@ -243,10 +243,10 @@ def generation_run(
     ):
         if params.get(param) is not None:
             metadata[key] = params[param]
-    return Run(
-        id=_STAND_IN_ID,
-        name=name,
-        run_type=run_type,
+    return Run(  # (the first three positional: keywords cost a Run more to match)
+        _STAND_IN_ID,
+        name,
+        run_type,
         start_time_ns=start_ns,
         extra={"metadata": metadata, "invocation_params": params},
     )
@@ -274,23 +274,22 @@ def usage_metadata(
     total: Any = None,
 ) -> dict[str, Any] | None:
     """LangSmith's usage_metadata; input tokens include cached ones (OTel's rule)."""
-    if not isinstance(input_tokens, int) and not isinstance(output_tokens, int):
+    i_known, o_known = isinstance(input_tokens, int), isinstance(output_tokens, int)
+    if not (i_known or o_known):
         return None
-    i = input_tokens if isinstance(input_tokens, int) else 0
-    o = output_tokens if isinstance(output_tokens, int) else 0
+    i = input_tokens if i_known else 0
+    o = output_tokens if o_known else 0
     usage: dict[str, Any] = {
         "input_tokens": i,
         "output_tokens": o,
         "total_tokens": total if isinstance(total, int) else i + o,
     }
-    details: dict[str, int] = {}
-    if isinstance(cache_read, int) and cache_read:
-        details["cache_read"] = cache_read
-    if isinstance(cache_creation, int) and cache_creation:
-        details["cache_creation"] = cache_creation
-    if details:
-        usage["input_token_details"] = details
-    if isinstance(reasoning, int) and reasoning:
+    # A zero or None detail (the usual) is passed over before any isinstance call.
+    if cache_read and isinstance(cache_read, int):
+        usage["input_token_details"] = {"cache_read": cache_read}
+    if cache_creation and isinstance(cache_creation, int):
+        usage.setdefault("input_token_details", {})["cache_creation"] = cache_creation
+    if reasoning and isinstance(reasoning, int):
         usage["output_token_details"] = {"reasoning": reasoning}
     return usage
 

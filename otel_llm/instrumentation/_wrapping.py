@@ -65,7 +65,8 @@ def _peer_wrapper(obj: Any) -> bool:
 
 def skip_peers(wrapped: Any) -> Any:
     """What the peers wrapped inside ours wrap: the call without their spans."""
-    while _peer_wrapper(wrapped):
+    # (The isinstance test first: no call for the usual plain method.)
+    while isinstance(wrapped, _FUNCTION_WRAPPERS) and _peer_wrapper(wrapped):
         wrapped = wrapped.__wrapped__
     return wrapped
 
@@ -93,8 +94,9 @@ def peer_span_active(span: trace.Span | None = None) -> bool:
 
 def request_peer(*classes: Any) -> bool:
     """Does a peer wrap the `request` method of one of these client classes?"""
-    for cls in classes:  # noqa: SIM110 (a loop, not any(): asked on every call)
-        if _peer_wrapper(cls.__dict__.get("request")):
+    for cls in classes:  # a loop, not any(): asked on every call
+        request = cls.__dict__.get("request")
+        if isinstance(request, _FUNCTION_WRAPPERS) and _peer_wrapper(request):
             return True
     return False
 

@@ -62,15 +62,29 @@ _PARAMS = (
 )
 
 
+# Each key's place in `_PARAMS`: the order params are kept in, whatever the call's.
+_PARAM_ORDER = {k: i for i, k in enumerate(_PARAMS)}
+
+
 def _params(kwargs: dict[str, Any]) -> dict[str, Any]:
-    params = {k: plain(kwargs[k]) for k in _PARAMS if k in kwargs and given(kwargs[k])}
+    # The call's few arguments are read, rather than all of `_PARAMS` looked up.
+    keys = [k for k in kwargs if k in _PARAM_ORDER]
+    if len(keys) > 1:
+        keys.sort(key=_PARAM_ORDER.__getitem__)
+    params = {}
+    for k in keys:
+        value = kwargs[k]
+        if type(value) is str:  # the model, at least: plain already
+            params[k] = value
+        elif given(value):
+            params[k] = plain(value)
     if "max_tokens" not in params:
         for alias in ("max_completion_tokens", "max_output_tokens"):
             if alias in params:
                 params["max_tokens"] = params[alias]
                 break
     tools = kwargs.get("tools")
-    if given(tools) and tools:
+    if tools and given(tools):  # (openai's NOT_GIVEN and Omit are false)
         params["tools"] = plain(list(tools))
     return params
 
@@ -90,13 +104,21 @@ def _request_peer() -> bool:
 # --- chat completions -------------------------------------------------------------
 
 
+def _chat_messages(messages: Any) -> list[dict[str, Any]]:
+    out = []
+    for m in messages or ():
+        if type(m) is dict:
+            for v in m.values():
+                if type(v) is not str:
+                    break
+            else:  # the common case, already plain (read here: no call per message)
+                out.append({"content": None, **m})
+                continue
+        out.append(_chat_message(m))
+    return out
+
+
 def _chat_message(m: Any) -> dict[str, Any]:
-    if type(m) is dict:
-        for v in m.values():
-            if type(v) is not str:
-                break
-        else:
-            return {"content": None, **m}  # the common case, already plain
     d = plain(m)
     if not isinstance(d, dict):
         return msgs.message("user", d)
@@ -112,7 +134,7 @@ def _chat_start(kwargs: dict[str, Any], settings: Settings) -> tuple[str, Run]:
         "ChatOpenAI", provider=PROVIDER, model=model, params=params, start_ns=now_ns()
     )
     if settings.capture_content:
-        run.inputs = {"messages": [_chat_message(m) for m in kwargs.get("messages") or ()]}
+        run.inputs = {"messages": _chat_messages(kwargs.get("messages"))}
     return (f"chat {model}" if model else "chat"), run
 
 
@@ -167,11 +189,12 @@ def _chat_end(run: Run, result: Any, settings: Settings, nested: bool) -> None:
         out = []
         for c in choices:
             m = c.message
+            calls = m.tool_calls
             out.append(
                 msgs.message(
                     m.role or "assistant",
                     m.content,
-                    tool_calls=_tool_calls(m.tool_calls),
+                    tool_calls=_tool_calls(calls) if calls else None,
                     finish_reason=c.finish_reason,
                 )
             )
