@@ -27,7 +27,6 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import Span, Status, StatusCode
 
 from otel_llm import config
-from otel_llm import semconv as sc
 from otel_llm.convert import DEFAULT_EMIT, WrittenSpan, span_writer
 from otel_llm.ids import run_id_from_span_id
 from otel_llm.model import Run
@@ -41,10 +40,8 @@ _logged_lock = threading.Lock()
 
 SCOPE_VERSION = "0.1.0"
 
-# A live span's run ids are its OTel ids, read back from the span itself: the writer's
-# id keys would only repeat them (and a LangSmith backend trusts them over span ids).
-# So a run written here keeps a stand-in id, whose keys are dropped.
-_ID_KEYS = (sc.OTEL_LLM_RUN_ID, "langsmith.span.id")
+# A live span's run ids are its OTel ids, read back from the span itself: the live
+# writer (`span_writer`) leaves the run's id out, so a run written here keeps a stand-in.
 _STAND_IN_ID = run_id_from_span_id(b"\x00" * 7 + b"\x01")
 
 # The scopes of the provider instrumentors: a call under one of their open spans is
@@ -155,10 +152,7 @@ def finish_span(
         if settings.redactor is not None:
             run = settings.redactor(run)
         record = settings.write(run)
-        attrs = record.attributes
-        for key in _ID_KEYS:
-            attrs.pop(key, None)
-        set_attributes(span, attrs)
+        set_attributes(span, record.attributes)
         if record.name != getattr(span, "name", record.name):
             span.update_name(record.name)
         for event in record.events:
