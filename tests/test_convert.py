@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -228,3 +229,25 @@ def test_malformed_values_never_raise(attrs: dict[str, Any]) -> None:
     runs = spans_to_runs([s])
     assert len(runs) == 1
     run_to_span(runs[0])  # and the run can be written back
+
+
+def test_a_system_message_without_content_is_written_as_an_input_message() -> None:
+    """No system instructions from a system message with no text parts (it once made
+    the writer fail): it stays among the input messages and reads back."""
+    run = Run(
+        id=uuid.uuid4(),
+        name="chat",
+        run_type="llm",
+        inputs={
+            "messages": [{"role": "system", "content": None}, {"role": "user", "content": "hi"}]
+        },
+        start_time_ns=1,
+        end_time_ns=2,
+    )
+    attrs = run_to_span(run, emit={"gen_ai"}).attributes
+    assert "gen_ai.system_instructions" not in attrs
+    messages = json.loads(attrs["gen_ai.input.messages"])
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[0]["parts"] == []
+    back = span_to_run(run_to_span(run))
+    assert [m["role"] for m in back.inputs["messages"]] == ["system", "user"]

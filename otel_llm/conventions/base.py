@@ -292,6 +292,7 @@ class RunFacts:
     retrieval_documents: list[Any] | None = None
     span_name: str = ""  # the name the span gets
     session: str | None = None  # otel_llm.sessions.session_of the run's metadata
+    operation: str | None = None  # the official operation name (None for plain spans)
     # False when the span written on has ids of its own (a live span): the run's would
     # only repeat them, and a LangSmith backend trusts them over the span's.
     ids: bool = True

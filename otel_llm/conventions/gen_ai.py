@@ -679,7 +679,7 @@ IO_READERS: dict[ObservationType, Callable[[Extraction, ObservationType], None]]
 def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """The latest official GenAI keys for a run (content as JSON text)."""
     obs = facts.observation
-    op = operation_name(run, obs)
+    op = facts.operation
     if op is not None:
         out[KIND_KEY] = op
     if facts.provider:
@@ -699,7 +699,9 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
                 counts = usage if group is None else usage.get(group)
                 if isinstance(counts, dict):
                     for name, key in counted:
-                        count = token_count(counts.get(name))
+                        count = counts.get(name)
+                        if type(count) is not int:  # (no call for the usual int)
+                            count = token_count(count)
                         if count is not None:
                             out[key] = count
     if facts.input_messages is not None:
@@ -730,17 +732,25 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
 def write_input_messages(messages: list[dict[str, Any]], out: dict[str, Any]) -> None:
     """`gen_ai.input.messages`, a leading system message as `gen_ai.system_instructions`
     (the reader puts it back in front) when other messages follow it."""
-    first = messages[0] if messages else None
+    first = messages[0] if len(messages) > 1 else None
     if (
         first is not None
-        and len(messages) > 1
         and first.get("role") == "system"
         and "name" not in first
-        and all(p.get("type") == "text" for p in first.get("parts") or [None])
+        and _text_only(first.get("parts"))
     ):
         out[SYSTEM_INSTRUCTIONS] = dumps(first["parts"])
         messages = messages[1:]
     out[INPUT_MESSAGES] = dumps(messages)
+
+
+def _text_only(parts: Any) -> bool:
+    """Official message parts that are all text, and at least one."""
+    return (
+        isinstance(parts, list)
+        and bool(parts)
+        and all(isinstance(part, dict) and part.get("type") == "text" for part in parts)
+    )
 
 
 _STRINGS = frozenset({str})

@@ -378,7 +378,7 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """The observation type, so Langfuse classifies the span without guessing, and for
     generations and embeddings the model (its one model field: the model that answered
     when known, else the one requested)."""
-    out[KIND_KEY] = facts.observation.value
+    out[KIND_KEY] = facts.observation._value_  # (no descriptor call)
     if facts.observation in (G, E) and (facts.response_model or facts.model):
         out[MODEL_KEY] = facts.response_model or facts.model
     if facts.session is not None:

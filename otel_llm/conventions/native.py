@@ -84,7 +84,7 @@ def read(x: Extraction) -> None:
 
 def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
     """The exact run fields. Small keys only; content travels in input/output.value."""
-    out[sc.OTEL_LLM_OBSERVATION_TYPE] = facts.observation.value
+    out[sc.OTEL_LLM_OBSERVATION_TYPE] = facts.observation._value_  # (no descriptor call)
     out[sc.OTEL_LLM_RUN_TYPE] = run.run_type
     if facts.ids:
         out[sc.OTEL_LLM_RUN_ID] = uuid_str(run.id)

@@ -656,7 +656,9 @@ def write(run: Run, facts: RunFacts, out: dict[str, Any]) -> None:
             ("output_tokens", "llm.token_count.completion"),
             ("total_tokens", "llm.token_count.total"),
         ):
-            count = token_count(usage.get(src))
+            count = usage.get(src)
+            if type(count) is not int:  # (no call for the usual int)
+                count = token_count(count)
             if count is not None:
                 out[key] = count
         if facts.invocation_params:

@@ -56,6 +56,7 @@ def _facts(run: Run, ids: bool = True) -> RunFacts:
         invocation_params=params if isinstance(params, dict) else {},
         usage=run.usage,
         session=session_of(md),
+        operation=gen_ai.operation_name(run, obs),
         ids=ids,
     )
     if obs is G or obs is E:
@@ -226,7 +227,9 @@ def _written(
     facts = _facts(run, ids)
     obs = facts.observation
     ot = run.otel
-    span_name = facts.span_name = ot.get("name") or default_span_name(run, obs, facts.model)
+    span_name = facts.span_name = ot.get("name") or _span_name(
+        run, obs, facts.model, facts.operation
+    )
     attrs: dict[str, Any] = {}
     for write in writers:
         write(run, facts, attrs)
@@ -387,7 +390,10 @@ def otel_ids(run: Run) -> tuple[bytes, bytes, bytes]:
 
 def default_span_name(run: Run, obs: ObservationType, model: str | None) -> str:
     """`{operation} {model | tool name}`, as the official conventions name spans."""
-    op = gen_ai.operation_name(run, obs)
+    return _span_name(run, obs, model, gen_ai.operation_name(run, obs))
+
+
+def _span_name(run: Run, obs: ObservationType, model: str | None, op: str | None) -> str:
     if op is None:
         return run.name
     if obs in (G, E):
