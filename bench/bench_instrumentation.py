@@ -15,7 +15,8 @@ whole difference. Spans go to an SDK tracer provider whose processor does nothin
 without content, and as openai-v2 writes by default (official keys only, no content).
 
 Added time per call = median CPU time (of this thread) of the wrapped call - of the
-stub alone; rounds alternate the configurations. Per-chunk cost = (added time of a
+stub alone; rounds alternate the configurations, each instrumented anew and warmed up
+by ten unmeasured calls of each workload first. Per-chunk cost = (added time of a
 100-chunk stream - of a 10-chunk stream) / 90; a stream is read to its end.
 
 Targets: ours at most the lower peer's, plain and streaming; per chunk under 2 µs. Last
@@ -24,6 +25,11 @@ run (2026-12-03, shared 2-core machine): plain 100.9 µs (openai-v2 88.8: not me
 10-20% between runs here; instruction counts (valgrind) do not: plain 457k vs 416k.
 
     python bench/bench_instrumentation.py [--rounds 60]
+
+Instructions per call, with valgrind (NAME as printed, e.g. otel-llm, openai-v2):
+
+    PYTHONHASHSEED=0 valgrind --tool=callgrind python bench/bench_instrumentation.py \
+        --only NAME --calls 2500   # and --calls 500: (difference of totals) / 2000
 """
 
 from __future__ import annotations
@@ -212,6 +218,12 @@ def measure(rounds: int) -> dict[str, dict[str, float]]:
             if instrumentor is not None:
                 instrumentor[0].instrument(tracer_provider=provider, **instrumentor[1])
             try:
+                for call in calls.values():
+                    # Not measured: instrument() changes the client's classes, and the
+                    # interpreter's caches take a few calls to settle (the first call
+                    # costs ~7x the tenth, for every instrumentation); an app pays
+                    # that once, not per call.
+                    batch(run, call, 10)
                 for workload, call in calls.items():
                     took = batch(run, call, 10)
                     if round_:  # the first round warms up
@@ -224,12 +236,38 @@ def measure(rounds: int) -> dict[str, dict[str, float]]:
     return {name: {w: statistics.median(v) for w, v in by.items()} for name, by in samples.items()}
 
 
+def run_only(name: str, calls: int) -> None:
+    """`calls` plain calls of one configuration, untimed, after 200 to warm up: counted
+    under valgrind, the difference of two counts divided by the difference of calls is
+    the configuration's instructions per call, which this machine's other load does
+    not move."""
+    provider = TracerProvider()
+    provider.add_span_processor(NoOpProcessor())
+    call = Call(make_client(), None)
+    os.environ.update(ENVIRONMENTS.get(name, {}))
+    instrumentor, run = configurations({"plain": call})[name]()
+    if instrumentor is not None:
+        instrumentor[0].instrument(tracer_provider=provider, **instrumentor[1])
+    for _ in range(200):
+        run(call)
+    gc.disable()
+    for _ in range(calls):
+        run(call)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument(
+        "--only", metavar="NAME", help="run one configuration's plain call, untimed"
+    )
+    parser.add_argument("--calls", type=int, default=2000, help="how many, with --only")
     args = parser.parse_args()
     for key in V2_CONTENT_ENV:
         os.environ.pop(key, None)
+    if args.only:
+        run_only(args.only, args.calls)
+        return
     result = measure(args.rounds)
     base = result.pop("none")
     added = {n: {w: t - base[w] for w, t in by.items()} for n, by in result.items()}
