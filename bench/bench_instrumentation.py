@@ -20,9 +20,10 @@ by ten unmeasured calls of each workload first. Per-chunk cost = (added time of 
 100-chunk stream - of a 10-chunk stream) / 90; a stream is read to its end.
 
 Targets: ours at most the lower peer's, plain and streaming; per chunk under 2 µs. Last
-run (2026-12-03, shared 2-core machine): plain 100.9 µs (openai-v2 88.8: not met, 1.14x),
-100-chunk stream 347.3 (openai-v2 368.5: met), per chunk 1.70 (met). A figure moves by
-10-20% between runs here; instruction counts (valgrind) do not: plain 457k vs 416k.
+runs (2026-12-03, shared 2-core machine): plain 85.5 µs vs openai-v2's 86.9 (met, 0.98x;
+the next run 0.99x), 100-chunk stream 335.1 vs 373.5 (met), per chunk 1.72 (met). A
+figure moves by 10-20% between runs here; instruction counts (valgrind) do not: plain
+380k vs openai-v2's 417k.
 
     python bench/bench_instrumentation.py [--rounds 60]
 
