@@ -21,7 +21,7 @@ by ten unmeasured calls of each workload first. Per-chunk cost = (added time of 
 
 Targets: ours at most the lower peer's, plain and streaming; per chunk under 2 µs. Last
 runs (2026-12-03, shared 2-core machine): plain 85.5 µs vs openai-v2's 86.9 (met, 0.98x;
-the next run 0.99x), 100-chunk stream 335.1 vs 373.5 (met), per chunk 1.72 (met). A
+the next runs 0.99x and 0.97x), 100-chunk stream 335.1 vs 373.5 (met), per chunk 1.72 (met). A
 figure moves by 10-20% between runs here; instruction counts (valgrind) do not: plain
 380k vs openai-v2's 417k.
 
