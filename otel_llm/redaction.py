@@ -272,8 +272,6 @@ class Redactor:
                 inputs, outputs, error, events, serialized, walked_extra = walked
                 if not from_span:
                     extra = walked_extra
-            elif extra is run.extra and not hiding:
-                return run  # nothing to redact: no copy
         if (
             inputs is run.inputs
             and outputs is run.outputs
