@@ -43,6 +43,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,25 @@ def configurations(calls: dict[str, Call]) -> dict[str, Callable[[], tuple[Any, 
 ENVIRONMENTS = {"openai-v2, content on the span": V2_CONTENT_ENV}
 
 
+@contextmanager
+def instrumented(
+    name: str, calls: dict[str, Call], provider: TracerProvider
+) -> Iterator[Callable[[Call], None]]:
+    """One configuration on (its variables set) while the block runs: its run-once."""
+    env = ENVIRONMENTS.get(name, {})
+    os.environ.update(env)
+    instrumentor, run = configurations(calls)[name]()
+    if instrumentor is not None:
+        instrumentor[0].instrument(tracer_provider=provider, **instrumentor[1])
+    try:
+        yield run
+    finally:
+        if instrumentor is not None:
+            instrumentor[0].uninstrument()
+        for key in env:
+            del os.environ[key]
+
+
 def batch(run: Callable[[Call], None], call: Call, n: int) -> list[float]:
     """CPU time of this thread per call, in µs (the machine's other load stays out)."""
     times = []
@@ -212,13 +232,8 @@ def measure(rounds: int) -> dict[str, dict[str, float]]:
     }
     samples: dict[str, dict[str, list[float]]] = {}
     for round_ in range(rounds + 1):
-        for name, make in configurations(calls).items():
-            env = ENVIRONMENTS.get(name, {})
-            os.environ.update(env)
-            instrumentor, run = make()
-            if instrumentor is not None:
-                instrumentor[0].instrument(tracer_provider=provider, **instrumentor[1])
-            try:
+        for name in configurations(calls):
+            with instrumented(name, calls, provider) as run:
                 for call in calls.values():
                     # Not measured: instrument() changes the client's classes, and the
                     # interpreter's caches take a few calls to settle (the first call
@@ -229,11 +244,6 @@ def measure(rounds: int) -> dict[str, dict[str, float]]:
                     took = batch(run, call, 10)
                     if round_:  # the first round warms up
                         samples.setdefault(name, {}).setdefault(workload, []).extend(took)
-            finally:
-                if instrumentor is not None:
-                    instrumentor[0].uninstrument()
-                for key in env:
-                    del os.environ[key]
     return {name: {w: statistics.median(v) for w, v in by.items()} for name, by in samples.items()}
 
 
@@ -245,15 +255,12 @@ def run_only(name: str, calls: int) -> None:
     provider = TracerProvider()
     provider.add_span_processor(NoOpProcessor())
     call = Call(make_client(), None)
-    os.environ.update(ENVIRONMENTS.get(name, {}))
-    instrumentor, run = configurations({"plain": call})[name]()
-    if instrumentor is not None:
-        instrumentor[0].instrument(tracer_provider=provider, **instrumentor[1])
-    for _ in range(200):
-        run(call)
-    gc.disable()
-    for _ in range(calls):
-        run(call)
+    with instrumented(name, {"plain": call}, provider) as run:
+        for _ in range(200):
+            run(call)
+        gc.disable()
+        for _ in range(calls):
+            run(call)
 
 
 def main() -> None:
